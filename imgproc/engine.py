@@ -1,17 +1,60 @@
-"""PLACEHOLDER engine: a minimal process() so the adapters can be built against
-the contract. The real engine replaces this module."""
+"""The image engine: one upright, sRGB, metadata-free rendition of an uploaded image.
+
+Pipeline (each step in its own module):
+
+1. :mod:`imgproc.sniff` - magic bytes decide the format, from an allow-list.
+2. :mod:`imgproc.decode` - header only; declared pixels checked against
+   ``max_pixels``; JPEGs get a DCT-domain draft scale for the output size;
+   the decode cost is checked against ``max_decode_bytes``; then the first
+   frame/page is decoded.
+3. :mod:`imgproc.shrink` - LANCZOS to the fitted size (box-reduce first), in a
+   working mode from :mod:`imgproc.modes` (premultiplied alpha, 16-bit kept
+   wide), band by band when a mode conversion is needed.
+4. :mod:`imgproc.modes`, :mod:`imgproc.color`, :mod:`imgproc.orientation` - on
+   the small image: back to 8 bits, ICC/CMYK to sRGB, EXIF orientation.
+5. :mod:`imgproc.encode` - JPEG when opaque, PNG when alpha remains.
+
+Choices worth knowing:
+
+- Animated GIF/WebP/APNG and multi-page TIFF/HEIF: only the first frame (the
+  primary image for HEIF, the default image for APNG) is decoded, as a still;
+  frames are never counted or iterated, so thousands of frames cost nothing.
+- An alpha channel that is fully opaque after resizing is dropped and the
+  output becomes JPEG; any transparency left keeps PNG with alpha.
+- The output never carries EXIF, XMP, IPTC, comments, text chunks or an ICC
+  profile; its pixels are sRGB.
+"""
 
 from __future__ import annotations
 
-import io
+from PIL import Image
 
-from PIL import Image, ImageOps, UnidentifiedImageError
-
+from imgproc import decode, sniff
+from imgproc.color import to_srgb
+from imgproc.encode import encode
 from imgproc.errors import CORRUPT, EMPTY, UNSUPPORTED_FORMAT, ImageRejected
+from imgproc.modes import to_8bit, working_mode
+from imgproc.orientation import apply_orientation, read_orientation
 from imgproc.result import Result
+from imgproc.shrink import DEFAULT_REDUCING_GAP, fit_size, shrink
 
 DEFAULT_MAX_DIM_PX = 500
+"""Longest side of the output in pixels."""
+
 DEFAULT_MAX_PIXELS = 100_000_000
+"""Most pixels (width x height, as declared by the header) an input may have.
+
+100 MP accepts every camera and phone photo (a 24 MP photo is far inside).
+Memory is bounded separately by :data:`DEFAULT_MAX_DECODE_BYTES`, because a
+pixel costs 1 to 8 bytes depending on format and mode."""
+
+DEFAULT_MAX_DECODE_BYTES = 400_000_000
+"""Most bytes decoding an input may need (estimated before decoding).
+
+Sized for a 1 GB Lambda and a 512 MB peak per input: 400 MB of pixels plus
+the interpreter and libraries (about 60 MB). A 100 MP JPEG decodes at 1/8
+scale and needs a few MB; a 100 MP RGB PNG just fits; a 100 MP WebP/HEIF/TIFF
+(decoded through a second buffer) does not and is refused as too_many_pixels."""
 
 
 def process(
@@ -19,37 +62,111 @@ def process(
     *,
     max_dim: int = DEFAULT_MAX_DIM_PX,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES,
+    reducing_gap: float = DEFAULT_REDUCING_GAP,
 ) -> Result:
-    """Resize ``data`` so its longest side is at most ``max_dim`` pixels."""
+    """Make one rendition of ``data`` whose longest side is at most ``max_dim``.
+
+    Args:
+        data: the complete uploaded file; its name is irrelevant, the content
+            is sniffed.
+        max_dim: longest output side in pixels (>= 1); images already within
+            it keep their size (never upscaled) but are still re-encoded.
+        max_pixels: limit on declared width x height.
+        max_decode_bytes: limit on the estimated memory for decoding.
+        reducing_gap: box-reduce factor margin before LANCZOS (see
+            :data:`imgproc.shrink.DEFAULT_REDUCING_GAP`).
+
+    Returns:
+        The encoded rendition and its facts.
+
+    Raises:
+        ImageRejected: with ``reason`` ``empty``, ``unsupported_format``,
+            ``truncated``, ``corrupt`` or ``too_many_pixels``.
+        ValueError: ``max_dim`` or a limit is not positive (a caller bug).
+    """
+    if max_dim < 1 or max_pixels < 1 or max_decode_bytes < 1:
+        msg = f"expected positive limits, got {max_dim=} {max_pixels=} {max_decode_bytes=}"
+        raise ValueError(msg)
     if not data:
-        raise ImageRejected(EMPTY, "the file is empty")
+        raise ImageRejected(EMPTY, "the file is empty (0 bytes)")
+    fmt = sniff.sniff_format(data)
+    if fmt is None:
+        msg = (
+            f"expected one of {', '.join(sorted(sniff.ACCEPTED_FORMATS))}, "
+            f"got {sniff.describe_unknown(data)}"
+        )
+        raise ImageRejected(UNSUPPORTED_FORMAT, msg)
+    image = decode.open_image(data, fmt)
     try:
-        image = Image.open(io.BytesIO(data))
-    except UnidentifiedImageError as e:
-        raise ImageRejected(UNSUPPORTED_FORMAT, "not a recognised image") from e
+        return _render(image, data, fmt, max_dim, max_pixels, max_decode_bytes, reducing_gap)
+    finally:
+        image.close()
+
+
+def _render(
+    image: Image.Image,
+    data: bytes,
+    fmt: str,
+    max_dim: int,
+    max_pixels: int,
+    max_decode_bytes: int,
+    reducing_gap: float,
+) -> Result:
+    stored_size = image.size
+    original_mode = image.mode
+    decode.check_pixels(stored_size, max_pixels)
+    target = fit_size(stored_size, max_dim)
+    box: tuple[float, float, float, float] = (0, 0, *stored_size)
+    if fmt == sniff.JPEG:
+        drafted = image.draft(None, target)
+        if drafted is not None:
+            box = drafted[1]
+    decode.check_decode_cost(image, fmt, stored_size, max_decode_bytes)
+    decode.load_image(image, data, fmt)
+    icc = image.info.get("icc_profile")
+    orientation = read_orientation(image)
     try:
-        original = (image.width, image.height, image.format, image.mode)
-        image = ImageOps.exif_transpose(image)
-        has_alpha = "A" in image.mode
-        image = image.convert("RGBA" if has_alpha else "RGB")
-        image.thumbnail((max_dim, max_dim), Image.Resampling.LANCZOS)
-        out = io.BytesIO()
-        fmt = "PNG" if has_alpha else "JPEG"
-        image.save(out, fmt)
-    except OSError as e:
-        raise ImageRejected(CORRUPT, str(e)) from e
+        _mode, convert = working_mode(image, premultiply=image.size != target)
+        small = shrink(image, target, box=box, convert=convert, reducing_gap=reducing_gap)
+        small = to_8bit(small, source_mode=image.mode)
+        small = _drop_opaque_alpha(small)
+        small, icc_converted = to_srgb(small, icc if isinstance(icc, bytes) else None)
+        small = apply_orientation(small, orientation)
+        encoded = encode(small)
+    except decode.DECODE_ERRORS as e:
+        msg = f"cannot convert {image.mode} {fmt} pixels: {e}"
+        raise ImageRejected(CORRUPT, msg) from e
     return Result(
-        data=out.getvalue(),
-        format=fmt,
-        content_type="image/png" if has_alpha else "image/jpeg",
-        extension="png" if has_alpha else "jpg",
-        width=image.width,
-        height=image.height,
-        original_width=original[0],
-        original_height=original[1],
-        original_format=original[2] or "",
-        original_mode=original[3],
-        has_alpha=has_alpha,
-        orientation=None,
-        icc_converted=False,
+        data=encoded.data,
+        format=encoded.format,
+        content_type=encoded.content_type,
+        extension=encoded.extension,
+        width=small.width,
+        height=small.height,
+        original_width=stored_size[0],
+        original_height=stored_size[1],
+        original_format=fmt,
+        original_mode=original_mode,
+        has_alpha=small.mode in ("RGBA", "LA"),
+        orientation=orientation,
+        icc_converted=icc_converted,
     )
+
+
+def _drop_opaque_alpha(image: Image.Image) -> Image.Image:
+    """RGBA/LA whose alpha is 255 everywhere -> RGB/L; anything else unchanged."""
+    if image.mode not in ("RGBA", "LA"):
+        return image
+    low, _high = image.getchannel("A").getextrema()
+    if low == 255:
+        return image.convert(image.mode[:-1])
+    return image
+
+
+__all__ = [
+    "DEFAULT_MAX_DECODE_BYTES",
+    "DEFAULT_MAX_DIM_PX",
+    "DEFAULT_MAX_PIXELS",
+    "process",
+]

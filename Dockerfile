@@ -1,0 +1,113 @@
+# syntax=docker/dockerfile:1
+#
+# One image, both Lambda functions. The handler is chosen by CMD:
+#   handlers.resize.handler  (default)  - S3 / SQS-wrapped S3 / EventBridge events
+#   handlers.api.handler                - API Gateway REST proxy events
+# The AWS Lambda Runtime Interface Client (awslambdaric) is the entry point, so the
+# image runs on Lambda as is (PackageType Image, ImageConfig.Command per function).
+# docker compose reuses the same image with another entry point for the local worker
+# and API front (deploy.dispatcher, deploy.http_front): see docker-compose.yml.
+#
+# Build:
+#   docker build -t image-pipeline .                                 # Pillow from PyPI wheels
+#   docker build --build-arg PILLOW_SIMD=1 -t image-pipeline:simd .  # Pillow-SIMD, x86_64 only
+#   docker build --platform linux/arm64 -t image-pipeline:arm64 .    # Graviton (no SIMD)
+#
+# Every Python package is pinned and hash-checked (requirements*.txt, made with
+# pip-compile --generate-hashes from the matching *.in files).
+
+ARG PYTHON_IMAGE=python:3.12-slim-trixie
+
+# ---------------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS builder
+
+# 1 = replace Pillow by Pillow-SIMD, compiled here from its hashed sdist.
+ARG PILLOW_SIMD=0
+# Compiler for Pillow-SIMD; -mavx2 enables its AVX2 paths (every x86_64 Lambda host has
+# AVX2). Use "cc" for SSE4-only machines.
+ARG PILLOW_SIMD_CC="cc -mavx2"
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+
+COPY requirements.txt requirements-simd.txt requirements-build.txt /tmp/req/
+
+# Runtime venv: wheels only (awslambdaric, pillow, pillow-heif and simplejson ship
+# manylinux wheels for x86_64 and aarch64), every file checked against its hash.
+RUN python -m venv /opt/venv \
+ && /opt/venv/bin/pip install --require-hashes --no-deps --only-binary=:all: \
+        -r /tmp/req/requirements.txt
+
+# Optional Pillow-SIMD. Headers and compilers stay in this stage; the shared libraries the
+# built extension links against are listed (ldd -> dpkg -S) in /opt/runtime-debs.txt, and
+# only those are installed in the final stage. pillow-heif keeps working: it only needs
+# the PIL API. pip check will name the missing "pillow" distribution; that is expected.
+RUN set -eux; \
+    : > /opt/runtime-debs.txt; \
+    if [ "$PILLOW_SIMD" = "1" ]; then \
+      arch="$(dpkg --print-architecture)"; \
+      if [ "$arch" != "amd64" ]; then \
+        echo "PILLOW_SIMD=1 needs x86_64 (amd64), got $arch: Pillow-SIMD has SSE4/AVX2 code only" >&2; \
+        exit 1; \
+      fi; \
+      apt-get update; \
+      apt-get install -y --no-install-recommends \
+        build-essential libjpeg62-turbo-dev zlib1g-dev libpng-dev libwebp-dev \
+        libtiff-dev liblcms2-dev libopenjp2-7-dev; \
+      python -m venv /opt/build; \
+      /opt/build/bin/pip install --require-hashes --no-deps -r /tmp/req/requirements-build.txt; \
+      CC="$PILLOW_SIMD_CC" /opt/build/bin/pip wheel --no-deps --no-build-isolation \
+        --no-binary pillow-simd --require-hashes -r /tmp/req/requirements-simd.txt -w /tmp/wheels; \
+      /opt/venv/bin/pip uninstall -y pillow; \
+      /opt/venv/bin/pip install --no-deps --no-index /tmp/wheels/pillow_simd-*.whl; \
+      find /opt/venv/lib/python*/site-packages/PIL -name '*.so' -exec ldd {} + \
+        | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u \
+        | while read -r lib; do dpkg -S "$(readlink -f "$lib")" 2>/dev/null || true; done \
+        | cut -d: -f1 | sort -u > /opt/runtime-debs.txt; \
+      echo "runtime packages for Pillow-SIMD:"; cat /opt/runtime-debs.txt; \
+      /opt/venv/bin/python -c "import PIL.Image, PIL.features as f; \
+assert 'post' in PIL.__version__, PIL.__version__; \
+assert all(f.check(x) for x in ('jpg', 'zlib', 'webp', 'littlecms2')), 'codec missing'"; \
+    fi
+
+# ---------------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+
+LABEL org.opencontainers.image.title="image-pipeline" \
+      org.opencontainers.image.description="S3 image resize + API Lambda handlers (one image, CMD picks the handler)"
+
+# Shared libraries Pillow-SIMD links against (empty list for the default build).
+COPY --from=builder /opt/runtime-debs.txt /opt/runtime-debs.txt
+RUN set -eux; \
+    if [ -s /opt/runtime-debs.txt ]; then \
+      apt-get update; \
+      xargs -a /opt/runtime-debs.txt apt-get install -y --no-install-recommends; \
+      rm -rf /var/lib/apt/lists/*; \
+    fi
+
+RUN groupadd --system --gid 10001 app \
+ && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin app
+
+COPY --from=builder /opt/venv /opt/venv
+
+ENV PATH=/opt/venv/bin:$PATH \
+    LAMBDA_TASK_ROOT=/var/task \
+    PYTHONPATH=/var/task \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+
+WORKDIR /var/task
+COPY imgproc/ imgproc/
+COPY handlers/ handlers/
+COPY deploy/ deploy/
+# Lambda's file system is read-only: compile now so cold starts skip it.
+RUN python -m compileall -q /var/task /opt/venv/lib
+
+# Numeric user so "run as non-root" policies can verify it. Lambda runs the image as its
+# own unprivileged user anyway; this matters for docker compose and scanners.
+USER 10001:10001
+
+ENTRYPOINT ["python", "-m", "awslambdaric"]
+CMD ["handlers.resize.handler"]

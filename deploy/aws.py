@@ -1,0 +1,649 @@
+"""Deploy the pipeline to AWS: one image in ECR, one CloudFormation stack.
+
+Usage::
+
+    python -m deploy.aws deploy            # build, push, create/update the stack, update functions
+    python -m deploy.aws update-functions  # build, push, point both functions at the new digest
+    python -m deploy.aws plan              # what deploy would change (a change set preview)
+    python -m deploy.aws destroy --yes     # empty the buckets, delete the stack
+    python -m deploy.aws deploy --dry-run  # print the steps; no AWS or Docker calls
+
+Options: ``--stack-name`` (default image-pipeline), ``--region`` (default: the AWS CLI's),
+``--image-tag`` (default: the git commit SHA; tags are immutable), ``--arch x86_64|arm64``,
+``--pillow-simd``, ``--max-dimension``, ``--cors-allow-origins``, ``--parameter KEY=VALUE``.
+
+The steps are plain functions over boto3 clients and a Docker port
+(:class:`deploy.docker_cli.ImageBuilder`), so tests run them against moto and a fake
+builder; :func:`main` is the only place that builds real clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError, NoCredentialsError, WaiterError
+
+from deploy.docker_cli import DockerCli, ImageBuilder
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = Path(__file__).resolve().parent / "template.yaml"
+TEMPLATE_BODY_MAX_BYTES = 51_200  # CloudFormation's limit for an inline TemplateBody
+CAPABILITIES = ["CAPABILITY_IAM"]  # the template makes two roles, unnamed
+PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
+TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # ECR image tag rule
+NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+FUNCTIONS = ("ResizeFunction", "ApiFunction")  # logical ids in the template
+
+Say = Callable[[str], None]
+
+
+class DeployError(RuntimeError):
+    """A deploy step failed; the message says which and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Everything a command needs, resolved from the command line."""
+
+    stack_name: str = "image-pipeline"
+    region: str | None = None
+    name_prefix: str | None = None  # default: the stack name
+    repository: str | None = None  # default: the name prefix
+    image_tag: str | None = None  # default: the git commit SHA
+    architecture: str = "x86_64"
+    pillow_simd: bool = False
+    max_dimension: int = 500
+    cors_allow_origins: str = "*"
+    extra_parameters: Mapping[str, str] = field(default_factory=dict)
+    template_path: Path = TEMPLATE_PATH
+    project_root: Path = PROJECT_ROOT
+
+    @property
+    def prefix(self) -> str:
+        """The template's NamePrefix."""
+        return self.name_prefix or self.stack_name
+
+    @property
+    def repository_name(self) -> str:
+        """The ECR repository name."""
+        return self.repository or self.prefix
+
+    @property
+    def platform(self) -> str:
+        """The docker --platform for :attr:`architecture`."""
+        return PLATFORMS[self.architecture]
+
+    def parameters(self, image_uri: str) -> dict[str, str]:
+        """The stack parameters for ``image_uri`` (REPO@sha256:...)."""
+        return {
+            "ImageUri": image_uri,
+            "NamePrefix": self.prefix,
+            "Architecture": self.architecture,
+            "MaxDimension": str(self.max_dimension),
+            "CorsAllowOrigins": self.cors_allow_origins,
+            **self.extra_parameters,
+        }
+
+
+# ------------------------------------------------------------------------- image tag
+
+
+def git_image_tag(root: Path, *, now: datetime | None = None) -> str:
+    """The immutable image tag for the work tree at ``root``: its commit SHA.
+
+    A tree with uncommitted changes gets ``SHA-dirty-YYYYMMDDTHHMMSSZ`` so the tag never
+    names code that differs from the commit.
+
+    Raises:
+        DeployError: not a git work tree, or no commit yet.
+    """
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True,
+                              text=True, check=False)
+        if done.returncode != 0:
+            msg = (f"cannot name the image after a git commit ({done.stderr.strip()}); "
+                   "commit first or pass --image-tag")
+            raise DeployError(msg)
+        return done.stdout.strip()
+
+    sha = git("rev-parse", "--verify", "HEAD")
+    if git("status", "--porcelain", "--untracked-files=no"):
+        stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+        return f"{sha}-dirty-{stamp}"
+    return sha
+
+
+def check_tag(tag: str) -> str:
+    """Return ``tag`` if ECR accepts it; raise :class:`DeployError` otherwise."""
+    if not TAG_PATTERN.match(tag):
+        msg = f"image tag {tag!r} is not valid for ECR (letters, digits, _ . -; max 128)"
+        raise DeployError(msg)
+    return tag
+
+
+# ------------------------------------------------------------------------- ECR + Docker
+
+
+def ensure_repository(ecr: Any, name: str, *, say: Say = print) -> str:
+    """Create the ECR repository ``name`` (immutable tags, scan on push) unless it exists.
+
+    Returns:
+        The repository URI (``ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME``).
+    """
+    try:
+        repo = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
+    except ClientError as e:
+        if e.response["Error"]["Code"] != "RepositoryNotFoundException":
+            raise
+        repo = ecr.create_repository(
+            repositoryName=name,
+            imageTagMutability="IMMUTABLE",
+            imageScanningConfiguration={"scanOnPush": True},
+            encryptionConfiguration={"encryptionType": "AES256"},
+        )["repository"]
+        say(f"created ECR repository {repo['repositoryUri']} (immutable tags)")
+    return str(repo["repositoryUri"])
+
+
+def image_digest(ecr: Any, repository: str, tag: str) -> str | None:
+    """The digest (``sha256:...``) of ``repository:tag`` in ECR, or ``None``."""
+    try:
+        images = ecr.describe_images(repositoryName=repository,
+                                     imageIds=[{"imageTag": tag}])["imageDetails"]
+    except ClientError as e:
+        if e.response["Error"]["Code"] in ("ImageNotFoundException",
+                                           "RepositoryNotFoundException"):
+            return None
+        raise
+    return str(images[0]["imageDigest"]) if images else None
+
+
+def registry_credentials(ecr: Any) -> tuple[str, str, str]:
+    """``(registry_host, username, password)`` from ECR's authorization token (12 h)."""
+    data = ecr.get_authorization_token()["authorizationData"][0]
+    username, password = base64.b64decode(data["authorizationToken"]).decode().split(":", 1)
+    registry = re.sub(r"^https?://", "", data["proxyEndpoint"])
+    return registry, username, password
+
+
+def publish_image(ecr: Any, builder: ImageBuilder, opts: Options, tag: str, *,
+                  say: Say = print) -> str:
+    """Build and push the image as ``REPO:tag`` unless ECR has it already.
+
+    Returns:
+        The image URI pinned by digest: ``REPO_URI@sha256:...`` (what the functions run).
+
+    Raises:
+        DeployError: the push finished but ECR does not list the tag.
+    """
+    repo_uri = ensure_repository(ecr, opts.repository_name, say=say)
+    digest = image_digest(ecr, opts.repository_name, tag)
+    if digest:
+        say(f"{repo_uri}:{tag} is in ECR already ({digest}); not rebuilding")
+        return f"{repo_uri}@{digest}"
+    registry, username, password = registry_credentials(ecr)
+    builder.login(registry, username, password)
+    local_tag = f"{repo_uri}:{tag}"
+    say(f"building {local_tag} for {opts.platform}"
+        + (" with Pillow-SIMD" if opts.pillow_simd else ""))
+    builder.build(context=opts.project_root, dockerfile=opts.project_root / "Dockerfile",
+                  tag=local_tag, platform=opts.platform,
+                  build_args={"PILLOW_SIMD": "1" if opts.pillow_simd else "0"})
+    say(f"pushing {local_tag}")
+    builder.push(local_tag)
+    digest = image_digest(ecr, opts.repository_name, tag)
+    if not digest:
+        msg = f"pushed {local_tag} but ECR does not list it"
+        raise DeployError(msg)
+    return f"{repo_uri}@{digest}"
+
+
+# ------------------------------------------------------------------------- CloudFormation
+
+
+def stack_status(cfn: Any, stack_name: str) -> str | None:
+    """The stack's status, or ``None`` when there is no such (live) stack."""
+    try:
+        stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as e:
+        if "does not exist" in e.response["Error"].get("Message", ""):
+            return None
+        raise
+    return str(stacks[0]["StackStatus"]) if stacks else None
+
+
+def stack_outputs(cfn: Any, stack_name: str) -> dict[str, str]:
+    """The stack's outputs as ``{OutputKey: OutputValue}``."""
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def stack_resources(cfn: Any, stack_name: str, resource_type: str) -> dict[str, str]:
+    """``{logical id: physical id}`` of the stack's resources of ``resource_type``."""
+    found = {}
+    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name):
+        for summary in page["StackResourceSummaries"]:
+            if summary["ResourceType"] == resource_type and summary.get("PhysicalResourceId"):
+                found[summary["LogicalResourceId"]] = summary["PhysicalResourceId"]
+    return found
+
+
+def function_names(cfn: Any, stack_name: str) -> list[str]:
+    """The physical names of the stack's resize and API functions.
+
+    Raises:
+        DeployError: the stack has no such functions (not this project's stack).
+    """
+    functions = stack_resources(cfn, stack_name, "AWS::Lambda::Function")
+    missing = [logical for logical in FUNCTIONS if logical not in functions]
+    if missing:
+        msg = f"stack {stack_name} has no {', '.join(missing)}: is it this project's stack?"
+        raise DeployError(msg)
+    return [functions[logical] for logical in FUNCTIONS]
+
+
+def failure_events(cfn: Any, stack_name: str, since: datetime) -> list[str]:
+    """Lines describing the stack's failed resource events since ``since``, oldest first."""
+    try:
+        events = cfn.describe_stack_events(StackName=stack_name)["StackEvents"]
+    except ClientError:
+        return []
+    lines = [
+        f"{e['Timestamp']:%H:%M:%S} {e['LogicalResourceId']} ({e['ResourceType']}) "
+        f"{e['ResourceStatus']}: {e.get('ResourceStatusReason', '')}"
+        for e in events
+        if e["Timestamp"] >= since and e["ResourceStatus"].endswith("_FAILED")
+    ]
+    return list(reversed(lines))
+
+
+def create_change_set(cfn: Any, stack_name: str, template_body: str,
+                      parameters: Mapping[str, str], *, say: Say = print) -> dict[str, Any] | None:
+    """Create a change set for the stack and wait until it is ready.
+
+    Returns:
+        ``describe_change_set``'s answer plus ``ChangeSetType`` (CREATE or UPDATE), or
+        ``None`` when the stack is already so (the empty change set is deleted).
+
+    Raises:
+        DeployError: the stack is busy or the change set failed for another reason.
+    """
+    if len(template_body.encode()) > TEMPLATE_BODY_MAX_BYTES:
+        msg = f"template is over {TEMPLATE_BODY_MAX_BYTES} bytes: upload it to S3 instead"
+        raise DeployError(msg)
+    status = stack_status(cfn, stack_name)
+    if status == "ROLLBACK_COMPLETE":
+        say(f"stack {stack_name} failed to create earlier (ROLLBACK_COMPLETE); deleting it")
+        cfn.delete_stack(StackName=stack_name)
+        cfn.get_waiter("stack_delete_complete").wait(StackName=stack_name)
+        status = None
+    if status and status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
+        msg = f"stack {stack_name} is busy ({status}); wait for it to settle and retry"
+        raise DeployError(msg)
+    change_type = "UPDATE" if status and status != "REVIEW_IN_PROGRESS" else "CREATE"
+    name = f"deploy-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
+    cfn.create_change_set(
+        StackName=stack_name,
+        ChangeSetName=name,
+        ChangeSetType=change_type,
+        TemplateBody=template_body,
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        Capabilities=CAPABILITIES,
+        Tags=[{"Key": "project", "Value": "image-pipeline"}],
+    )
+    with contextlib.suppress(WaiterError):  # a failed change set: the description says why
+        cfn.get_waiter("change_set_create_complete").wait(
+            StackName=stack_name, ChangeSetName=name,
+            WaiterConfig={"Delay": 5, "MaxAttempts": 120})
+    described = cfn.describe_change_set(StackName=stack_name, ChangeSetName=name)
+    if described["Status"] == "FAILED":
+        reason = described.get("StatusReason", "")
+        if any(text in reason for text in NO_CHANGES):
+            cfn.delete_change_set(StackName=stack_name, ChangeSetName=name)
+            return None
+        msg = f"change set {name} failed: {reason}"
+        raise DeployError(msg)
+    return {**described, "ChangeSetType": change_type}
+
+
+def describe_changes(change_set: Mapping[str, Any]) -> list[str]:
+    """One line per resource change: ``Add ResizeFunction (AWS::Lambda::Function)``."""
+    lines = []
+    for change in change_set.get("Changes", []):
+        rc = change.get("ResourceChange", {})
+        replace = " (replacement)" if rc.get("Replacement") == "True" else ""
+        lines.append(f"{rc.get('Action')} {rc.get('LogicalResourceId')} "
+                     f"({rc.get('ResourceType')}){replace}")
+    return lines
+
+
+def deploy_stack(cfn: Any, stack_name: str, template_body: str,
+                 parameters: Mapping[str, str], *, say: Say = print) -> dict[str, str]:
+    """Create or update the stack through a change set and wait for it.
+
+    Returns:
+        The stack outputs.
+
+    Raises:
+        DeployError: the change set or its execution failed; the failed resource events
+            are in the message.
+    """
+    started = datetime.now(UTC)
+    change_set = create_change_set(cfn, stack_name, template_body, parameters, say=say)
+    if change_set is None:
+        say(f"stack {stack_name} is up to date")
+        return stack_outputs(cfn, stack_name)
+    creating = change_set["ChangeSetType"] == "CREATE"
+    for line in describe_changes(change_set):
+        say(f"  {line}")
+    cfn.execute_change_set(StackName=stack_name, ChangeSetName=change_set["ChangeSetName"])
+    waiter = "stack_create_complete" if creating else "stack_update_complete"
+    say(f"{'creating' if creating else 'updating'} stack {stack_name} ...")
+    try:
+        cfn.get_waiter(waiter).wait(StackName=stack_name,
+                                    WaiterConfig={"Delay": 10, "MaxAttempts": 180})
+    except WaiterError as e:
+        events = "\n".join(failure_events(cfn, stack_name, started)) or "(no failed events)"
+        msg = f"stack {stack_name}: {e}\nfailed resources:\n{events}"
+        raise DeployError(msg) from e
+    return stack_outputs(cfn, stack_name)
+
+
+# ------------------------------------------------------------------------- Lambda
+
+
+def update_functions(lambda_: Any, function_names: Iterable[str], image_uri: str, *,
+                     say: Say = print) -> dict[str, str]:
+    """Point each function at ``image_uri`` (REPO@sha256:...) and wait until it is Active.
+
+    Functions already on that image are only waited for.
+
+    Returns:
+        ``{function_name: resolved image URI}`` as Lambda reports it afterwards.
+
+    Raises:
+        DeployError: an update failed or a function did not become Active.
+    """
+    names = list(function_names)
+    for name in names:
+        current = lambda_.get_function(FunctionName=name)["Code"].get("ImageUri")
+        if current != image_uri:
+            say(f"updating {name} -> {image_uri}")
+            lambda_.update_function_code(FunctionName=name, ImageUri=image_uri)
+    resolved = {}
+    for name in names:
+        try:
+            lambda_.get_waiter("function_updated_v2").wait(
+                FunctionName=name, WaiterConfig={"Delay": 2, "MaxAttempts": 150})
+            lambda_.get_waiter("function_active_v2").wait(
+                FunctionName=name, WaiterConfig={"Delay": 2, "MaxAttempts": 150})
+        except WaiterError as e:
+            config = lambda_.get_function_configuration(FunctionName=name)
+            msg = (f"function {name} is {config.get('State')}/"
+                   f"{config.get('LastUpdateStatus')}: "
+                   f"{config.get('LastUpdateStatusReason') or config.get('StateReason') or e}")
+            raise DeployError(msg) from e
+        code = lambda_.get_function(FunctionName=name)["Code"]
+        resolved[name] = str(code.get("ResolvedImageUri") or code.get("ImageUri"))
+        say(f"{name} is Active on {resolved[name]}")
+    return resolved
+
+
+# ------------------------------------------------------------------------- teardown
+
+
+def empty_bucket(s3: Any, bucket: str) -> int:
+    """Delete every object version and delete marker in ``bucket``; return how many."""
+    deleted = 0
+    paginator = s3.get_paginator("list_object_versions")
+    try:
+        for page in paginator.paginate(Bucket=bucket):
+            keys = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                    for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+            for start in range(0, len(keys), 1000):
+                s3.delete_objects(Bucket=bucket,
+                                  Delete={"Objects": keys[start:start + 1000], "Quiet": True})
+            deleted += len(keys)
+    except ClientError as e:
+        if e.response["Error"]["Code"] != "NoSuchBucket":
+            raise
+    return deleted
+
+
+def destroy(cfn: Any, s3: Any, ecr: Any, opts: Options, *, delete_repository: bool,
+            say: Say = print) -> None:
+    """Empty the stack's buckets, delete the stack and wait; optionally the ECR repository.
+
+    Raises:
+        DeployError: the stack did not delete; the failed events are in the message.
+    """
+    if stack_status(cfn, opts.stack_name) is None:
+        say(f"no stack {opts.stack_name} in this region")
+    else:
+        for bucket in stack_resources(cfn, opts.stack_name, "AWS::S3::Bucket").values():
+            count = empty_bucket(s3, bucket)
+            say(f"emptied {bucket} ({count} objects)")
+        started = datetime.now(UTC)
+        cfn.delete_stack(StackName=opts.stack_name)
+        say(f"deleting stack {opts.stack_name} ...")
+        try:
+            cfn.get_waiter("stack_delete_complete").wait(
+                StackName=opts.stack_name, WaiterConfig={"Delay": 10, "MaxAttempts": 180})
+        except WaiterError as e:
+            events = "\n".join(failure_events(cfn, opts.stack_name, started))
+            msg = f"stack {opts.stack_name} did not delete: {e}\n{events}"
+            raise DeployError(msg) from e
+        say(f"stack {opts.stack_name} deleted")
+    if delete_repository:
+        try:
+            ecr.delete_repository(repositoryName=opts.repository_name, force=True)
+            say(f"deleted ECR repository {opts.repository_name} and its images")
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "RepositoryNotFoundException":
+                raise
+
+
+# ------------------------------------------------------------------------- commands
+
+
+def dry_run_plan(command: str, opts: Options, tag: str) -> list[str]:
+    """The steps ``command`` would take, in order, without calling AWS or Docker."""
+    repo = f"ACCOUNT.dkr.ecr.{opts.region or 'REGION'}.amazonaws.com/{opts.repository_name}"
+    image = [
+        f"ensure ECR repository {opts.repository_name!r} (immutable tags, scan on push)",
+        f"skip the build if {repo}:{tag} exists, else: docker login, "
+        f"docker build --platform {opts.platform} "
+        f"--build-arg PILLOW_SIMD={'1' if opts.pillow_simd else '0'} -t {repo}:{tag} ., "
+        "docker push",
+        "read the pushed image's digest from ECR",
+    ]
+    params = ", ".join(f"{k}={v}" for k, v in opts.parameters(f"{repo}@sha256:...").items())
+    stack = [
+        f"create a change set for stack {opts.stack_name!r} "
+        f"from {opts.template_path.name} with {params}",
+        "execute it and wait (show the failed resource events if it fails)",
+    ]
+    functions = ["update both functions to the digest and wait until they are Active"]
+    if command == "deploy":
+        return [*image, *stack, *functions, "print the stack outputs (ApiUrl, buckets, table)"]
+    if command == "update-functions":
+        return [f"read the function names from stack {opts.stack_name!r}", *image, *functions]
+    if command == "plan":
+        return [f"look up ECR repository {opts.repository_name!r} and tag {tag}",
+                f"create a change set for stack {opts.stack_name!r}, list its changes, "
+                "delete it"]
+    return [f"empty the buckets of stack {opts.stack_name!r}",
+            f"delete stack {opts.stack_name!r} and wait"]
+
+
+def run(command: str, opts: Options, *, clients: Callable[[str], Any],
+        builder: ImageBuilder, tag: str, delete_repository: bool = False,
+        say: Say = print) -> dict[str, str]:
+    """Run ``command`` (deploy, update-functions, plan, destroy) with real effects.
+
+    Args:
+        clients: ``service name -> boto3 client`` (already bound to the region).
+        builder: the Docker port.
+        tag: the image tag to build or reuse.
+
+    Returns:
+        The stack outputs (empty for destroy and plan).
+    """
+    ecr, cfn = clients("ecr"), clients("cloudformation")
+    template_body = opts.template_path.read_text(encoding="utf-8")
+    if command == "destroy":
+        destroy(cfn, clients("s3"), ecr, opts, delete_repository=delete_repository, say=say)
+        return {}
+    if command == "plan":
+        digest = image_digest(ecr, opts.repository_name, tag)
+        say(f"image {opts.repository_name}:{tag}: "
+            + (f"in ECR ({digest})" if digest else "not built yet; deploy will build it"))
+        account = clients("sts").get_caller_identity()["Account"]
+        region = opts.region or ecr.meta.region_name
+        uri = (f"{account}.dkr.ecr.{region}.amazonaws.com/{opts.repository_name}"
+               f"@{digest or 'sha256:' + '0' * 64}")
+        change_set = create_change_set(cfn, opts.stack_name, template_body,
+                                       opts.parameters(uri), say=say)
+        if change_set is None:
+            say("no changes")
+            return {}
+        for line in describe_changes(change_set):
+            say(f"  {line}")
+        cfn.delete_change_set(StackName=opts.stack_name,
+                              ChangeSetName=change_set["ChangeSetName"])
+        if change_set.get("ChangeSetType") == "CREATE":
+            cfn.delete_stack(StackName=opts.stack_name)  # the empty REVIEW_IN_PROGRESS stub
+        return {}
+    if command == "update-functions":
+        if stack_status(cfn, opts.stack_name) is None:
+            msg = f"no stack {opts.stack_name}: run `python -m deploy.aws deploy` first"
+            raise DeployError(msg)
+        names = function_names(cfn, opts.stack_name)
+        image_uri = publish_image(ecr, builder, opts, tag, say=say)
+        update_functions(clients("lambda"), names, image_uri, say=say)
+        return stack_outputs(cfn, opts.stack_name)
+    image_uri = publish_image(ecr, builder, opts, tag, say=say)
+    outputs = deploy_stack(cfn, opts.stack_name, template_body, opts.parameters(image_uri),
+                           say=say)
+    update_functions(clients("lambda"), function_names(cfn, opts.stack_name), image_uri,
+                     say=say)
+    for key, value in outputs.items():
+        say(f"{key}: {value}")
+    return outputs
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line (see the module docstring)."""
+    parser = argparse.ArgumentParser(prog="python -m deploy.aws",
+                                     description="Deploy the image pipeline to AWS.")
+    parser.add_argument("command", choices=["deploy", "update-functions", "plan", "destroy"])
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the steps without calling AWS or Docker")
+    parser.add_argument("--stack-name", default="image-pipeline")
+    parser.add_argument("--region", help="AWS region (default: AWS_REGION or the CLI config)")
+    parser.add_argument("--profile", help="AWS CLI profile")
+    parser.add_argument("--name-prefix", help="resource name prefix (default: stack name)")
+    parser.add_argument("--repository", help="ECR repository (default: the name prefix)")
+    parser.add_argument("--image-tag", help="immutable image tag (default: git commit SHA)")
+    parser.add_argument("--arch", choices=sorted(PLATFORMS), default="x86_64")
+    parser.add_argument("--pillow-simd", action="store_true",
+                        help="build with Pillow-SIMD (x86_64 only)")
+    parser.add_argument("--max-dimension", type=int, default=500, help="pixels")
+    parser.add_argument("--cors-allow-origins", default="*")
+    parser.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
+                        help="another template parameter (repeatable)")
+    parser.add_argument("--yes", action="store_true", help="destroy without asking")
+    parser.add_argument("--delete-repository", action="store_true",
+                        help="destroy also deletes the ECR repository and its images")
+    return parser.parse_args(argv)
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    """:class:`Options` from parsed arguments.
+
+    Raises:
+        DeployError: a malformed ``--parameter`` or ``--pillow-simd`` with arm64.
+    """
+    extra = {}
+    for item in args.parameter:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            msg = f"--parameter expects KEY=VALUE, got {item!r}"
+            raise DeployError(msg)
+        extra[key] = value
+    if args.pillow_simd and args.arch != "x86_64":
+        msg = "--pillow-simd needs --arch x86_64 (Pillow-SIMD has SSE4/AVX2 code only)"
+        raise DeployError(msg)
+    return Options(stack_name=args.stack_name, region=args.region,
+                   name_prefix=args.name_prefix, repository=args.repository,
+                   image_tag=args.image_tag, architecture=args.arch,
+                   pillow_simd=args.pillow_simd, max_dimension=args.max_dimension,
+                   cors_allow_origins=args.cors_allow_origins, extra_parameters=extra)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point; returns the exit status (0 ok, 1 failed, 2 usage)."""
+    args = parse_args(argv)
+    try:
+        opts = options_from(args)
+        if opts.image_tag:
+            tag = check_tag(opts.image_tag)
+        elif args.dry_run:
+            try:
+                tag = git_image_tag(opts.project_root)
+            except DeployError as e:
+                print(f"note: {e}", file=sys.stderr)
+                tag = "GIT_SHA"
+        else:
+            tag = git_image_tag(opts.project_root)
+        if args.dry_run:
+            print(f"dry run: {args.command} (stack {opts.stack_name}, region "
+                  f"{opts.region or 'from the AWS config'}); nothing is called")
+            for number, step in enumerate(dry_run_plan(args.command, opts, tag), 1):
+                print(f"{number}. {step}")
+            if args.command in ("deploy", "update-functions") and not DockerCli().available():
+                print("note: no `docker` command on PATH; the real run needs Docker with buildx")
+            return 0
+        if args.command == "destroy" and not args.yes:
+            answer = input(f"delete stack {opts.stack_name} and everything in its buckets? "
+                           "type the stack name: ")
+            if answer.strip() != opts.stack_name:
+                print("not deleted")
+                return 1
+        import boto3
+
+        session = boto3.session.Session(profile_name=args.profile, region_name=opts.region)
+        if not session.region_name:
+            msg = "no AWS region: pass --region or set AWS_REGION"
+            raise DeployError(msg)
+        started = time.monotonic()
+        run(args.command, opts, clients=session.client, builder=DockerCli(), tag=tag,
+            delete_repository=args.delete_repository)
+        print(f"{args.command} done in {time.monotonic() - started:.0f} s")
+        return 0
+    except DeployError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except NoCredentialsError:
+        print("error: no AWS credentials: run `aws configure` (or `aws sso login`), or set "
+              "AWS_PROFILE / AWS_ACCESS_KEY_ID", file=sys.stderr)
+        return 1
+    except Exception as e:  # botocore's NoCredentialsError, ClientError, DockerError...
+        print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,284 @@
+"""The local runner's batch form: upload files through the API, wait for each, summarise.
+
+A plain HTTP client of the API (Contract 3), so it works against any deployment of it:
+
+- files up to the API's body limit go in one multipart ``POST /images`` (field ``file``);
+- bigger ones ask ``POST /uploads`` for a presigned S3 POST and send the file there;
+- then ``GET /images/{image_id}`` is polled until the status is final or a timeout passes.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from rich.table import Table
+from rich.text import Text
+
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp", ".heic",
+     ".heif", ".avif"}
+)
+API_MAX_BODY_BYTES = 4_500_000  # the API's POST /images limit (handlers/config.py default)
+FINAL_STATUSES = frozenset({"processed", "rejected", "failed"})
+POLL_INTERVAL_S = 0.2
+HTTP_TIMEOUT_S = 60
+
+
+@dataclass
+class ImageOutcome:
+    """How one file fared. Sizes are bytes, dimensions pixels; ``elapsed_s`` runs from the
+    start of its upload until its final status was seen."""
+
+    path: Path
+    status: str = "pending"
+    image_id: str | None = None
+    reason: str | None = None
+    original_size_bytes: int | None = None
+    original_dims: tuple[int, int] | None = None
+    processed_size_bytes: int | None = None
+    processed_dims: tuple[int, int] | None = None
+    elapsed_s: float = 0.0
+    output: Path | None = None
+    item: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One file to process: where it is, and its name relative to the argument it came from
+    (the folder given, or just the file name) for naming its rendition under ``--out``."""
+
+    path: Path
+    relative: Path
+
+
+def collect_images(paths: Iterable[str | Path]) -> list[Source]:
+    """Expand ``paths``: files as given, folders walked (sorted) for image file names.
+
+    A folder contributes files with an image suffix (``IMAGE_SUFFIXES``), skipping hidden
+    ones; a file named explicitly is taken whatever its name. A path that does not exist is
+    returned as is (its upload then fails with ``missing``).
+    """
+    sources: list[Source] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            sources.extend(
+                Source(p, p.relative_to(path)) for p in sorted(path.rglob("*"))
+                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        else:
+            sources.append(Source(path, Path(path.name)))
+    return sources
+
+
+def content_type_of(path: Path) -> str:
+    """A real media type for ``path`` (never form-urlencoded; see the emulator's traps)."""
+    guessed, _ = mimetypes.guess_type(path.name)
+    return guessed or "application/octet-stream"
+
+
+def upload(session: requests.Session, api_url: str, path: Path, *,
+           api_max_body_bytes: int = API_MAX_BODY_BYTES) -> str:
+    """Send ``path`` through the API; return its image id.
+
+    Raises:
+        requests.HTTPError: the API refused it (the message carries the API's error).
+    """
+    size_bytes = path.stat().st_size
+    content_type = content_type_of(path)
+    if size_bytes <= api_max_body_bytes:
+        with path.open("rb") as f:
+            response = session.post(f"{api_url}/images",
+                                    files={"file": (path.name, f, content_type)},
+                                    timeout=HTTP_TIMEOUT_S)
+        _raise_for_api_error(response)
+        return response.json()["image_id"]
+    response = session.post(
+        f"{api_url}/uploads",
+        json={"filename": path.name, "content_type": content_type, "size_bytes": size_bytes},
+        timeout=HTTP_TIMEOUT_S,
+    )
+    _raise_for_api_error(response)
+    grant = response.json()
+    post = grant.get("upload", grant)
+    with path.open("rb") as f:
+        sent = requests.post(post["url"], data=post["fields"],
+                             files={"file": (path.name, f, content_type)},
+                             timeout=HTTP_TIMEOUT_S)
+    sent.raise_for_status()
+    return grant["image_id"]
+
+
+def _raise_for_api_error(response: requests.Response) -> None:
+    if response.ok:
+        return
+    try:
+        error = response.json()["error"]
+        detail = f"{error['code']}: {error['message']}"
+    except (ValueError, KeyError, TypeError):
+        detail = response.text[:200]
+    msg = f"HTTP {response.status_code} {detail}"
+    raise requests.HTTPError(msg, response=response)
+
+
+def wait_for(session: requests.Session, api_url: str, image_id: str, *, timeout_s: float,
+             stop: threading.Event | None = None) -> dict[str, Any]:
+    """Poll ``GET /images/{image_id}`` until its status is final; return the last item.
+
+    Returns the last item seen (status still ``pending``) when ``timeout_s`` passes or
+    ``stop`` is set.
+    """
+    deadline = time.monotonic() + timeout_s
+    item: dict[str, Any] = {"image_id": image_id, "status": "pending"}
+    while True:
+        response = session.get(f"{api_url}/images/{image_id}", timeout=HTTP_TIMEOUT_S)
+        if response.status_code == 200:
+            item = response.json()
+            if item.get("status") in FINAL_STATUSES:
+                return item
+        elif response.status_code != 404:  # 404: not recorded yet
+            _raise_for_api_error(response)
+        if time.monotonic() > deadline or (stop is not None and stop.is_set()):
+            return item
+        time.sleep(POLL_INTERVAL_S)
+
+
+def _dims(item: dict[str, Any], prefix: str) -> tuple[int, int] | None:
+    width, height = item.get(f"{prefix}_width"), item.get(f"{prefix}_height")
+    return (int(width), int(height)) if width is not None and height is not None else None
+
+
+def process_one(api_url: str, source: Source, *, timeout_s: float,
+                api_max_body_bytes: int = API_MAX_BODY_BYTES, out_dir: Path | None = None,
+                stop: threading.Event | None = None) -> ImageOutcome:
+    """Upload ``source``, wait for its final status, save the rendition under ``out_dir``
+    (``relative`` path, the rendition's extension); never raises."""
+    path = source.path
+    outcome = ImageOutcome(path=path)
+    started = time.monotonic()
+    with requests.Session() as session:
+        try:
+            if not path.is_file():
+                outcome.status, outcome.reason = "missing", "no such file"
+                return outcome
+            outcome.image_id = upload(session, api_url, path,
+                                      api_max_body_bytes=api_max_body_bytes)
+            item = wait_for(session, api_url, outcome.image_id, timeout_s=timeout_s, stop=stop)
+            outcome.elapsed_s = time.monotonic() - started
+            if out_dir is not None and item.get("status") == "processed":
+                outcome.output = save_rendition(session, item, out_dir / source.relative)
+        except (requests.RequestException, OSError, KeyError, ValueError) as e:
+            outcome.status, outcome.reason = "error", str(e)
+            outcome.elapsed_s = time.monotonic() - started
+            return outcome
+    outcome.item = item
+    outcome.status = str(item.get("status", "pending"))
+    if outcome.status == "pending":
+        outcome.reason = f"not final after {timeout_s:g} s"
+    else:
+        outcome.reason = item.get("error_reason")
+    outcome.original_size_bytes = item.get("original_size_bytes")
+    outcome.original_dims = _dims(item, "original")
+    outcome.processed_size_bytes = item.get("processed_size_bytes")
+    outcome.processed_dims = _dims(item, "processed")
+    return outcome
+
+
+def save_rendition(session: requests.Session, item: dict[str, Any], target: Path) -> Path:
+    """Download a processed item's rendition (its presigned ``download_url``) to ``target``
+    with the rendition's extension; returns the path written."""
+    extension = str(item.get("processed_key", "")).rsplit(".", 1)[-1]
+    path = target.with_suffix(f".{extension}") if extension else target
+    response = session.get(item["download_url"], timeout=HTTP_TIMEOUT_S)
+    response.raise_for_status()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(response.content)
+    return path
+
+
+def run_batch(api_url: str, sources: list[Source], *, timeout_s: float = 120.0,
+              concurrency: int = 4, api_max_body_bytes: int = API_MAX_BODY_BYTES,
+              out_dir: Path | None = None,
+              on_done: Callable[[ImageOutcome], None] | None = None,
+              stop: threading.Event | None = None) -> list[ImageOutcome]:
+    """Process ``sources`` through the API, ``concurrency`` at a time; outcomes in input order.
+
+    ``timeout_s`` bounds the wait for each image's final status after its upload. With
+    ``out_dir``, renditions are saved there and every item is written, one JSON object per
+    line with its ``file``, to ``out_dir/results.jsonl``.
+    """
+    def one(source: Source) -> ImageOutcome:
+        if stop is not None and stop.is_set():
+            return ImageOutcome(path=source.path, status="cancelled")
+        outcome = process_one(api_url, source, timeout_s=timeout_s,
+                              api_max_body_bytes=api_max_body_bytes, out_dir=out_dir, stop=stop)
+        if on_done is not None:
+            on_done(outcome)
+        return outcome
+
+    _dedupe_relative(sources)
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="upload") as pool:
+        outcomes = list(pool.map(one, sources))
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with (out_dir / "results.jsonl").open("w", encoding="utf-8") as f:
+            for o in outcomes:
+                record = {"file": str(o.path), "status": o.status, "reason": o.reason,
+                          "output": str(o.output) if o.output else None,
+                          "elapsed_s": round(o.elapsed_s, 3), "item": o.item or None}
+                f.write(json.dumps(record, default=str) + "\n")
+    return outcomes
+
+
+def _dedupe_relative(sources: list[Source]) -> None:
+    """Make relative names unique (``a.jpg`` twice: the second becomes ``a-2.jpg``)."""
+    seen: set[Path] = set()
+    for i, source in enumerate(sources):
+        relative, n = source.relative, 1
+        while relative.with_suffix("") in seen:
+            n += 1
+            relative = source.relative.with_name(f"{source.relative.stem}-{n}"
+                                                 f"{source.relative.suffix}")
+        seen.add(relative.with_suffix(""))
+        if relative != source.relative:
+            sources[i] = Source(source.path, relative)
+
+
+def _size(size_bytes: int | None, dims: tuple[int, int] | None) -> str:
+    if size_bytes is None:
+        return ""
+    text = f"{size_bytes / 1024:,.1f} KB" if size_bytes < 1024 * 1024 \
+        else f"{size_bytes / 1024 / 1024:,.2f} MB"
+    return f"{dims[0]}x{dims[1]}, {text}" if dims else text
+
+
+def summary_table(outcomes: list[ImageOutcome]) -> Table:
+    """A rich table: file, image_id, status (with reason), original, rendition, time."""
+    table = Table(title="local pipeline: batch summary", title_justify="left")
+    longest = max((len(str(o.path)) for o in outcomes), default=4)
+    table.add_column("file", overflow="fold", min_width=min(longest, 50))
+    table.add_column("image_id", no_wrap=True)
+    table.add_column("status", overflow="fold")
+    for column in ("original", "rendition", "time"):
+        table.add_column(column, justify="right", no_wrap=True)
+    colours = {"processed": "green", "rejected": "yellow"}
+    for o in outcomes:
+        status = o.status if not o.reason else f"{o.status} ({o.reason})"
+        table.add_row(str(o.path), o.image_id or "",
+                      Text(status, style=colours.get(o.status, "red")),
+                      _size(o.original_size_bytes, o.original_dims),
+                      _size(o.processed_size_bytes, o.processed_dims),
+                      f"{o.elapsed_s:.2f} s")
+    done = sum(o.status == "processed" for o in outcomes)
+    table.caption = f"{done} of {len(outcomes)} processed"
+    return table

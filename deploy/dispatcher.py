@@ -1,0 +1,326 @@
+"""A local stand-in for Lambda's SQS event source mapping.
+
+Long-polls a queue, hands each batch to a handler in the event shape Lambda's SQS event
+source uses, and settles the batch the way Lambda does with ``ReportBatchItemFailures``:
+
+- the handler returns ``{"batchItemFailures": [{"itemIdentifier": messageId}, ...]}``:
+  every other message is deleted, the listed ones are left alone;
+- the handler returns nothing, or an empty list: the whole batch is deleted;
+- the handler raises, or names an identifier that is not in the batch: nothing is deleted.
+
+Messages left alone reappear after the queue's visibility timeout, and SQS itself moves them
+to the dead-letter queue once they have been received ``maxReceiveCount`` times (the queue's
+redrive policy, see deploy/resources.py). Nothing here retries on its own.
+
+Event shape (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html)::
+
+    {"Records": [{"messageId", "receiptHandle", "body", "attributes": {...},
+                  "messageAttributes": {...}, "md5OfBody", "eventSource": "aws:sqs",
+                  "eventSourceARN", "awsRegion"}, ...]}
+
+Standalone: ``python -m deploy.dispatcher --queue-url URL`` (the handler defaults to
+``handlers.resize.handler``; the environment configures it and the AWS endpoint).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import importlib
+import logging
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+DEFAULT_BATCH_SIZE = 10  # Lambda's default for SQS, also the ReceiveMessage maximum
+DEFAULT_WAIT_TIME_S = 20  # the ReceiveMessage maximum
+DEFAULT_TIMEOUT_S = 60  # the "function timeout" the context counts down from
+ERROR_BACKOFF_S = 1.0
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
+
+    function_name: str = "resize"
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:resize"
+    memory_limit_in_mb: int = 1024
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/resize"
+    log_stream_name: str = "local"
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    started_at: float = field(default_factory=time.monotonic)
+    identity: Any = None
+    client_context: Any = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left of ``timeout_s`` since this context was made."""
+        left_s = self.timeout_s - (time.monotonic() - self.started_at)
+        return max(0, int(left_s * 1000))
+
+
+def lambda_context(function_name: str, region: str, timeout_s: float) -> LambdaContext:
+    """A fresh context for one invocation of ``function_name`` (new request id)."""
+    return LambdaContext(
+        function_name=function_name,
+        invoked_function_arn=f"arn:aws:lambda:{region}:123456789012:function:{function_name}",
+        log_group_name=f"/aws/lambda/{function_name}",
+        timeout_s=timeout_s,
+    )
+
+
+def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:
+    """One SQS API message attribute in the Lambda event's camelCase shape."""
+    binary = value.get("BinaryValue")
+    out: dict[str, Any] = {
+        "stringValue": value.get("StringValue"),
+        "binaryValue": base64.b64encode(binary).decode("ascii") if binary is not None else None,
+        "stringListValues": list(value.get("StringListValues", [])),
+        "binaryListValues": [
+            base64.b64encode(b).decode("ascii") for b in value.get("BinaryListValues", [])
+        ],
+        "dataType": value["DataType"],
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def sqs_record(message: dict[str, Any], *, queue_arn: str, region: str) -> dict[str, Any]:
+    """Turn one ReceiveMessage message into the record Lambda's SQS event source sends."""
+    record: dict[str, Any] = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": dict(message.get("Attributes", {})),
+        "messageAttributes": {
+            name: _message_attribute(value)
+            for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+    if "MD5OfMessageAttributes" in message:
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    return record
+
+
+def failed_ids(response: Any, message_ids: list[str]) -> set[str]:
+    """Message ids to leave on the queue, read as Lambda reads a ReportBatchItemFailures reply.
+
+    ``None``, ``{}`` or an empty list mean all succeeded; an identifier that is missing,
+    empty or not in the batch fails the whole batch.
+    """
+    if not isinstance(response, dict) or not response.get("batchItemFailures"):
+        return set()
+    failed: set[str] = set()
+    for item in response["batchItemFailures"]:
+        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not identifier or identifier not in message_ids:
+            return set(message_ids)
+        failed.add(identifier)
+    return failed
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """What one poll did: records handed over, deleted and left for redelivery."""
+
+    records: list[dict[str, Any]]
+    deleted: list[str]
+    failed: list[str]
+    duration_s: float
+    error: BaseException | None = None
+
+
+class SqsDispatcher:
+    """Polls ``queue_url`` and invokes ``handler(event, context)`` per batch.
+
+    Args:
+        queue_url: the queue to poll.
+        handler: a Lambda handler taking the SQS event (default ``handlers.resize.handler``).
+        sqs: a boto3 SQS client (default: a new one; ``AWS_ENDPOINT_URL`` applies).
+        batch_size: ReceiveMessage ``MaxNumberOfMessages`` (1-10).
+        wait_time_s: ReceiveMessage ``WaitTimeSeconds`` (long poll, 0-20); also the longest a
+            stop waits for a poller.
+        function_name, timeout_s: what the Lambda context reports.
+        on_batch: called after each non-empty batch with its :class:`BatchOutcome`
+            (for logging an image's journey); exceptions in it are logged and ignored.
+    """
+
+    def __init__(
+        self,
+        queue_url: str,
+        handler: Handler,
+        *,
+        sqs: Any = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        wait_time_s: int = DEFAULT_WAIT_TIME_S,
+        function_name: str = "resize",
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        on_batch: Callable[[BatchOutcome], None] | None = None,
+    ) -> None:
+        if not 1 <= batch_size <= 10:
+            msg = f"batch_size must be 1-10 (the ReceiveMessage limit), got {batch_size}"
+            raise ValueError(msg)
+        self.queue_url = queue_url
+        self.handler = handler
+        self.sqs = sqs or boto3.client(
+            "sqs", config=Config(retries={"max_attempts": 3, "mode": "standard"},
+                                 read_timeout=wait_time_s + 10)
+        )
+        self.batch_size = batch_size
+        self.wait_time_s = wait_time_s
+        self.function_name = function_name
+        self.timeout_s = timeout_s
+        self.on_batch = on_batch
+        attributes = self.sqs.get_queue_attributes(QueueUrl=queue_url,
+                                                   AttributeNames=["QueueArn"])["Attributes"]
+        self.queue_arn: str = attributes["QueueArn"]
+        self.region: str = self.queue_arn.split(":")[3]
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def poll_once(self) -> BatchOutcome | None:
+        """Receive one batch (waiting up to ``wait_time_s``), invoke, settle.
+
+        Returns ``None`` when the queue stayed empty.
+        """
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=self.wait_time_s,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            return None
+        return self.invoke(messages)
+
+    def invoke(self, messages: list[dict[str, Any]]) -> BatchOutcome:
+        """Hand ``messages`` (ReceiveMessage shape) to the handler and settle them."""
+        records = [sqs_record(m, queue_arn=self.queue_arn, region=self.region) for m in messages]
+        ids = [r["messageId"] for r in records]
+        context = lambda_context(self.function_name, self.region, self.timeout_s)
+        started = time.monotonic()
+        error: BaseException | None = None
+        try:
+            response = self.handler({"Records": records}, context)
+            failed = failed_ids(response, ids)
+        except Exception as e:  # a crashed invocation: Lambda retries the whole batch
+            log.exception("%s raised on a batch of %d; all left for redelivery",
+                          self.function_name, len(records))
+            error, failed = e, set(ids)
+        duration_s = time.monotonic() - started
+        done = [r for r in records if r["messageId"] not in failed]
+        self._delete(done)
+        outcome = BatchOutcome(records=records, deleted=[r["messageId"] for r in done],
+                               failed=[i for i in ids if i in failed], duration_s=duration_s,
+                               error=error)
+        if self.on_batch is not None:
+            try:
+                self.on_batch(outcome)
+            except Exception:
+                log.exception("on_batch callback failed")
+        return outcome
+
+    def _delete(self, records: list[dict[str, Any]]) -> None:
+        if not records:
+            return
+        entries = [{"Id": str(i), "ReceiptHandle": r["receiptHandle"]}
+                   for i, r in enumerate(records)]
+        response = self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+        for failure in response.get("Failed", []):
+            log.warning("could not delete message %s: %s", failure.get("Id"),
+                        failure.get("Message"))
+
+    def run(self) -> None:
+        """Poll until :meth:`stop`; errors talking to SQS are logged and retried."""
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except (BotoCoreError, ClientError) as e:
+                if self._stop.is_set():
+                    break
+                log.warning("polling %s failed: %s", self.queue_url, e)
+                self._stop.wait(ERROR_BACKOFF_S)
+
+    def start(self, workers: int = 1) -> None:
+        """Run ``workers`` pollers in daemon threads (concurrent invocations, as Lambda's)."""
+        self._stop.clear()
+        for n in range(workers):
+            thread = threading.Thread(target=self.run, name=f"dispatcher-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout_s: float | None = None) -> None:
+        """Ask the pollers to stop and wait for them (at most a long poll plus a batch)."""
+        self._stop.set()
+        limit = self.wait_time_s + self.timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + limit
+        for thread in self._threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self._threads = [t for t in self._threads if t.is_alive()]
+
+
+def load_handler(dotted: str) -> Handler:
+    """Import ``"package.module.function"`` and return the function."""
+    module_name, _, attribute = dotted.rpartition(".")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: poll a queue and invoke a handler until Ctrl-C or SIGTERM. Returns the exit code."""
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy.dispatcher",
+        description="Poll an SQS queue and invoke a Lambda handler as the SQS event source does.",
+    )
+    parser.add_argument("--queue-url", required=True, help="the queue to poll")
+    parser.add_argument("--handler", default="handlers.resize.handler",
+                        help="dotted path of the handler (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+                        help="messages per invocation, 1-10 (default: %(default)s)")
+    parser.add_argument("--wait-time", type=int, default=DEFAULT_WAIT_TIME_S,
+                        help="long-poll seconds, 0-20 (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="concurrent pollers (default: %(default)s)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(message)s")
+    for noisy in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    def log_batch(outcome: BatchOutcome) -> None:
+        log.info("batch of %d: %d done, %d left for redelivery (%.0f ms)",
+                 len(outcome.records), len(outcome.deleted), len(outcome.failed),
+                 outcome.duration_s * 1000)
+
+    dispatcher = SqsDispatcher(args.queue_url, load_handler(args.handler),
+                               batch_size=args.batch_size, wait_time_s=args.wait_time,
+                               on_batch=log_batch)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    dispatcher.start(args.workers)
+    log.info("polling %s with %d worker(s); Ctrl-C to stop", args.queue_url, args.workers)
+    stopping.wait()
+    dispatcher.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

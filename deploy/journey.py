@@ -1,0 +1,181 @@
+"""One log line per step of each image's way through the local pipeline (stderr).
+
+    12:00:01.120 journey  uploaded   3f2a... photo.jpg (2.1 MB) via POST /images
+    12:00:01.135 journey  queued     3f2a... s3://image-uploads/uploads/3f2a.../photo.jpg
+    12:00:01.480 journey  processed  3f2a... 4000x3000 2.1 MB -> 500x375 48.2 KB (345 ms)
+    12:00:01.700 journey  seen       3f2a... processed via GET /images/3f2a...
+
+Hooks: :meth:`Journey.on_request` for the HTTP front, :meth:`Journey.wrap_resize` and
+:meth:`Journey.on_batch` for the dispatcher. Reading only: the journey never changes state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import numbers
+import os
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from deploy.dispatcher import BatchOutcome
+from deploy.http_front import RequestRecord
+from handlers.events import EventShapeError, ObjectCreated, objects_from_message
+from handlers.keys import direct_image_id, image_id_from_upload_key
+
+log = logging.getLogger("journey")
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+def human_size(size_bytes: object) -> str:
+    """``2.1 MB``, ``48.2 KB``, ``512 B`` (DynamoDB's Decimals too); ``?`` when missing."""
+    if isinstance(size_bytes, bool) or not isinstance(size_bytes, numbers.Number):
+        return "?"
+    size_bytes = float(size_bytes)  # type: ignore[arg-type]
+    if size_bytes >= 1024 * 1024:
+        return f"{size_bytes / 1024 / 1024:.1f} MB"
+    if size_bytes >= 1024:
+        return f"{size_bytes / 1024:.1f} KB"
+    return f"{int(size_bytes)} B"
+
+
+def describe_item(item: dict[str, Any]) -> str:
+    """The outcome part of a journey line, from a metadata item."""
+    status = item.get("status", "?")
+    if status == "processed":
+        return (f"{item.get('original_width')}x{item.get('original_height')} "
+                f"{human_size(item.get('original_size_bytes'))} -> "
+                f"{item.get('processed_width')}x{item.get('processed_height')} "
+                f"{human_size(item.get('processed_size_bytes'))} "
+                f"s3://{item.get('processed_bucket')}/{item.get('processed_key')}")
+    if status in ("rejected", "failed"):
+        return f"{item.get('error_reason')}: {item.get('error_message')}"
+    return str(status)
+
+
+class Journey:
+    """Logs each image's steps; looks items up in ``table`` to tell outcomes."""
+
+    def __init__(self, *, table: str, region: str, endpoint_url: str,
+                 visibility_timeout_s: int) -> None:
+        self.table = table
+        self.visibility_timeout_s = visibility_timeout_s
+        self.uploads_prefix = os.environ.get("UPLOADS_PREFIX") or "uploads/"
+        if not self.uploads_prefix.endswith("/"):
+            self.uploads_prefix += "/"
+        self.dynamodb = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
+        self._deserialize = TypeDeserializer().deserialize
+        self._seen_status: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def image_id(self, obj: ObjectCreated) -> str:
+        """The image id the resize handler gives ``obj`` (handlers/keys.py rules)."""
+        return image_id_from_upload_key(obj.key, self.uploads_prefix) or direct_image_id(
+            obj.bucket, obj.key, obj.version_id or obj.etag or ""
+        )
+
+    def item(self, image_id: str) -> dict[str, Any] | None:
+        """The metadata item of ``image_id`` or ``None`` (also on any read error)."""
+        try:
+            raw = self.dynamodb.get_item(TableName=self.table, Key={"image_id": {"S": image_id}},
+                                         ConsistentRead=True).get("Item")
+        except (BotoCoreError, ClientError):
+            return None
+        return {k: self._deserialize(v) for k, v in raw.items()} if raw else None
+
+    # -- the HTTP front ------------------------------------------------------------------
+    def on_request(self, record: RequestRecord) -> None:
+        """Log uploads, grants, status changes seen by clients, and API errors."""
+        try:
+            body = json.loads(record.response_body) if record.content_type.startswith(
+                "application/json") else {}
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        image_id = body.get("image_id", "")
+        where = f"{record.method} {record.path}"
+        if record.status >= 400:
+            error = body.get("error") if isinstance(body.get("error"), dict) else {}
+            detail = f"{error.get('code')}: {error.get('message')}" if error \
+                else body.get("message", "")
+            log.info("refused    %s -> %d %s", where, record.status, detail)
+        elif record.method == "POST" and record.path == "/images":
+            log.info("uploaded   %s %s (%s) via %s", image_id, body.get("filename", ""),
+                     human_size(record.request_body_bytes), where)
+        elif record.method == "POST" and record.path == "/uploads":
+            log.info("granted    %s presigned S3 upload via %s", image_id, where)
+        elif record.method == "GET" and image_id and body.get("status"):
+            with self._lock:
+                changed = self._seen_status.get(image_id) != body["status"]
+                self._seen_status[image_id] = body["status"]
+            if changed:
+                log.info("seen       %s %s via %s", image_id, body["status"], where)
+
+    # -- the dispatcher ------------------------------------------------------------------
+    def wrap_resize(self, handler: Handler) -> Handler:
+        """``handler`` with a ``queued`` line per object before it runs."""
+        def resize_with_journey(event: dict[str, Any], context: Any) -> Any:
+            for record in event.get("Records", []):
+                receives = record.get("attributes", {}).get("ApproximateReceiveCount", "1")
+                for obj in self._objects(record):
+                    retry = f" (receive #{receives})" if receives != "1" else ""
+                    log.info("queued     %s s3://%s/%s%s", self.image_id(obj), obj.bucket,
+                             obj.key, retry)
+            return handler(event, context)
+        return resize_with_journey
+
+    def on_batch(self, outcome: BatchOutcome) -> None:
+        """After a batch: the outcome per image (from its item), or the retry to come.
+
+        An item finished before the batch started was a duplicate delivery (S3 delivers at
+        least once; the handler skips it), and is logged as such.
+        """
+        batch_started = datetime.now(UTC) - timedelta(seconds=outcome.duration_s + 0.05)
+        per_record_ms = outcome.duration_s * 1000 / max(1, len(outcome.records))
+        for record in outcome.records:
+            objects = self._objects(record)
+            if not objects and "s3:TestEvent" in record.get("body", ""):
+                log.info("notified   s3:TestEvent (the bucket notification is wired)")
+            for obj in objects:
+                image_id = self.image_id(obj)
+                if record["messageId"] in outcome.failed:
+                    log.info("retrying   %s s3://%s/%s: resize failed, back on the queue in "
+                             "%d s (dead-letter queue after the last receive)", image_id,
+                             obj.bucket, obj.key, self.visibility_timeout_s)
+                    continue
+                item = self.item(image_id)
+                status = item.get("status", "?") if item else "done"
+                if item and _before(item.get("processed_at"), batch_started):
+                    log.info("duplicate  %s s3://%s/%s already %s at %s; skipped", image_id,
+                             obj.bucket, obj.key, status, item.get("processed_at"))
+                    continue
+                detail = describe_item(item) if item else f"s3://{obj.bucket}/{obj.key}"
+                log.info("%-10s %s %s (%.0f ms)", status, image_id, detail, per_record_ms)
+
+    @staticmethod
+    def _objects(record: dict[str, Any]) -> list[ObjectCreated]:
+        try:
+            return objects_from_message(record.get("body", ""))
+        except EventShapeError:
+            return []
+
+
+def _before(stamp: object, moment: datetime) -> bool:
+    """``stamp`` (ISO 8601, ``Z`` or offset) is earlier than ``moment``; False if unreadable."""
+    if not isinstance(stamp, str):
+        return False
+    try:
+        parsed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed < moment

@@ -1,0 +1,339 @@
+"""The embedded local pipeline: the whole system in one process, no Docker, no AWS account.
+
+``python -m deploy.local [IMAGE_OR_FOLDER...] [--api-port 8080] [--emulator-port 4566]
+[--max-dim 500]`` (DESIGN.md Contract 4):
+
+1. starts the AWS emulator (moto's server: S3, DynamoDB, SQS) on 127.0.0.1;
+2. creates the buckets, the metadata table, the queue (+ dead-letter queue) and the uploads
+   bucket's ``ObjectCreated`` -> SQS notification (deploy/resources.py);
+3. points the handlers at the emulator through the SDK's own variables (``AWS_ENDPOINT_URL``,
+   region, dummy credentials, bucket/table names) *before* importing them;
+4. runs the SQS dispatcher (deploy/dispatcher.py) calling ``handlers.resize.handler``, and the
+   HTTP front (deploy/http_front.py) calling ``handlers.api.handler``, with the upload page at
+   ``/``;
+5. prints where everything is on stderr and, once ready, one JSON line on stdout::
+
+       {"api_url": ..., "endpoint_url": ..., "uploads_bucket": ..., "processed_bucket": ...,
+        "table": ..., "region": ...}
+
+With no paths it serves until Ctrl-C or SIGTERM. With paths (files, or folders walked for
+images) it uploads each through the API, waits for each, prints a summary table on stdout and
+exits 0 when every image was processed, 1 otherwise (2: usage error or failed start).
+Each image's journey is logged on stderr, one line per step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from deploy.emulator import Emulator, EmulatorError
+
+log = logging.getLogger("deploy.local")
+journey_log = logging.getLogger("journey")
+
+DEFAULTS = {
+    "host": "127.0.0.1",
+    "api_port": 8080,
+    "emulator_port": 4566,
+    "max_dim": 500,
+    "uploads_bucket": "image-uploads",
+    "processed_bucket": "image-processed",
+    "table": "image-metadata",
+    "queue": "image-uploads-events",
+    "region": "us-east-1",
+}
+IDLE_POLL_S = 2  # the dispatcher's long poll; also bounds how long a stop waits for it
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """The facts of the ready line (Contract 4), in its key order."""
+
+    api_url: str
+    endpoint_url: str
+    uploads_bucket: str
+    processed_bucket: str
+    table: str
+    region: str
+
+    def to_json(self) -> str:
+        """The one-line JSON printed on stdout once the pipeline is ready."""
+        return json.dumps(asdict(self))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m deploy.local``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy.local",
+        description="Run the whole image pipeline on this machine (AWS emulator, buckets, "
+        "table, queue, resize dispatcher, API and upload page). With paths: process them "
+        "and exit 0 if all were processed, else 1.",
+    )
+    parser.add_argument("paths", nargs="*", metavar="IMAGE_OR_FOLDER",
+                        help="images or folders to process, then exit (none: serve)")
+    parser.add_argument("--host", default=DEFAULTS["host"],
+                        help="address to listen on (default: %(default)s)")
+    parser.add_argument("--api-port", type=int, default=DEFAULTS["api_port"],
+                        help="API and upload page port, 0 = free (default: %(default)s)")
+    parser.add_argument("--emulator-port", type=int, default=DEFAULTS["emulator_port"],
+                        help="AWS emulator port, 0 = free (default: %(default)s)")
+    parser.add_argument("--max-dim", type=int, default=DEFAULTS["max_dim"],
+                        help="longest side of renditions, pixels (default: %(default)s)")
+    parser.add_argument("--uploads-bucket", default=DEFAULTS["uploads_bucket"],
+                        help="default: %(default)s")
+    parser.add_argument("--processed-bucket", default=DEFAULTS["processed_bucket"],
+                        help="default: %(default)s")
+    parser.add_argument("--table", default=DEFAULTS["table"], help="default: %(default)s")
+    parser.add_argument("--queue", default=DEFAULTS["queue"],
+                        help="SQS queue name; its DLQ is NAME-dlq (default: %(default)s)")
+    parser.add_argument("--region", default=None,
+                        help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)")
+    parser.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 1),
+                        help="concurrent resize invocations (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=10,
+                        help="SQS messages per resize invocation, 1-10 (default: %(default)s)")
+    parser.add_argument("--visibility-timeout", type=int, default=30,
+                        help="seconds before a failed message is retried (default: %(default)s)")
+    parser.add_argument("--max-receives", type=int, default=3,
+                        help="receives before a message goes to the DLQ (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="batch form: seconds to wait for each image (default: %(default)s)")
+    parser.add_argument("--out", default="out", metavar="DIR",
+                        help="batch form: where renditions and results.jsonl go "
+                        "(default: %(default)s; '' to keep nothing)")
+    parser.add_argument("--concurrency", type=int, default=4,
+                        help="batch form: uploads in flight (default: %(default)s)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no journey lines, only warnings")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="also the handlers' own logs (Powertools, INFO)")
+    return parser
+
+
+def configure_environment(environ: Any, *, endpoint_url: str, region: str,
+                          args: argparse.Namespace) -> None:
+    """Set what the handlers read, before they build their clients (handlers/config.py).
+
+    The SDK's own ``AWS_ENDPOINT_URL`` points every client at the emulator; per-service
+    overrides are removed since they would win over it. Credentials are dummies unless set.
+    """
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS",
+                 "AWS_PROFILE"):
+        environ.pop(name, None)
+    environ["AWS_ENDPOINT_URL"] = endpoint_url
+    environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    environ["AWS_REGION"] = region
+    environ["AWS_DEFAULT_REGION"] = region
+    environ["UPLOADS_BUCKET"] = args.uploads_bucket
+    environ["PROCESSED_BUCKET"] = args.processed_bucket
+    environ["METADATA_TABLE"] = args.table
+    environ["MAX_DIMENSION"] = str(args.max_dim)
+    environ.setdefault("POWERTOOLS_SERVICE_NAME", "image-pipeline")
+    environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    if not args.verbose:
+        environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+
+def route_stdout_logs_to_stderr() -> None:
+    """Move every logging handler writing to stdout (Powertools' default) to stderr.
+
+    stdout carries the ready line (and the batch summary) for scripts; logs go to stderr.
+    """
+    loggers = [logging.getLogger(), *(
+        logger for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    )]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+                handler.setStream(sys.stderr)
+
+
+class ConsoleHandler(logging.Handler):
+    """Logging through a rich console (so lines print above a live progress bar)."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
+            line = f"{stamp}.{int(record.msecs):03d} {record.name:<8} {record.getMessage()}"
+            if record.exc_info:
+                line += "\n" + logging.Formatter().formatException(record.exc_info)
+            self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        except Exception:
+            self.handleError(record)
+
+
+def configure_logging(console: Console, *, quiet: bool) -> None:
+    """Our lines on the stderr console; chatty libraries quiet."""
+    root = logging.getLogger()
+    root.handlers[:] = [ConsoleHandler(console)]
+    root.setLevel(logging.WARNING if quiet else logging.INFO)
+    for name in ("botocore", "boto3", "urllib3", "werkzeug", "moto"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class LocalPipeline:
+    """Emulator + resources + dispatcher + HTTP front, started and stopped together.
+
+    ``start()`` returns the :class:`Ready` facts; ``stop()`` undoes it in reverse order.
+    """
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.emulator = Emulator(host=args.host, port=args.emulator_port)
+        self.dispatcher: Any = None
+        self.front: Any = None
+        self.resources: Any = None
+
+    def start(self) -> Ready:
+        """Start everything; raises ``EmulatorError``/``OSError`` when a port is taken."""
+        args = self.args
+        region = args.region or os.environ.get("AWS_REGION") \
+            or os.environ.get("AWS_DEFAULT_REGION") or DEFAULTS["region"]
+        endpoint_url = self.emulator.start()
+        configure_environment(os.environ, endpoint_url=endpoint_url, region=region, args=args)
+
+        # Imported only now: handler modules may build settings and clients at import.
+        from deploy.dispatcher import SqsDispatcher
+        from deploy.http_front import ApiFront
+        from deploy.journey import Journey
+        from deploy.resources import ensure_resources
+        from handlers import api, bootstrap, resize
+
+        bootstrap.reset()  # in case anything built clients before the environment was set
+        route_stdout_logs_to_stderr()
+        self.resources = ensure_resources(
+            uploads_bucket=args.uploads_bucket, processed_bucket=args.processed_bucket,
+            table=args.table, queue=args.queue, region=region, endpoint_url=endpoint_url,
+            max_receive_count=args.max_receives, visibility_timeout_s=args.visibility_timeout,
+        )
+        journey = Journey(table=args.table, region=region, endpoint_url=endpoint_url,
+                          visibility_timeout_s=args.visibility_timeout)
+        self.dispatcher = SqsDispatcher(
+            self.resources.queue_url, journey.wrap_resize(resize.handler),
+            batch_size=args.batch_size, wait_time_s=IDLE_POLL_S, on_batch=journey.on_batch,
+        )
+        self.dispatcher.start(args.workers)
+        self.front = ApiFront(api.handler, host=args.host, port=args.api_port,
+                              on_request=journey.on_request)
+        api_url = self.front.start()
+        return Ready(api_url=api_url, endpoint_url=endpoint_url,
+                     uploads_bucket=args.uploads_bucket, processed_bucket=args.processed_bucket,
+                     table=args.table, region=region)
+
+    def stop(self) -> None:
+        """Stop the front, then the dispatcher (finishing its batch), then the emulator."""
+        if self.front is not None:
+            self.front.stop()
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+        self.emulator.stop()
+
+
+def describe(ready: Ready, console: Console, args: argparse.Namespace, queue_url: str) -> None:
+    """Tell a person where everything is (stderr)."""
+    console.print("local image pipeline ready", style="bold", highlight=False)
+    console.print(
+        f"  upload page   {ready.api_url}/\n"
+        f"  API           {ready.api_url}  (POST /images, POST /uploads, GET /images[/ID])\n"
+        f"  AWS emulator  {ready.endpoint_url}  (S3, DynamoDB, SQS; region {ready.region})\n"
+        f"  buckets       s3://{ready.uploads_bucket} -> s3://{ready.processed_bucket}\n"
+        f"  table         {ready.table}\n"
+        f"  queue         {queue_url} (DLQ {args.queue}-dlq after {args.max_receives} receives)\n"
+        f"  try: curl -F file=@photo.jpg {ready.api_url}/images\n"
+        f"  AWS CLI: aws --endpoint-url {ready.endpoint_url} s3 ls s3://{ready.processed_bucket}",
+        markup=False, highlight=False, soft_wrap=True,
+    )
+
+
+def run_batch_form(ready: Ready, args: argparse.Namespace, console: Console,
+                   stop: threading.Event) -> int:
+    """Upload ``args.paths`` through the API, show progress, print the table; exit code."""
+    from deploy.batch import collect_images, run_batch, summary_table
+
+    files = collect_images(args.paths)
+    out_dir = Path(args.out) if args.out else None
+    if not files:
+        console.print("no images found in the given paths", style="red")
+        return 1
+    api_max_body_bytes = int(os.environ.get("API_MAX_BODY_BYTES") or 4_500_000)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    started = time.monotonic()
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("processing", total=len(files))
+        outcomes = run_batch(
+            ready.api_url, files, timeout_s=args.timeout, concurrency=args.concurrency,
+            api_max_body_bytes=api_max_body_bytes, out_dir=out_dir,
+            on_done=lambda _o: progress.advance(task), stop=stop,
+        )
+    elapsed_s = time.monotonic() - started
+    out = Console(file=sys.stdout)
+    if not out.is_terminal:  # a pipe or file: no terminal width to fit, keep rows whole
+        out = Console(file=sys.stdout, width=200)
+    out.print(summary_table(outcomes))
+    processed = sum(o.status == "processed" for o in outcomes)
+    console.print(f"{processed} of {len(outcomes)} processed in {elapsed_s:.1f} s "
+                  f"({len(outcomes) / elapsed_s:.2f} images/s)", highlight=False)
+    if out_dir is not None:
+        console.print(f"renditions saved under {out_dir}/, every item in "
+                      f"{out_dir / 'results.jsonl'}", highlight=False)
+    return 0 if processed == len(outcomes) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the local pipeline; the exit code (0 ok, 1 not all processed, 2 failed start)."""
+    args = build_parser().parse_args(argv)
+    console = Console(stderr=True)
+    configure_logging(console, quiet=args.quiet)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():  # a second Ctrl-C: give up on a clean stop
+            raise KeyboardInterrupt
+        log.info("%s: shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    pipeline = LocalPipeline(args)
+    try:
+        try:
+            ready = pipeline.start()
+        except (EmulatorError, OSError) as e:
+            console.print(f"cannot start the local pipeline: {e}", style="red", highlight=False)
+            return 2
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, on_signal)
+        sys.stdout.write(ready.to_json() + "\n")
+        sys.stdout.flush()
+        describe(ready, console, args, pipeline.resources.queue_url)
+        if args.paths:
+            return run_batch_form(ready, args, console, stop)
+        while not stop.wait(0.5):
+            pass
+        return 0
+    finally:
+        pipeline.stop()
+        log.info("stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,248 @@
+"""DynamoDB adapter for the metadata table: the only code that calls the DynamoDB API.
+
+Table layout (shared contract; the CloudFormation template mirrors it):
+
+- partition key ``image_id`` (S);
+- GSI ``by_uploaded_at``: partition key ``listing`` (S, the constant ``"images"`` on every
+  item), sort key ``uploaded_at`` (S, ISO 8601 UTC), projection ALL, for the newest-first
+  listing without a Scan. One listing partition keeps the query simple; it serves well
+  up to roughly a thousand writes per second, beyond which the listing key would be
+  sharded.
+
+Idempotency: every outcome write is conditional on the item not already holding a final
+outcome (``processed`` / ``rejected``) for the same ``source_revision`` (the object's
+version id, or its ETag in an unversioned bucket).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import botocore.exceptions
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from handlers.errors import TRANSPORT_ERRORS, is_transient_client_error, transient_from
+
+LISTING = "images"
+INDEX_NAME = "by_uploaded_at"
+
+TABLE_DEFINITION: dict[str, Any] = {
+    "KeySchema": [{"AttributeName": "image_id", "KeyType": "HASH"}],
+    "AttributeDefinitions": [
+        {"AttributeName": "image_id", "AttributeType": "S"},
+        {"AttributeName": "listing", "AttributeType": "S"},
+        {"AttributeName": "uploaded_at", "AttributeType": "S"},
+    ],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": INDEX_NAME,
+            "KeySchema": [
+                {"AttributeName": "listing", "KeyType": "HASH"},
+                {"AttributeName": "uploaded_at", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class ItemExists(Exception):
+    """``create_pending`` found an item with the same ``image_id``."""
+
+
+class DynamoMetadataStore:
+    """Image metadata items in one table.
+
+    Args:
+        client: a boto3 DynamoDB client.
+        table_name: the metadata table (``METADATA_TABLE``).
+    """
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self.client = client
+        self.table_name = table_name
+
+    def get(self, image_id: str) -> dict[str, Any] | None:
+        """The item (strongly consistent read) with plain Python values, or ``None``.
+
+        Raises:
+            TransientError: throttling, timeout, 5xx.
+        """
+        resp = self._call(
+            "get_item",
+            TableName=self.table_name,
+            Key={"image_id": {"S": image_id}},
+            ConsistentRead=True,
+        )
+        item = resp.get("Item")
+        return from_dynamo(item) if item else None
+
+    def create_pending(self, item: Mapping[str, Any]) -> None:
+        """Write a new item (``listing`` is added); it must not exist yet.
+
+        Raises:
+            ItemExists: an item with this ``image_id`` already exists.
+            TransientError: throttling, timeout, 5xx.
+        """
+        full = {**item, "listing": LISTING}
+        try:
+            self._call(
+                "put_item",
+                TableName=self.table_name,
+                Item=to_dynamo(full),
+                ConditionExpression="attribute_not_exists(image_id)",
+            )
+        except botocore.exceptions.ClientError as e:
+            if _code(e) == "ConditionalCheckFailedException":
+                raise ItemExists(item["image_id"]) from e
+            raise
+
+    def record(
+        self,
+        image_id: str,
+        revision: str,
+        fields: Mapping[str, Any],
+        *,
+        remove: tuple[str, ...] = (),
+        keep_if_present: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Create or update the item with an outcome for source ``revision``.
+
+        Args:
+            image_id: the item.
+            revision: the source object's version id or ETag; stored as ``source_revision``.
+            fields: attributes to SET (``None`` values are skipped).
+            remove: attributes to REMOVE (stale fields of an earlier outcome).
+            keep_if_present: attributes SET only when the item lacks them
+                (``uploaded_at``, ``filename`` of an API upload's pending item).
+
+        Returns:
+            True when written; False when the item already holds a final outcome
+            (processed or rejected) for this revision, i.e. a duplicate delivery.
+
+        Raises:
+            TransientError: throttling, timeout, 5xx.
+        """
+        names: dict[str, str] = {"#status": "status", "#rev": "source_revision"}
+        values: dict[str, Any] = {
+            ":rev": revision,
+            ":pending": "pending",
+            ":failed": "failed",
+            ":listing": LISTING,
+        }
+        sets = ["#rev = :rev", "listing = :listing"]
+        for i, (name, value) in enumerate(fields.items()):
+            if value is None or name in ("image_id", "source_revision", "listing"):
+                continue
+            names[f"#f{i}"] = name
+            values[f":f{i}"] = value
+            sets.append(f"#f{i} = :f{i}")
+        for i, (name, value) in enumerate((keep_if_present or {}).items()):
+            if value is None:
+                continue
+            names[f"#k{i}"] = name
+            values[f":k{i}"] = value
+            sets.append(f"#k{i} = if_not_exists(#k{i}, :k{i})")
+        expression = "SET " + ", ".join(sets)
+        removals = [n for n in remove if n not in fields]
+        if removals:
+            for i, name in enumerate(removals):
+                names[f"#r{i}"] = name
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removals)))
+        try:
+            self._call(
+                "update_item",
+                TableName=self.table_name,
+                Key={"image_id": {"S": image_id}},
+                UpdateExpression=expression,
+                ConditionExpression=(
+                    "attribute_not_exists(image_id) OR #status IN (:pending, :failed)"
+                    " OR attribute_not_exists(#rev) OR #rev <> :rev"
+                ),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={
+                    k: _serializer.serialize(_to_decimal(v)) for k, v in values.items()
+                },
+            )
+        except botocore.exceptions.ClientError as e:
+            if _code(e) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def list_recent(
+        self, *, limit: int, start_key: Mapping[str, Any] | None = None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Items newest first through the ``by_uploaded_at`` index.
+
+        Args:
+            limit: page size (1-100).
+            start_key: the previous page's last key (plain values), or ``None``.
+
+        Returns:
+            ``(items, last_key)``; ``last_key`` (plain values) is ``None`` on the last page.
+
+        Raises:
+            TransientError: throttling, timeout, 5xx.
+        """
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": INDEX_NAME,
+            "KeyConditionExpression": "listing = :listing",
+            "ExpressionAttributeValues": {":listing": {"S": LISTING}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if start_key:
+            kwargs["ExclusiveStartKey"] = to_dynamo(start_key)
+        resp = self._call("query", **kwargs)
+        items = [from_dynamo(i) for i in resp.get("Items", [])]
+        last = resp.get("LastEvaluatedKey")
+        return items, (from_dynamo(last) if last else None)
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return getattr(self.client, operation)(**kwargs)
+        except botocore.exceptions.ClientError as e:
+            if is_transient_client_error(e):
+                raise transient_from(f"dynamodb.{operation}", e) from e
+            raise
+        except TRANSPORT_ERRORS as e:
+            raise transient_from(f"dynamodb.{operation}", e) from e
+
+
+def to_dynamo(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Plain values -> DynamoDB attribute values (``None`` values are left out)."""
+    return {k: _serializer.serialize(_to_decimal(v)) for k, v in item.items() if v is not None}
+
+
+def from_dynamo(item: Mapping[str, Any]) -> dict[str, Any]:
+    """DynamoDB attribute values -> plain values (Decimals become int or float)."""
+    return {k: plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def plain(value: Any) -> Any:
+    """Recursively turn Decimals into int (integral) or float."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | set | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def _to_decimal(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    return value
+
+
+def _code(error: botocore.exceptions.ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))

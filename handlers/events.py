@@ -1,0 +1,220 @@
+"""The only code that knows event shapes: S3 notifications, SQS, EventBridge.
+
+Each "object created" notification becomes an :class:`ObjectCreated` with the key
+URL-decoded exactly once (S3 sends keys form-encoded: ``red flower.jpg`` arrives as
+``red+flower.jpg`` and a literal ``+`` as ``%2B``; EventBridge keys are decoded the same
+way, as Powertools does). Sources of the shapes:
+
+- S3 -> Lambda: https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
+- S3 -> SQS -> Lambda: the same JSON as the SQS message body (plus ``s3:TestEvent``
+  messages to ignore); SNS-wrapped bodies are unwrapped too.
+- EventBridge: https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.data_classes import (
+    S3Event,
+    S3EventBridgeNotificationEvent,
+    SQSEvent,
+)
+
+EventKind = Literal["sqs", "s3", "eventbridge"]
+
+
+class EventShapeError(ValueError):
+    """The event or message is not a shape this function understands."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectCreated:
+    """One created S3 object, as told by a notification.
+
+    Attributes:
+        bucket: source bucket name.
+        key: the exact object key (decoded once from the notification).
+        size_bytes: object size from the notification, when given.
+        etag: entity tag without quotes, when given.
+        version_id: version id in a versioned bucket, else ``None``.
+        sequencer: S3's ordering token, when given (emulators often omit it).
+        event_time: ISO 8601 UTC time of the event (``...Z``), when given.
+    """
+
+    bucket: str
+    key: str
+    size_bytes: int | None = None
+    etag: str | None = None
+    version_id: str | None = None
+    sequencer: str | None = None
+    event_time: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMessage:
+    """One SQS message of a batch: its id (for ``batchItemFailures``) and raw body."""
+
+    message_id: str
+    body: str
+    receive_count: int
+
+
+def decode_key(encoded: str) -> str:
+    """Decode a notification's form-encoded key once (``+`` is a space, ``%2B`` a plus)."""
+    return unquote_plus(encoded)
+
+
+def event_kind(event: Mapping[str, Any]) -> EventKind:
+    """Tell which delivery ``event`` is.
+
+    Raises:
+        EventShapeError: for anything but SQS, S3 notification or EventBridge events.
+    """
+    records = event.get("Records")
+    if records == []:
+        return "sqs"  # an empty batch: nothing to do, answered with no failures
+    if isinstance(records, list) and isinstance(records[0], Mapping):
+        source = records[0].get("eventSource")
+        if source == "aws:sqs":
+            return "sqs"
+        if source == "aws:s3":
+            return "s3"
+    if "detail-type" in event and event.get("source") == "aws.s3":
+        return "eventbridge"
+    msg = "expected an S3 notification, an SQS batch or an EventBridge S3 event"
+    raise EventShapeError(msg)
+
+
+def objects_from_event(event: Mapping[str, Any]) -> list[ObjectCreated]:
+    """Created objects in a direct S3 notification or EventBridge event.
+
+    Records of other event types (removals, restores, test events) are left out.
+
+    Raises:
+        EventShapeError: when required fields are missing.
+    """
+    if event.get("Event") == "s3:TestEvent":
+        return []
+    if "detail-type" in event:
+        return _from_eventbridge(event)
+    if "Records" in event:
+        return _from_s3_notification(event)
+    msg = "neither S3 notification records nor an EventBridge detail"
+    raise EventShapeError(msg)
+
+
+def sqs_messages(event: Mapping[str, Any]) -> list[QueueMessage]:
+    """The messages of an SQS batch event."""
+    return [
+        QueueMessage(
+            message_id=r.message_id,
+            body=r.body or "",
+            receive_count=int(r.attributes.approximate_receive_count or 1),
+        )
+        for r in SQSEvent(dict(event)).records
+    ]
+
+
+def objects_from_message(body: str) -> list[ObjectCreated]:
+    """Created objects in one SQS message body (S3 notification, SNS-wrapped, EventBridge).
+
+    Raises:
+        EventShapeError: for a body that is not JSON or not one of those shapes.
+    """
+    try:
+        payload = json.loads(body)
+        if isinstance(payload, dict) and payload.get("Type") == "Notification":
+            payload = json.loads(payload["Message"])  # SNS envelope
+    except (ValueError, KeyError, TypeError) as e:
+        msg = f"message body is not an S3 notification: {e}"
+        raise EventShapeError(msg) from e
+    if not isinstance(payload, dict):
+        msg = f"expected a JSON object in the message body, got {type(payload).__name__}"
+        raise EventShapeError(msg)
+    return objects_from_event(payload)
+
+
+def _from_s3_notification(event: Mapping[str, Any]) -> list[ObjectCreated]:
+    out = []
+    try:
+        for record in S3Event(dict(event)).records:
+            if not record.event_name.startswith("ObjectCreated:"):
+                continue
+            obj = record.s3.get_object
+            out.append(
+                ObjectCreated(
+                    bucket=record.s3.bucket.name,
+                    key=decode_key(obj.key),
+                    size_bytes=_int_or_none(obj.get("size")),
+                    etag=_clean_etag(obj.get("eTag")),
+                    version_id=obj.get("versionId") or None,
+                    sequencer=obj.get("sequencer") or None,
+                    event_time=iso_utc(record.get("eventTime")),
+                )
+            )
+    except (KeyError, TypeError, AttributeError) as e:
+        msg = f"S3 notification record lacks {e}"
+        raise EventShapeError(msg) from e
+    return out
+
+
+def _from_eventbridge(event: Mapping[str, Any]) -> list[ObjectCreated]:
+    if event.get("detail-type") != "Object Created":
+        return []
+    try:
+        detail = S3EventBridgeNotificationEvent(dict(event)).detail
+        obj = detail.object
+        return [
+            ObjectCreated(
+                bucket=detail.bucket.name,
+                key=decode_key(obj["key"]),
+                size_bytes=_int_or_none(obj.get("size")),
+                etag=_clean_etag(obj.get("etag")),
+                version_id=obj.get("version-id") or None,
+                sequencer=obj.get("sequencer") or None,
+                event_time=iso_utc(event.get("time")),
+            )
+        ]
+    except (KeyError, TypeError, AttributeError) as e:
+        msg = f"EventBridge S3 event lacks {e}"
+        raise EventShapeError(msg) from e
+
+
+def iso_utc(value: object) -> str | None:
+    """Normalise an ISO 8601 timestamp to UTC with milliseconds: ``2024-05-01T12:00:00.000Z``.
+
+    Returns ``None`` for a missing or unparseable value.
+    """
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return format_utc(parsed)
+
+
+def format_utc(moment: datetime) -> str:
+    """``moment`` as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (sortable as a string)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+
+
+def _clean_etag(value: object) -> str | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return value.strip('"')

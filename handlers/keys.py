@@ -1,0 +1,180 @@
+"""Pure rules about identifiers and S3 keys (no I/O).
+
+- image ids: 32 lowercase hex characters; ``uuid4().hex`` for API uploads, a SHA-256
+  prefix of bucket, key and version for direct S3 uploads.
+- rendition keys: derived from the source key under the processed prefix, at most
+  1,024 bytes of UTF-8 (S3's limit), never leaving the prefix.
+- upload keys: ``{uploads_prefix}{image_id}/{sanitised filename}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+import uuid
+from urllib.parse import quote, unquote
+
+MAX_KEY_BYTES = 1024  # S3 object key limit, bytes of UTF-8
+MAX_FILENAME_BYTES = 200
+MAX_METADATA_VALUE_CHARS = 1024  # S3 allows 2 KB of user metadata in total
+IMAGE_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\\]")
+_FILENAME_BAD_RE = re.compile(r"[^\w.\-]+")
+_KNOWN_EXTENSIONS = frozenset(
+    {"jpg", "jpeg", "jpe", "png", "webp", "gif", "tif", "tiff", "bmp", "heic", "heif", "avif"}
+)
+
+
+def new_image_id() -> str:
+    """A fresh image id for an API upload: 32 lowercase hex characters."""
+    return uuid.uuid4().hex
+
+
+def is_image_id(value: object) -> bool:
+    """True when ``value`` has the image id shape (32 lowercase hex characters)."""
+    return isinstance(value, str) and bool(IMAGE_ID_RE.match(value))
+
+
+def direct_image_id(bucket: str, key: str, revision: str) -> str:
+    """Deterministic image id of a direct S3 upload.
+
+    Args:
+        bucket, key: where the object is.
+        revision: its version id, or (unversioned bucket) its ETag.
+
+    Returns 32 lowercase hex characters (the first half of a SHA-256), so a redelivered
+    event finds the same id, and a new version of the key gets a new one.
+    """
+    digest = hashlib.sha256("\x00".join(("s3", bucket, key, revision)).encode("utf-8"))
+    return digest.hexdigest()[:32]
+
+
+def image_id_from_upload_key(key: str, uploads_prefix: str) -> str | None:
+    """The image id in an API upload key ``{uploads_prefix}{image_id}/...``, else ``None``."""
+    if not uploads_prefix or not key.startswith(uploads_prefix):
+        return None
+    candidate = key[len(uploads_prefix) :].split("/", 1)[0]
+    return candidate if is_image_id(candidate) else None
+
+
+def upload_key(uploads_prefix: str, image_id: str, filename: str) -> str:
+    """Key of an API upload: ``{uploads_prefix}{image_id}/{filename}``."""
+    return f"{uploads_prefix}{image_id}/{filename}"
+
+
+def sanitise_filename(filename: str | None, *, extension: str | None = None) -> str:
+    """A safe single-segment file name from a client-supplied one.
+
+    Keeps letters and digits of any script, ``.``, ``-`` and ``_`` (NFC-normalised); drops
+    any directory part (``/`` or ``\\``), leading dots and runs of other characters (to
+    ``_``); caps the name at 200 bytes of UTF-8. When the result has no image extension
+    and ``extension`` (``"jpg"``...) is given, it is appended. Never returns an empty
+    string: the fallback is ``image``.
+    """
+    name = unicodedata.normalize("NFC", filename or "")
+    name = re.split(r"[/\\]", name)[-1]
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem.strip("."):
+        stem, ext = name, ""  # "README", ".hidden": no extension
+    ext = _FILENAME_BAD_RE.sub("", ext)
+    if ext.lower() not in _KNOWN_EXTENSIONS and extension:
+        stem, ext = f"{stem}.{ext}" if ext else stem, extension
+    stem = _FILENAME_BAD_RE.sub("_", stem).strip("._-") or "image"
+    suffix = f".{ext}" if ext else ""
+    stem = truncate_utf8(stem, MAX_FILENAME_BYTES - len(suffix.encode("utf-8")))
+    return f"{stem}{suffix}"
+
+
+def rendition_key(source_key: str, processed_prefix: str, extension: str) -> str:
+    """Key of the rendition of ``source_key`` in the processed bucket.
+
+    ``photos/cat.png`` with prefix ``processed/`` and extension ``jpg`` gives
+    ``processed/photos/cat.jpg``: a known image extension on the last segment is
+    replaced by ``extension``, other names get it appended.
+
+    The source key is treated as text, never as a path to resolve: empty, ``.`` and
+    ``..`` segments (also percent-encoded ones such as ``%2e%2e`` or ``..%2f``) are
+    dropped and control characters and backslashes become ``_``, so the result always
+    starts with ``processed_prefix`` and holds no dot segment. Whenever that cleaning
+    changed the key, or the key would exceed 1,024 bytes of UTF-8 (the name is then cut on
+    a character boundary), a 16-hex hash of the exact source key is added before the
+    extension, so distinct source keys keep distinct renditions.
+
+    Caveat: ``a.png`` and ``a.jpg`` side by side share the rendition ``a.jpg``.
+    """
+    cleaned = _CONTROL_RE.sub("_", source_key)
+    segments = [s for s in cleaned.split("/") if not _is_unsafe_segment(s)]
+    changed = "/".join(segments) != source_key
+    if not segments:
+        segments = ["image"]
+    last = segments[-1]
+    stem, dot, ext = last.rpartition(".")
+    if dot and stem and ext.lower() in _KNOWN_EXTENSIONS:
+        segments[-1] = stem
+    body = "/".join(segments)
+    suffix = f".{extension}"
+    digest = hashlib.sha256(source_key.encode("utf-8")).hexdigest()[:16]
+    key = f"{processed_prefix}{body}{suffix}"
+    if not changed and len(key.encode("utf-8")) <= MAX_KEY_BYTES:
+        return key
+    tail = f"-{digest}{suffix}"
+    room = MAX_KEY_BYTES - len(processed_prefix.encode("utf-8")) - len(tail.encode("utf-8"))
+    if room < 1:
+        msg = f"processed prefix of {len(processed_prefix)} characters leaves no room for a key"
+        raise ValueError(msg)
+    body = truncate_utf8(body, room).rstrip("/") or "image"
+    return f"{processed_prefix}{body}{tail}"
+
+
+def truncate_utf8(text: str, max_bytes: int) -> str:
+    """Longest prefix of ``text`` whose UTF-8 encoding fits in ``max_bytes`` bytes.
+
+    Cuts on a character boundary, and never between a base character and the combining
+    marks that follow it (so NFD text keeps whole graphemes where it can).
+    """
+    encoded = text.encode("utf-8")
+    if len(encoded) <= max_bytes:
+        return text
+    cut = encoded[:max_bytes].decode("utf-8", errors="ignore")
+    while cut and unicodedata.combining(text[len(cut)] if len(cut) < len(text) else "a"):
+        cut = cut[:-1]
+    return cut
+
+
+def metadata_safe(value: str) -> tuple[str, bool]:
+    """Percent-encode ``value`` for S3 user metadata (which must be ASCII).
+
+    Returns ``(encoded, truncated)``: at most 1,024 characters, cut between characters;
+    ``urllib.parse.unquote`` restores the (possibly cut) original.
+    """
+    encoded = quote(value, safe="/")
+    if len(encoded) <= MAX_METADATA_VALUE_CHARS:
+        return encoded, False
+    parts: list[str] = []
+    used = 0
+    for char in value:  # cut between characters, never inside a UTF-8 escape sequence
+        piece = quote(char, safe="/")
+        if used + len(piece) > MAX_METADATA_VALUE_CHARS:
+            break
+        parts.append(piece)
+        used += len(piece)
+    return "".join(parts), True
+
+
+def _is_unsafe_segment(segment: str) -> bool:
+    """True for segments a path resolver could collapse or split into dot segments.
+
+    Empty, ``.`` and ``..``, also after undoing up to three rounds of percent-encoding,
+    and segments that decode to something holding a ``.``/``..`` part (``..%2f``).
+    """
+    value = segment
+    for _ in range(3):
+        decoded = unquote(value)
+        if decoded == value:
+            break
+        value = decoded
+    if value.strip() in {"", ".", ".."}:
+        return True
+    parts = re.split(r"[/\\]", value)
+    return len(parts) > 1 and any(p.strip() in {".", ".."} for p in parts)

@@ -1,0 +1,301 @@
+"""Resize one created object: guard, HEAD, GET, engine, PUT rendition, record the item.
+
+The rules (decided here, carried out through the two ports):
+
+- Recursion guard: objects in the processed bucket under the processed prefix (the whole
+  bucket when the prefix is empty), and objects carrying ``generated-by: image-pipeline``
+  metadata, are skipped, even when ``PROCESSED_BUCKET`` is the source bucket.
+- Superseded deliveries: when the key's current version (or ETag, unversioned) is not the
+  one the event names, the event is skipped: the newer object has its own event, so the
+  newest version's rendition wins whatever the delivery order.
+- image id: ``image-id`` object metadata, else ``{UPLOADS_PREFIX}{image_id}/`` in the key
+  (API uploads), else :func:`handlers.keys.direct_image_id` of bucket, key and revision.
+- Idempotency: the revision (version id, else ETag) is stored as ``source_revision``; a
+  final outcome already recorded for it means a duplicate delivery: skipped, no second
+  output. The outcome write itself is conditional (see ``DynamoMetadataStore.record``).
+- Oversize objects (HEAD ContentLength > ``MAX_OBJECT_BYTES``) are rejected as
+  ``too_large`` without a GET. ``ImageRejected`` from the engine gives a ``rejected``
+  item, no output, no retry. ``TransientError`` propagates for a retry.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from handlers.config import ConfigError, Settings
+from handlers.errors import ObjectMissing, PreconditionFailed, TransientError
+from handlers.events import ObjectCreated, format_utc
+from handlers.keys import (
+    direct_image_id,
+    image_id_from_upload_key,
+    is_image_id,
+    metadata_safe,
+    rendition_key,
+)
+from handlers.observability import logger
+from handlers.ports import MetadataStore, ObjectHead, ObjectStore
+from imgproc import ImageRejected, process
+from imgproc.errors import TOO_LARGE
+
+MARKER_KEY = "generated-by"
+MARKER_VALUE = "image-pipeline"
+FINAL = ("processed", "rejected")
+_PROCESSED_FIELDS = (
+    "processed_bucket",
+    "processed_key",
+    "processed_width",
+    "processed_height",
+    "processed_size_bytes",
+    "content_type",
+    "original_width",
+    "original_height",
+    "original_format",
+    "has_alpha",
+    "orientation",
+    "icc_converted",
+)
+_ERROR_FIELDS = ("error_reason", "error_message")
+
+SkipReason = Literal["recursion", "duplicate", "superseded", "source_missing"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one object.
+
+    Attributes:
+        status: ``processed``, ``rejected``, ``failed`` or ``skipped``.
+        image_id: the item's id, when one was determined.
+        reason: rejection reason code or skip reason.
+        processed_key: the rendition's key when processed.
+        bytes_in, bytes_out: source bytes read, rendition bytes written.
+        duration_ms: time from HEAD to recorded item.
+    """
+
+    status: Literal["processed", "rejected", "failed", "skipped"]
+    image_id: str | None = None
+    reason: str | None = None
+    processed_key: str | None = None
+    bytes_in: int = 0
+    bytes_out: int = 0
+    duration_ms: float = 0.0
+
+
+def utc_now() -> str:
+    """Now as ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
+    return format_utc(datetime.now(UTC))
+
+
+def is_own_output(bucket: str, key: str, settings: Settings) -> bool:
+    """True when ``bucket``/``key`` lies where renditions are written."""
+    return bucket == settings.processed_bucket and key.startswith(settings.processed_prefix)
+
+
+def resize_object(
+    obj: ObjectCreated,
+    *,
+    settings: Settings,
+    objects: ObjectStore,
+    metadata: MetadataStore,
+    now: Callable[[], str] = utc_now,
+) -> Outcome:
+    """Make and record the rendition of one created object.
+
+    Returns:
+        The :class:`Outcome`; rejections and skips are outcomes, not exceptions.
+
+    Raises:
+        TransientError: S3 or DynamoDB throttling, timeout or 5xx (retry the event).
+        ConfigError: ``settings`` has no processed bucket.
+        Exception: anything unexpected, after marking the item ``failed`` (best effort).
+    """
+    started = time.perf_counter()
+    if not settings.processed_bucket:
+        msg = "PROCESSED_BUCKET is not set; build Settings with role='resize'"
+        raise ConfigError(msg)
+    if is_own_output(obj.bucket, obj.key, settings):
+        return Outcome("skipped", reason="recursion")
+    try:
+        head = objects.head(obj.bucket, obj.key)
+    except ObjectMissing:
+        return _source_missing(obj, settings, metadata, now)
+    if _superseded(obj, head):
+        return Outcome("skipped", reason="superseded")
+    if head.metadata.get(MARKER_KEY) == MARKER_VALUE:
+        return Outcome("skipped", reason="recursion")
+
+    revision = head.version_id or head.etag
+    image_id, origin = _image_id(obj, head, settings, revision)
+    logger.append_keys(image_id=image_id)
+    existing = metadata.get(image_id)
+    if existing and existing.get("status") in FINAL and existing.get("source_revision") == revision:
+        return Outcome("skipped", image_id=image_id, reason="duplicate")
+
+    common: dict[str, Any] = {
+        "source_bucket": obj.bucket,
+        "source_key": obj.key,
+        "source_etag": head.etag,
+        "source_version_id": head.version_id,
+        "original_size_bytes": head.size_bytes,
+        "origin": origin,
+        "updated_at": now(),
+    }
+    keep = {"uploaded_at": obj.event_time or now(), "filename": obj.key.rsplit("/", 1)[-1]}
+
+    def record(status: str, fields: dict[str, Any], remove: tuple[str, ...]) -> bool:
+        stamped = {"image_id": image_id, "status": status, "processed_at": now(), **fields}
+        return metadata.record(
+            image_id, revision, {**common, **stamped}, remove=remove, keep_if_present=keep
+        )
+
+    try:
+        if head.size_bytes > settings.max_object_bytes:
+            msg = f"expected at most {settings.max_object_bytes} bytes, got {head.size_bytes}"
+            raise ImageRejected(TOO_LARGE, msg)
+        try:
+            data = objects.get(
+                obj.bucket,
+                obj.key,
+                version_id=head.version_id,
+                if_match=None if head.version_id else head.etag,
+                max_bytes=settings.max_object_bytes,
+            )
+        except PreconditionFailed:
+            return Outcome("skipped", image_id=image_id, reason="superseded")
+        except ObjectMissing:
+            return _source_missing(obj, settings, metadata, now)
+        result = process(data, max_dim=settings.max_dim_px, max_pixels=settings.max_pixels)
+    except ImageRejected as rejection:
+        fields = {"error_reason": rejection.reason, "error_message": rejection.message}
+        written = record("rejected", fields, _PROCESSED_FIELDS)
+        elapsed = _ms(started)
+        if not written:
+            return Outcome("skipped", image_id=image_id, reason="duplicate", duration_ms=elapsed)
+        return Outcome("rejected", image_id=image_id, reason=rejection.reason, duration_ms=elapsed)
+    except TransientError:
+        raise
+    except Exception as error:
+        _mark_failed(image_id, revision, common, keep, metadata, now, error)
+        raise
+
+    out_key = rendition_key(obj.key, settings.processed_prefix, result.extension)
+    source_key_meta, truncated = metadata_safe(obj.key)
+    object_metadata = {
+        MARKER_KEY: MARKER_VALUE,
+        "image-id": image_id,
+        "source-bucket": obj.bucket,
+        "source-key": source_key_meta,
+    }
+    if truncated:
+        object_metadata["source-key-truncated"] = "true"
+    if head.version_id:
+        object_metadata["source-version-id"] = head.version_id
+    objects.put(
+        settings.processed_bucket,
+        out_key,
+        result.data,
+        content_type=result.content_type,
+        cache_control=settings.rendition_cache_control,
+        metadata=object_metadata,
+    )
+    fields = {
+        "processed_bucket": settings.processed_bucket,
+        "processed_key": out_key,
+        "processed_width": result.width,
+        "processed_height": result.height,
+        "processed_size_bytes": result.size_bytes,
+        "content_type": result.content_type,
+        "original_width": result.original_width,
+        "original_height": result.original_height,
+        "original_format": result.original_format,
+        "has_alpha": result.has_alpha,
+        "orientation": result.orientation,
+        "icc_converted": result.icc_converted,
+    }
+    written = record("processed", fields, _ERROR_FIELDS)
+    status = "processed" if written else "skipped"
+    return Outcome(
+        status,
+        image_id=image_id,
+        reason=None if written else "duplicate",
+        processed_key=out_key,
+        bytes_in=len(data),
+        bytes_out=result.size_bytes if written else 0,
+        duration_ms=_ms(started),
+    )
+
+
+def _image_id(
+    obj: ObjectCreated, head: ObjectHead, settings: Settings, revision: str
+) -> tuple[str, str]:
+    """``(image_id, origin)``; origin is ``"api"`` for API uploads, ``"s3"`` otherwise."""
+    from_metadata = head.metadata.get("image-id")
+    if is_image_id(from_metadata):
+        return str(from_metadata), "api"
+    if settings.uploads_bucket in (None, obj.bucket):
+        from_key = image_id_from_upload_key(obj.key, settings.uploads_prefix)
+        if from_key:
+            return from_key, "api"
+    return direct_image_id(obj.bucket, obj.key, revision), "s3"
+
+
+def _superseded(obj: ObjectCreated, head: ObjectHead) -> bool:
+    """True when the key now holds a different version than the event announced."""
+    if obj.version_id and head.version_id:
+        return obj.version_id != head.version_id
+    if obj.etag and head.etag and not obj.version_id:
+        return obj.etag != head.etag
+    return False
+
+
+def _source_missing(
+    obj: ObjectCreated, settings: Settings, metadata: MetadataStore, now: Callable[[], str]
+) -> Outcome:
+    """The object is gone: mark an API upload's item failed; a direct upload leaves none."""
+    image_id = None
+    if settings.uploads_bucket in (None, obj.bucket):
+        image_id = image_id_from_upload_key(obj.key, settings.uploads_prefix)
+    logger.warning("source object is gone", extra={"bucket": obj.bucket, "key": obj.key})
+    if image_id:
+        fields = {
+            "status": "failed",
+            "error_reason": "source_missing",
+            "error_message": "the uploaded object no longer exists",
+            "source_bucket": obj.bucket,
+            "source_key": obj.key,
+            "updated_at": now(),
+        }
+        metadata.record(image_id, obj.version_id or obj.etag or "missing", fields)
+    return Outcome("skipped", image_id=image_id, reason="source_missing")
+
+
+def _mark_failed(
+    image_id: str,
+    revision: str,
+    common: dict[str, Any],
+    keep: dict[str, Any],
+    metadata: MetadataStore,
+    now: Callable[[], str],
+    error: Exception,
+) -> None:
+    """Record ``failed`` before an unexpected error propagates; a retry may still succeed."""
+    fields = {
+        **common,
+        "image_id": image_id,
+        "status": "failed",
+        "error_reason": "internal_error",
+        "error_message": f"unexpected {type(error).__name__}; the event will be retried",
+        "processed_at": now(),
+    }
+    try:
+        metadata.record(image_id, revision, fields, keep_if_present=keep)
+    except Exception:  # best effort: the original error matters more
+        logger.exception("could not mark the item failed")
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)

@@ -1,0 +1,109 @@
+"""The two ports the pipeline and the API use, and the value a HEAD returns.
+
+Adapters: :class:`handlers.s3_store.S3ObjectStore` and
+:class:`handlers.dynamo_store.DynamoMetadataStore`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectHead:
+    """What a HEAD tells about an object.
+
+    Attributes:
+        size_bytes: ContentLength.
+        etag: ETag without quotes.
+        version_id: VersionId, or ``None`` in an unversioned bucket.
+        content_type: ContentType as stored.
+        metadata: user metadata (keys lowercase, without ``x-amz-meta-``).
+    """
+
+    size_bytes: int
+    etag: str
+    version_id: str | None = None
+    content_type: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+class ObjectStore(Protocol):
+    """Object storage (S3)."""
+
+    def head(self, bucket: str, key: str, *, version_id: str | None = None) -> ObjectHead:
+        """Raises ObjectMissing, TransientError."""
+        ...
+
+    def get(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        version_id: str | None = None,
+        if_match: str | None = None,
+        max_bytes: int,
+    ) -> bytes:
+        """Raises ObjectMissing, PreconditionFailed, ImageRejected(too_large), TransientError."""
+        ...
+
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str],
+        cache_control: str | None = None,
+    ) -> None:
+        """Raises TransientError."""
+        ...
+
+    def presign_get(self, bucket: str, key: str, *, expires_s: int) -> str:
+        """A time-limited GET URL."""
+        ...
+
+    def presign_post(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        fields: Mapping[str, str],
+        conditions: list[Any],
+        expires_s: int,
+    ) -> dict[str, Any]:
+        """``{"url": str, "fields": dict}`` for a browser form POST."""
+        ...
+
+
+class MetadataStore(Protocol):
+    """The image metadata table (DynamoDB)."""
+
+    def get(self, image_id: str) -> dict[str, Any] | None:
+        """The item with plain Python values (ints, not Decimals), or ``None``."""
+        ...
+
+    def create_pending(self, item: Mapping[str, Any]) -> None:
+        """Write a new ``pending`` item; raises if ``image_id`` exists."""
+        ...
+
+    def record(
+        self,
+        image_id: str,
+        revision: str,
+        fields: Mapping[str, Any],
+        *,
+        remove: tuple[str, ...] = (),
+        keep_if_present: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Upsert an outcome unless this revision already has a final one; True when written."""
+        ...
+
+    def list_recent(
+        self, *, limit: int, start_key: Mapping[str, Any] | None = None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Newest first; returns ``(items, last_evaluated_key or None)``."""
+        ...

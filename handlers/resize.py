@@ -1,0 +1,121 @@
+"""Lambda entry point of the resize function.
+
+Deliveries: S3 notification (direct), SQS messages holding S3 notifications (the
+deployed shape: S3 -> SQS -> Lambda with ``ReportBatchItemFailures``), EventBridge
+"Object Created". For SQS the answer is ``{"batchItemFailures": [{"itemIdentifier":
+message_id}, ...]}`` naming only the messages that hit a transient or unexpected error;
+for the other shapes a transient error is raised after every record was tried, so
+Lambda retries the event (records already done are skipped as duplicates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from handlers import bootstrap
+from handlers.bootstrap import Deps
+from handlers.events import (
+    ObjectCreated,
+    event_kind,
+    objects_from_event,
+    objects_from_message,
+    sqs_messages,
+)
+from handlers.observability import MetricUnit, flush_metrics, logger, metrics
+from handlers.pipeline import Outcome, resize_object
+
+
+def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """Resize every object the event announces; see the module docstring for the answer."""
+    logger.append_keys(request_id=getattr(context, "aws_request_id", None))
+    try:
+        return handle(event, bootstrap.get_deps("resize"))
+    finally:
+        flush_metrics()
+
+
+def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
+    """:func:`handler` with explicit dependencies."""
+    if event_kind(event) == "sqs":
+        return _handle_batch(event, deps)
+    outcomes: list[dict[str, Any]] = []
+    first_error: Exception | None = None
+    for obj in objects_from_event(event):
+        try:
+            outcomes.append(_summary(obj, process_one(obj, deps)))
+        except Exception as error:
+            first_error = first_error or error
+    if first_error is not None:
+        raise first_error
+    return {"outcomes": outcomes}
+
+
+def _handle_batch(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
+    failures: list[dict[str, str]] = []
+    for message in sqs_messages(event):
+        logger.append_keys(message_id=message.message_id)
+        try:
+            for obj in objects_from_message(message.body):
+                process_one(obj, deps)
+        except Exception:
+            logger.exception("message failed; reported for redelivery")
+            failures.append({"itemIdentifier": message.message_id})
+        finally:
+            logger.remove_keys(["message_id"])
+    return {"batchItemFailures": failures}
+
+
+def process_one(obj: ObjectCreated, deps: Deps) -> Outcome:
+    """Resize one object with logging and metrics around :func:`resize_object`.
+
+    Raises whatever ``resize_object`` raises (transient or unexpected errors), after
+    counting ``ImagesFailed``.
+    """
+    logger.append_keys(bucket=obj.bucket, key=obj.key)
+    try:
+        outcome = resize_object(
+            obj, settings=deps.settings, objects=deps.objects, metadata=deps.metadata
+        )
+        _observe(obj, outcome)
+    except Exception as error:
+        metrics.add_metric(name="ImagesFailed", unit=MetricUnit.Count, value=1)
+        logger.warning("resize failed", extra={"error": f"{type(error).__name__}: {error}"})
+        raise
+    finally:
+        logger.remove_keys(["bucket", "key", "image_id"])
+    return outcome
+
+
+def _observe(obj: ObjectCreated, outcome: Outcome) -> None:
+    extra = {
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "processed_key": outcome.processed_key,
+        "duration_ms": outcome.duration_ms,
+    }
+    if outcome.status == "processed":
+        metrics.add_metric(name="ImagesProcessed", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(
+            name="ProcessingTime", unit=MetricUnit.Milliseconds, value=outcome.duration_ms
+        )
+        metrics.add_metric(name="BytesIn", unit=MetricUnit.Bytes, value=outcome.bytes_in)
+        metrics.add_metric(name="BytesOut", unit=MetricUnit.Bytes, value=outcome.bytes_out)
+        logger.info("image processed", extra=extra)
+    elif outcome.status == "rejected":
+        metrics.add_metric(name="ImagesRejected", unit=MetricUnit.Count, value=1)
+        logger.info("image rejected", extra=extra)
+    else:
+        metrics.add_metric(name="ImagesSkipped", unit=MetricUnit.Count, value=1)
+        logger.info("object skipped", extra=extra)
+
+
+def _summary(obj: ObjectCreated, outcome: Outcome) -> dict[str, Any]:
+    return {
+        "bucket": obj.bucket,
+        "key": obj.key,
+        "status": outcome.status,
+        "image_id": outcome.image_id,
+        "reason": outcome.reason,
+        "processed_key": outcome.processed_key,
+    }

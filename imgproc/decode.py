@@ -1,0 +1,203 @@
+"""Opening and decoding with limits: header first, budget checked, then pixels.
+
+Each allowed format is opened by exactly one decoder class, chosen from the
+sniffed format (never Pillow's probing of every registered plugin), and
+without touching process-wide Pillow settings: ``Image.MAX_IMAGE_PIXELS``,
+``ImageFile.LOAD_TRUNCATED_IMAGES`` (stays ``False``) and the plugin registry
+are left alone; HEIF is opened through pillow-heif's image class directly, so
+no opener is registered either. Limits are arguments:
+
+- ``max_pixels``: declared width x height from the header, before any pixel
+  is decoded (Pillow's own decompression-bomb error also maps here);
+- ``max_decode_bytes``: estimated peak bytes of decoding, after the JPEG draft
+  scale is known (see :func:`decode_cost_bytes`).
+
+Every failure becomes :class:`~imgproc.errors.ImageRejected`.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from collections.abc import Callable
+
+from PIL import Image, ImageFile
+
+from imgproc import sniff
+from imgproc.errors import CORRUPT, TOO_MANY_PIXELS, TRUNCATED, ImageRejected
+
+DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    IndexError,
+    KeyError,
+    TypeError,
+    struct.error,
+    zlib.error,
+    RuntimeError,
+    MemoryError,
+    OverflowError,
+)
+
+# Pillow keeps 1-, 8-bit single-band images at 1 byte per pixel, I;16 at 2, all else at 4.
+_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+# Decoders that hold a second full-size buffer while decoding (their own output
+# buffer copied into Pillow's, or a whole TIFF strip).
+_DOUBLE_BUFFERED = frozenset({sniff.WEBP, sniff.HEIF, sniff.AVIF, sniff.TIFF})
+
+
+class _Reader(io.BytesIO):
+    """BytesIO that remembers whether a sized read came back short (hit the end)."""
+
+    hit_end = False
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        if size is not None and size > 0 and len(chunk) < size:
+            self.hit_end = True
+        return chunk
+
+
+def _factory(fmt: str) -> Callable[..., ImageFile.ImageFile]:
+    """The one decoder class (or factory) for an allowed format."""
+    if fmt == sniff.JPEG:
+        from PIL import JpegImagePlugin
+
+        return JpegImagePlugin.jpeg_factory
+    if fmt == sniff.PNG:
+        from PIL import PngImagePlugin
+
+        return PngImagePlugin.PngImageFile
+    if fmt == sniff.GIF:
+        from PIL import GifImagePlugin
+
+        return GifImagePlugin.GifImageFile
+    if fmt == sniff.WEBP:
+        from PIL import WebPImagePlugin
+
+        return WebPImagePlugin.WebPImageFile
+    if fmt == sniff.TIFF:
+        from PIL import TiffImagePlugin
+
+        return TiffImagePlugin.TiffImageFile
+    if fmt == sniff.BMP:
+        from PIL import BmpImagePlugin
+
+        return BmpImagePlugin.BmpImageFile
+    if fmt == sniff.AVIF:
+        from PIL import AvifImagePlugin
+
+        return AvifImagePlugin.AvifImageFile
+    if fmt == sniff.HEIF:
+        from pillow_heif.as_plugin import HeifImageFile
+
+        return HeifImageFile
+    msg = f"no decoder for format {fmt!r}"
+    raise ValueError(msg)
+
+
+def _reason(error: BaseException, data: bytes, fmt: str, *, hit_end: bool) -> str:
+    if isinstance(error, Image.DecompressionBombError | MemoryError):
+        return TOO_MANY_PIXELS
+    text = str(error).lower()
+    if isinstance(error, EOFError) or "truncat" in text or hit_end:
+        return TRUNCATED
+    if sniff.container_truncated(data, fmt):
+        return TRUNCATED
+    return CORRUPT
+
+
+def open_image(data: bytes, fmt: str) -> ImageFile.ImageFile:
+    """Parse the header of ``data`` as ``fmt`` without decoding pixels.
+
+    Raises:
+        ImageRejected: ``truncated`` when the header runs past the end of the
+            data, ``too_many_pixels`` for Pillow's decompression-bomb error,
+            ``corrupt`` otherwise.
+    """
+    reader = _Reader(data)
+    try:
+        image = _factory(fmt)(reader)
+    except (*DECODE_ERRORS, Image.DecompressionBombError) as e:
+        reason = _reason(e, data, fmt, hit_end=reader.hit_end)
+        msg = f"cannot read the {fmt} header: {e}"
+        raise ImageRejected(reason, msg) from e
+    if image.width < 1 or image.height < 1:
+        image.close()
+        msg = f"expected a positive size, got {image.width}x{image.height}"
+        raise ImageRejected(CORRUPT, msg)
+    return image
+
+
+def check_pixels(size: tuple[int, int], max_pixels: int) -> None:
+    """Reject a declared ``size`` (width, height) above ``max_pixels``.
+
+    Raises:
+        ImageRejected: ``too_many_pixels``.
+    """
+    width, height = size
+    if width * height > max_pixels:
+        msg = f"expected at most {max_pixels} pixels, got {width}x{height} = {width * height}"
+        raise ImageRejected(TOO_MANY_PIXELS, msg)
+
+
+def decode_cost_bytes(image: ImageFile.ImageFile, fmt: str, stored_size: tuple[int, int]) -> int:
+    """Estimate the peak bytes needed to decode ``image`` at its current (draft) size.
+
+    ``stored_size`` is the (width, height) in pixels the header declared, before
+    any draft scale.
+
+    The decoded buffer at Pillow's bytes per pixel for the mode, doubled for
+    decoders that keep their own full-size buffer; for progressive JPEGs plus
+    the coefficient buffer libjpeg keeps for the whole stored image (2 bytes
+    per sample, whatever the draft scale).
+    """
+    width, height = image.size
+    cost = width * height * _BYTES_PER_PIXEL.get(image.mode, 4)
+    if fmt in _DOUBLE_BUFFERED:
+        cost *= 2
+    if fmt == sniff.JPEG and image.info.get("progressive"):
+        layers = getattr(image, "layer", None) or []
+        full_w, full_h = stored_size
+        h_max = max((layer[1] for layer in layers), default=1) or 1
+        v_max = max((layer[2] for layer in layers), default=1) or 1
+        samples = sum(
+            -(-full_w * layer[1] // h_max) * -(-full_h * layer[2] // v_max) for layer in layers
+        )
+        cost += 2 * (samples or 3 * full_w * full_h)
+    return cost
+
+
+def check_decode_cost(
+    image: ImageFile.ImageFile, fmt: str, stored_size: tuple[int, int], max_decode_bytes: int
+) -> None:
+    """Reject ``image`` when decoding it would need more than ``max_decode_bytes``.
+
+    Raises:
+        ImageRejected: ``too_many_pixels``.
+    """
+    cost = decode_cost_bytes(image, fmt, stored_size)
+    if cost > max_decode_bytes:
+        msg = (
+            f"decoding {image.width}x{image.height} {image.mode} {fmt} needs about "
+            f"{cost // 1_000_000} MB, expected at most {max_decode_bytes // 1_000_000} MB"
+        )
+        raise ImageRejected(TOO_MANY_PIXELS, msg)
+
+
+def load_image(image: ImageFile.ImageFile, data: bytes, fmt: str) -> None:
+    """Decode the pixels of ``image`` (the first frame/page only).
+
+    Raises:
+        ImageRejected: ``truncated`` when the data ends early, ``too_many_pixels``
+            for decompression bombs found while decoding, ``corrupt`` otherwise.
+    """
+    try:
+        image.load()
+    except (*DECODE_ERRORS, Image.DecompressionBombError) as e:
+        reason = _reason(e, data, fmt, hit_end=False)
+        msg = f"cannot decode the {fmt} pixels: {e}"
+        raise ImageRejected(reason, msg) from e

@@ -1,0 +1,56 @@
+"""EXIF orientation: read it defensively, apply it to the small image.
+
+The tag (0x0112) is read through Pillow's ``getexif`` for every format
+(JPEG APP1, TIFF IFD0, WebP and AVIF EXIF chunks, PNG ``eXIf``). Only the
+integers 1..8 of the EXIF 2.3 specification are meaningful; anything else
+(0, 9, text, a broken EXIF block) leaves the picture as stored.
+
+HEIF is already upright when decoded: libheif applies the container's
+``irot``/``imir`` transforms, and pillow-heif resets the EXIF tag to 1 so it
+is not applied twice. AVIF via Pillow works the other way round: Pillow
+moves ``irot``/``imir`` into the EXIF tag, so the tag is applied here.
+"""
+
+from __future__ import annotations
+
+from PIL import Image
+
+ORIENTATION_TAG = 0x0112
+
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def read_orientation(image: Image.Image) -> int | None:
+    """Return the EXIF orientation 2..8 that needs applying, or ``None``.
+
+    ``None`` for orientation 1, a missing or invalid value, or EXIF data that
+    cannot be parsed: a malformed EXIF block never fails the image.
+    """
+    try:
+        value = image.getexif().get(ORIENTATION_TAG)
+    except Exception:  # any parser failure means "no usable tag"
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if value in _TRANSPOSE else None
+
+
+def apply_orientation(image: Image.Image, orientation: int | None) -> Image.Image:
+    """Return ``image`` turned upright for EXIF ``orientation`` (2..8); else unchanged."""
+    method = _TRANSPOSE.get(orientation) if orientation is not None else None
+    return image.transpose(method) if method is not None else image
+
+
+def oriented_size(size: tuple[int, int], orientation: int | None) -> tuple[int, int]:
+    """``(width, height)`` in pixels after applying ``orientation`` to ``size``."""
+    if orientation in (5, 6, 7, 8):
+        return size[1], size[0]
+    return size

@@ -1,0 +1,143 @@
+"""Every command the Dockerfile, the compose files and the template run names code that
+imports and is callable, and the image's inputs are pinned and hashed."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import shlex
+from typing import Any
+
+import pytest
+import yaml
+from cfnlint.decode import decode_str
+
+from tests.deploy.conftest import PROJECT_ROOT, TEMPLATE_PATH
+
+DOCKERFILE = PROJECT_ROOT / "Dockerfile"
+COMPOSE_FILES = [PROJECT_ROOT / "docker-compose.yml", PROJECT_ROOT / "docker-compose.lambda.yml"]
+RIC = ["python", "-m", "awslambdaric"]
+
+
+def dockerfile_instruction(name: str) -> list[str]:
+    """The exec-form (JSON) argument of the last ``name`` instruction of the final stage."""
+    lines = DOCKERFILE.read_text(encoding="utf-8").splitlines()
+    found = [line for line in lines if line.startswith(f"{name} ")]
+    assert found, f"no {name} in the Dockerfile"
+    return json.loads(found[-1][len(name) + 1:])
+
+
+def as_argv(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return shlex.split(value) if isinstance(value, str) else [str(v) for v in value]
+
+
+def compose_commands() -> list[tuple[str, list[str], list[str]]]:
+    """``(where, entrypoint, command)`` for every service that runs the project image."""
+    found = []
+    base_entrypoints: dict[str, list[str]] = {}
+    for path in COMPOSE_FILES:
+        services = yaml.safe_load(path.read_text(encoding="utf-8"))["services"]
+        for name, service in services.items():
+            if "localstack/" in str(service.get("image", "")):
+                continue
+            entrypoint = as_argv(service.get("entrypoint")) or base_entrypoints.get(name, [])
+            base_entrypoints.setdefault(name, entrypoint)
+            if "command" in service:
+                found.append((f"{path.name}:{name}", entrypoint,
+                              as_argv(service["command"])))
+    return found
+
+
+def template_commands() -> list[tuple[str, list[str]]]:
+    template, _ = decode_str(TEMPLATE_PATH.read_text(encoding="utf-8"))
+    return [(name, list(r["Properties"]["ImageConfig"]["Command"]))
+            for name, r in template["Resources"].items()
+            if r["Type"] == "AWS::Lambda::Function"]
+
+
+def resolve_handler(dotted: str) -> Any:
+    module_name, _, attribute = dotted.rpartition(".")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def check_module_main(module_name: str) -> None:
+    """``python -m module`` works: the module imports and has a callable ``main``."""
+    module = importlib.import_module(module_name)
+    assert callable(getattr(module, "main", None)), f"{module_name} has no main()"
+
+
+def run_target(entrypoint: list[str], command: list[str]) -> tuple[str, str]:
+    """``("handler", dotted)`` or ``("module", name)`` for an entrypoint + command."""
+    argv = [*entrypoint, *command]
+    if argv[:3] == RIC:
+        return "handler", argv[3]
+    assert argv[:2] == ["python", "-m"], f"unexpected command {argv}"
+    return "module", argv[2]
+
+
+def test_dockerfile_runs_the_resize_handler_through_the_runtime_interface_client() -> None:
+    assert dockerfile_instruction("ENTRYPOINT") == RIC
+    assert dockerfile_instruction("CMD") == ["handlers.resize.handler"]
+    assert callable(resolve_handler("handlers.resize.handler"))
+
+
+def test_dockerfile_is_multi_stage_hashed_and_non_root() -> None:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert len(re.findall(r"^FROM ", text, re.M)) == 2
+    assert "--require-hashes" in text
+    assert re.search(r"^USER 10001", text, re.M)
+    assert "ARG PILLOW_SIMD=0" in text
+
+
+@pytest.mark.parametrize("where, entrypoint, command", compose_commands())
+def test_compose_commands_name_code_that_imports(
+    where: str, entrypoint: list[str], command: list[str]
+) -> None:
+    kind, target = run_target(entrypoint, command)
+    if kind == "handler":
+        assert callable(resolve_handler(target)), where
+        return
+    check_module_main(target)
+    if "--handler" in command:
+        assert callable(resolve_handler(command[command.index("--handler") + 1])), where
+
+
+def test_compose_covers_init_worker_and_api() -> None:
+    targets = {where: run_target(e, c) for where, e, c in compose_commands()}
+    assert targets["docker-compose.yml:init"] == ("module", "deploy.compose_init")
+    assert targets["docker-compose.yml:worker"] == ("module", "deploy.dispatcher")
+    assert targets["docker-compose.yml:api"] == ("module", "deploy.http_front")
+
+
+@pytest.mark.parametrize("function, command", template_commands())
+def test_template_commands_name_callable_handlers(function: str, command: list[str]) -> None:
+    assert len(command) == 1, function
+    assert callable(resolve_handler(command[0])), function
+
+
+def requirement_lines(name: str) -> dict[str, list[str]]:
+    """``{package: [hashes]}`` of a pip-compile'd requirements file."""
+    text = (PROJECT_ROOT / name).read_text(encoding="utf-8").replace("\\\n", " ")
+    packages = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        spec, *options = line.split()
+        assert "==" in spec, f"{name}: {spec} is not pinned"
+        packages[spec.split("==")[0].lower()] = [o for o in options if o.startswith("--hash")]
+    return packages
+
+
+def test_image_requirements_are_pinned_hashed_and_lean() -> None:
+    packages = requirement_lines("requirements.txt")
+    assert {"pillow", "pillow-heif", "boto3", "aws-lambda-powertools", "python-multipart",
+            "awslambdaric"} <= set(packages)
+    assert all(hashes for hashes in packages.values())
+    assert not {"moto", "rich", "pytest", "cfn-lint", "pyvips"} & set(packages)
+    simd = requirement_lines("requirements-simd.txt")
+    assert list(simd) == ["pillow-simd"] and simd["pillow-simd"]
+    assert all(requirement_lines("requirements-build.txt").values())

@@ -1,0 +1,195 @@
+"""deploy/template.yaml: cfn-lint clean, and it says what the handlers and the issue need."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import ManualArgs, lint_file
+from cfnlint.decode import decode_str
+
+from deploy import compose_init, http_front
+from handlers.dynamo_store import TABLE_DEFINITION
+from tests.deploy.conftest import PROJECT_ROOT, TEMPLATE_PATH
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    decoded, matches = decode_str(TEMPLATE_PATH.read_text(encoding="utf-8"))
+    assert not matches, matches
+    return decoded
+
+
+def resources_of(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {name: r.get("Properties", {}) for name, r in template["Resources"].items()
+            if r["Type"] == type_}
+
+
+def statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    props = template["Resources"][role]["Properties"]
+    return [s for p in props["Policies"] for s in p["PolicyDocument"]["Statement"]]
+
+
+def as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def test_cfn_lint_passes_including_informational_checks() -> None:
+    matches = lint_file(TEMPLATE_PATH, config=ManualArgs(include_checks=["I"]))
+    assert [str(m) for m in matches] == []
+
+
+def test_table_mirrors_dynamo_store_table_definition(template: dict[str, Any]) -> None:
+    table = template["Resources"]["MetadataTable"]["Properties"]
+    assert table["BillingMode"] == TABLE_DEFINITION["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == TABLE_DEFINITION["KeySchema"]
+    assert (sorted(table["AttributeDefinitions"], key=lambda a: a["AttributeName"])
+            == sorted(TABLE_DEFINITION["AttributeDefinitions"], key=lambda a: a["AttributeName"]))
+    assert table["GlobalSecondaryIndexes"] == TABLE_DEFINITION["GlobalSecondaryIndexes"]
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def config_variables() -> set[str]:
+    """Every upper-case string constant in handlers/config.py (the variables it reads)."""
+    tree = ast.parse((PROJECT_ROOT / "handlers" / "config.py").read_text(encoding="utf-8"))
+    return {node.value for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and node.value.isupper() and node.value.replace("_", "").isalnum()}
+
+
+@pytest.mark.parametrize("function, role", [("ResizeFunction", "resize"),
+                                            ("ApiFunction", "api")])
+def test_function_environment_uses_only_variables_the_handlers_read(
+    template: dict[str, Any], function: str, role: str
+) -> None:
+    from handlers.config import REQUIRED
+
+    variables = template["Resources"][function]["Properties"]["Environment"]["Variables"]
+    known = config_variables()
+    unknown = [n for n in variables if n not in known and not n.startswith("POWERTOOLS_")]
+    assert unknown == []
+    assert set(REQUIRED[role]) <= set(variables)
+
+
+def test_functions_run_the_image_with_a_command_each(template: dict[str, Any]) -> None:
+    functions = resources_of(template, "AWS::Lambda::Function")
+    assert set(functions) == {"ResizeFunction", "ApiFunction"}
+    for props in functions.values():
+        assert props["PackageType"] == "Image"
+        assert props["Code"] == {"ImageUri": {"Ref": "ImageUri"}}
+        assert props["RecursiveLoop"] == "Terminate"
+    resize, api = functions["ResizeFunction"], functions["ApiFunction"]
+    assert resize["ImageConfig"]["Command"] == ["handlers.resize.handler"]
+    assert api["ImageConfig"]["Command"] == ["handlers.api.handler"]
+    assert (resize["MemorySize"], resize["Timeout"]) == (1024, 60)
+    assert (api["MemorySize"], api["Timeout"]) == (512, 29)
+    # the compose Lambda wiring makes the same functions
+    for name, props in (("resize", resize), ("api", api)):
+        spec = compose_init.FUNCTIONS[name]
+        assert props["ImageConfig"]["Command"] == [spec["command"]]
+        assert (props["MemorySize"], props["Timeout"]) == (spec["memory_mb"], spec["timeout_s"])
+
+
+def test_buckets_are_private_encrypted_and_abort_abandoned_uploads(
+    template: dict[str, Any],
+) -> None:
+    buckets = resources_of(template, "AWS::S3::Bucket")
+    assert set(buckets) == {"UploadsBucket", "ProcessedBucket"}
+    for props in buckets.values():
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True, "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+        sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+        assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        rule = props["LifecycleConfiguration"]["Rules"][0]
+        assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    notification = buckets["UploadsBucket"]["NotificationConfiguration"]
+    assert notification == {"QueueConfigurations": [
+        {"Event": "s3:ObjectCreated:*", "Queue": {"Fn::GetAtt": ["ResizeQueue", "Arn"]}}]}
+    # the queue policy must exist before S3 can validate the notification
+    assert template["Resources"]["UploadsBucket"]["DependsOn"] == "ResizeQueuePolicy"
+
+
+def test_queue_redrives_to_a_dlq_with_an_alarm_and_feeds_resize(
+    template: dict[str, Any],
+) -> None:
+    queue = template["Resources"]["ResizeQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["ResizeDeadLetterQueue", "Arn"]}
+    resize_timeout_s = template["Resources"]["ResizeFunction"]["Properties"]["Timeout"]
+    assert queue["VisibilityTimeout"] >= 6 * resize_timeout_s
+    alarm = template["Resources"]["DeadLetterAlarm"]["Properties"]
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Dimensions"][0]["Value"] == {
+        "Fn::GetAtt": ["ResizeDeadLetterQueue", "QueueName"]}
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    (mapping,) = resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["FunctionName"] == {"Ref": "ResizeFunction"}
+
+
+def allowed(template: dict[str, Any], role: str) -> list[tuple[str, str]]:
+    """``(action, resource as text)`` pairs the role's policy allows."""
+    return [(action, str(resource))
+            for s in statements(template, role) if s["Effect"] == "Allow"
+            for action in as_list(s["Action"]) for resource in as_list(s["Resource"])]
+
+
+def test_resize_role_reads_uploads_writes_processed_and_may_not_write_uploads(
+    template: dict[str, Any],
+) -> None:
+    grants = allowed(template, "ResizeFunctionRole")
+    uploads_writes = [(a, r) for a, r in grants if "UploadsBucket" in r and "Put" in a]
+    assert uploads_writes == []
+    assert ("s3:GetObject", "{'Fn::Sub': '${UploadsBucket.Arn}/*'}") in grants
+    assert ("s3:PutObject", "{'Fn::Sub': '${ProcessedBucket.Arn}/*'}") in grants
+    denies = [s for s in statements(template, "ResizeFunctionRole") if s["Effect"] == "Deny"]
+    assert "s3:PutObject" in denies[0]["Action"]
+    assert denies[0]["Resource"] == {"Fn::Sub": "${UploadsBucket.Arn}/*"}
+    actions = {a for a, _ in grants}
+    assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+            "sqs:ReceiveMessage", "sqs:DeleteMessage"} <= actions
+    assert not any(a.endswith("*") for a in actions)
+
+
+def test_api_role_writes_uploads_reads_processed_and_queries_the_index(
+    template: dict[str, Any],
+) -> None:
+    grants = allowed(template, "ApiFunctionRole")
+    assert ("s3:PutObject", "{'Fn::Sub': '${UploadsBucket.Arn}/uploads/*'}") in grants
+    assert ("s3:GetObject", "{'Fn::Sub': '${ProcessedBucket.Arn}/*'}") in grants
+    assert [r for a, r in grants if "ProcessedBucket" in r and a != "s3:GetObject"] == []
+    assert ("dynamodb:Query", "{'Fn::Sub': '${MetadataTable.Arn}/index/by_uploaded_at'}") \
+        in grants
+    assert not any(a.startswith("sqs:") or a.endswith("*") for a, _ in grants)
+
+
+def test_rest_api_proxies_everything_to_the_api_function(template: dict[str, Any]) -> None:
+    api = template["Resources"]["RestApi"]["Properties"]
+    assert api["BinaryMediaTypes"] == list(http_front.BINARY_MEDIA_TYPES)
+    assert api["BinaryMediaTypes"] == compose_init.BINARY_MEDIA_TYPES
+    methods = resources_of(template, "AWS::ApiGateway::Method")
+    assert len(methods) == 2
+    for props in methods.values():
+        assert props["HttpMethod"] == "ANY"  # OPTIONS included: the function answers it
+        assert props["Integration"]["Type"] == "AWS_PROXY"
+        assert "${ApiFunction.Arn}" in props["Integration"]["Uri"]["Fn::Sub"]
+    proxy = template["Resources"]["ProxyResource"]["Properties"]
+    assert proxy["PathPart"] == "{proxy+}"
+    permission = template["Resources"]["ApiInvokePermission"]["Properties"]
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+
+
+def test_parameters_and_outputs(template: dict[str, Any]) -> None:
+    assert {"ImageUri", "NamePrefix", "MaxDimension", "CorsAllowOrigins"} <= set(
+        template["Parameters"])
+    assert {"ApiUrl", "UploadsBucket", "ProcessedBucket", "MetadataTable", "QueueUrl",
+            "DeadLetterQueueUrl"} <= set(template["Outputs"])
+
+
+def test_template_fits_an_inline_template_body() -> None:
+    from deploy.aws import TEMPLATE_BODY_MAX_BYTES
+
+    assert Path(TEMPLATE_PATH).stat().st_size < TEMPLATE_BODY_MAX_BYTES

@@ -1,0 +1,125 @@
+"""The HTTP front with a stand-in handler that echoes its event: API Gateway's proxy shapes.
+
+Binary and multipart bodies base64-encoded, JSON as text, path and query parameters,
+multi-value headers, the 10 MB cap (413), a crashing handler (502), the upload page at /.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from deploy.http_front import ApiFront, match_route
+
+
+def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if event["path"] == "/boom":
+        raise RuntimeError("handler crashed")
+    if event["path"] == "/binary":
+        return {"statusCode": 200, "headers": {"Content-Type": "image/png"},
+                "body": base64.b64encode(b"\x89PNG\x00\xff").decode(), "isBase64Encoded": True}
+    return {
+        "statusCode": 200,
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]},
+        "body": json.dumps({"event": event, "request_id": context.aws_request_id}),
+    }
+
+
+@pytest.fixture(scope="module")
+def front() -> Iterator[str]:
+    server = ApiFront(echo, port=0, max_body_bytes=1_000_000)
+    yield server.start()
+    server.stop()
+
+
+def _event(response: requests.Response) -> dict[str, Any]:
+    assert response.status_code == 200, response.text
+    return response.json()["event"]
+
+
+def test_get_with_path_parameter_and_query(front: str) -> None:
+    response = requests.get(f"{front}/images/abc123?limit=5&tag=a&tag=b",
+                            headers={"X-Trace": "t1"}, timeout=5)
+    event = _event(response)
+    assert event["resource"] == "/images/{image_id}"
+    assert event["path"] == "/images/abc123"
+    assert event["httpMethod"] == "GET"
+    assert event["pathParameters"] == {"image_id": "abc123"}
+    assert event["queryStringParameters"] == {"limit": "5", "tag": "b"}
+    assert event["multiValueQueryStringParameters"] == {"limit": ["5"], "tag": ["a", "b"]}
+    assert event["headers"]["X-Trace"] == "t1"
+    assert event["multiValueHeaders"]["X-Trace"] == ["t1"]
+    assert event["headers"]["X-Forwarded-For"] == "127.0.0.1"
+    assert event["body"] is None and event["isBase64Encoded"] is False
+    context = event["requestContext"]
+    assert context["stage"] == "local" and context["resourcePath"] == "/images/{image_id}"
+    assert context["identity"]["sourceIp"] == "127.0.0.1"
+    assert context["requestId"] == response.json()["request_id"]
+    assert isinstance(context["requestTimeEpoch"], int)
+    assert response.headers["Set-Cookie"] == "a=1, b=2"  # both values reach the client
+
+
+def test_listing_has_no_path_parameters(front: str) -> None:
+    event = _event(requests.get(f"{front}/images", timeout=5))
+    assert event["resource"] == "/images"
+    assert event["pathParameters"] is None and event["queryStringParameters"] is None
+
+
+def test_multipart_body_arrives_base64(front: str) -> None:
+    payload = bytes(range(256)) * 10
+    response = requests.post(f"{front}/images", files={"file": ("a.jpg", payload, "image/jpeg")},
+                             timeout=5)
+    event = _event(response)
+    assert event["isBase64Encoded"] is True
+    raw = base64.b64decode(event["body"])
+    assert payload in raw and b'name="file"; filename="a.jpg"' in raw
+    assert event["headers"]["Content-Type"].startswith("multipart/form-data; boundary=")
+
+
+def test_raw_image_body_base64_and_json_body_text(front: str) -> None:
+    image = _event(requests.post(f"{front}/images", data=b"\xff\xd8\xff\x00",
+                                 headers={"Content-Type": "image/jpeg"}, timeout=5))
+    assert base64.b64decode(image["body"]) == b"\xff\xd8\xff\x00" and image["isBase64Encoded"]
+    grant = _event(requests.post(f"{front}/uploads", json={"filename": "ü.jpg"}, timeout=5))
+    assert grant["resource"] == "/uploads" and grant["isBase64Encoded"] is False
+    assert json.loads(grant["body"]) == {"filename": "ü.jpg"}
+
+
+def test_unknown_path_goes_to_proxy_resource(front: str) -> None:
+    event = _event(requests.delete(f"{front}/nope/deeper", timeout=5))
+    assert event["resource"] == "/{proxy+}"
+    assert event["pathParameters"] == {"proxy": "nope/deeper"}
+    assert match_route("/images/a%20b") == ("/images/{image_id}", {"image_id": "a b"})
+
+
+def test_binary_reply_is_decoded(front: str) -> None:
+    response = requests.get(f"{front}/binary", timeout=5)
+    assert response.content == b"\x89PNG\x00\xff"
+    assert response.headers["Content-Type"] == "image/png"
+
+
+def test_body_over_the_cap_is_413_without_calling_the_handler(front: str) -> None:
+    response = requests.post(f"{front}/images", data=b"x" * 1_000_001,
+                             headers={"Content-Type": "image/jpeg"}, timeout=10)
+    assert response.status_code == 413
+    assert response.json()["message"] == "Request Too Long"
+
+
+def test_crashing_handler_is_502(front: str) -> None:
+    response = requests.get(f"{front}/boom", timeout=5)
+    assert response.status_code == 502
+    assert response.json() == {"message": "Internal server error"}
+
+
+def test_upload_page_is_served(front: str) -> None:
+    for path in ("/", "/index.html"):
+        response = requests.get(f"{front}{path}", timeout=5)
+        assert response.status_code == 200
+        assert response.headers["Content-Type"].startswith("text/html")
+        assert "<form" in response.text and "/images" in response.text

@@ -1,0 +1,84 @@
+"""Settings.from_env: required variables per function, defaults, one error for all problems."""
+
+from __future__ import annotations
+
+import pytest
+
+from handlers.config import ConfigError, Settings, normalise_prefix
+from imgproc import DEFAULT_MAX_PIXELS
+
+
+def test_every_missing_variable_in_one_message() -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({}, role="resize")
+    assert "METADATA_TABLE" in str(raised.value)
+    assert "PROCESSED_BUCKET" in str(raised.value)
+
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"PROCESSED_BUCKET": "p"}, role="api")
+    assert "METADATA_TABLE, UPLOADS_BUCKET" in str(raised.value)
+
+
+def test_malformed_tunables_reported_with_missing_ones() -> None:
+    env = {"MAX_DIMENSION": "big", "UPLOAD_URL_EXPIRES_S": "-3", "S3_ADDRESSING_STYLE": "odd"}
+
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(env, role="resize")
+
+    message = str(raised.value)
+    for name in ("METADATA_TABLE", "PROCESSED_BUCKET", "MAX_DIMENSION", "UPLOAD_URL_EXPIRES_S"):
+        assert name in message
+    assert "S3_ADDRESSING_STYLE" in message
+
+
+def test_defaults_match_the_contract() -> None:
+    settings = Settings.from_env({"METADATA_TABLE": "t", "PROCESSED_BUCKET": "p"}, role="resize")
+
+    assert settings.metadata_table == "t"
+    assert settings.processed_bucket == "p"
+    assert settings.uploads_bucket is None
+    assert settings.max_dim_px == 500
+    assert settings.max_pixels == DEFAULT_MAX_PIXELS
+    assert settings.max_object_bytes == 52_428_800
+    assert settings.api_max_body_bytes == 4_500_000
+    assert settings.upload_max_bytes == 52_428_800
+    assert settings.upload_url_expires_s == 300
+    assert settings.download_url_expires_s == 3600
+    assert settings.cors_allow_origins == ("*",)
+    assert settings.uploads_prefix == "uploads/"
+    assert settings.processed_prefix == ""
+    assert settings.public_s3_endpoint_url is None
+    assert settings.metrics_namespace == "ImagePipeline"
+
+
+def test_values_are_parsed() -> None:
+    env = {
+        "METADATA_TABLE": " t ",
+        "UPLOADS_BUCKET": "u",
+        "MAX_DIMENSION": "256",
+        "CORS_ALLOW_ORIGINS": "https://a.example, https://b.example,",
+        "PROCESSED_PREFIX": "/out//thumbs",
+        "UPLOADS_PREFIX": "",
+        "PUBLIC_S3_ENDPOINT_URL": "http://localhost:4566",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "POWERTOOLS_METRICS_NAMESPACE": "Custom",
+    }
+
+    settings = Settings.from_env(env, role="api")
+
+    assert settings.metadata_table == "t"
+    assert settings.max_dim_px == 256
+    assert settings.cors_allow_origins == ("https://a.example", "https://b.example")
+    assert settings.processed_prefix == "out/thumbs/"
+    assert settings.uploads_prefix == ""
+    assert settings.public_s3_endpoint_url == "http://localhost:4566"
+    assert settings.region == "eu-west-1"
+    assert settings.metrics_namespace == "Custom"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("", ""), ("processed", "processed/"), ("a/b/", "a/b/"), ("//a//b", "a/b/"), ("/", "")],
+)
+def test_normalise_prefix(raw: str, expected: str) -> None:
+    assert normalise_prefix(raw) == expected
