@@ -24,6 +24,12 @@ _FILENAME_BAD_RE = re.compile(r"[^\w.\-]+")
 _KNOWN_EXTENSIONS = frozenset(
     {"jpg", "jpeg", "jpe", "png", "webp", "gif", "tif", "tiff", "bmp", "heic", "heif", "avif"}
 )
+# Extensions that already name an output format: such a source key keeps its name.
+_SAME_FORMAT_EXTENSIONS = {
+    "jpg": frozenset({"jpg", "jpeg", "jpe"}),
+    "png": frozenset({"png"}),
+    "webp": frozenset({"webp"}),
+}
 
 
 def new_image_id() -> str:
@@ -89,9 +95,11 @@ def sanitise_filename(filename: str | None, *, extension: str | None = None) -> 
 def rendition_key(source_key: str, processed_prefix: str, extension: str) -> str:
     """Key of the rendition of ``source_key`` in the processed bucket.
 
-    ``photos/cat.png`` with prefix ``processed/`` and extension ``jpg`` gives
-    ``processed/photos/cat.jpg``: a known image extension on the last segment is
-    replaced by ``extension``, other names get it appended.
+    ``photos/cat.jpg`` (or ``cat.JPEG``) with prefix ``processed/`` and extension ``jpg``
+    keeps its name: ``processed/photos/cat.jpg``. Any other name gets the output
+    extension appended: ``photos/cat.png`` -> ``processed/photos/cat.png.jpg``, so
+    ``cat.png`` and ``cat.jpg`` side by side keep distinct renditions (replacing the
+    extension would give both ``cat.jpg``).
 
     The source key is treated as text, never as a path to resolve: empty, ``.`` and
     ``..`` segments (also percent-encoded ones such as ``%2e%2e`` or ``..%2f``) are
@@ -101,17 +109,21 @@ def rendition_key(source_key: str, processed_prefix: str, extension: str) -> str
     a character boundary), a 16-hex hash of the exact source key is added before the
     extension, so distinct source keys keep distinct renditions.
 
-    Caveat: ``a.png`` and ``a.jpg`` side by side share the rendition ``a.jpg``.
+    Caveat: a source literally named ``a.png.jpg`` and an opaque ``a.png`` share a
+    rendition key; the metadata item of each still names its own source.
     """
     cleaned = _CONTROL_RE.sub("_", source_key)
     segments = [s for s in cleaned.split("/") if not _is_unsafe_segment(s)]
     changed = "/".join(segments) != source_key
     if not segments:
         segments = ["image"]
-    last = segments[-1]
-    stem, dot, ext = last.rpartition(".")
-    if dot and stem and ext.lower() in _KNOWN_EXTENSIONS:
+    stem, dot, ext = segments[-1].rpartition(".")
+    keeps_name = bool(dot and stem) and ext.lower() in _SAME_FORMAT_EXTENSIONS.get(
+        extension, frozenset({extension})
+    )
+    if keeps_name:
         segments[-1] = stem
+        extension = ext
     body = "/".join(segments)
     suffix = f".{extension}"
     digest = hashlib.sha256(source_key.encode("utf-8")).hexdigest()[:16]

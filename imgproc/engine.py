@@ -2,7 +2,8 @@
 
 Pipeline (each step in its own module):
 
-1. :mod:`imgproc.sniff` - magic bytes decide the format, from an allow-list.
+1. :mod:`imgproc.sniff` - magic bytes decide the format, from an allow-list;
+   :mod:`imgproc.structure` - caps on chunk/segment/strip counts.
 2. :mod:`imgproc.decode` - header only; declared pixels checked against
    ``max_pixels``; JPEGs get a DCT-domain draft scale for the output size;
    the decode cost is checked against ``max_decode_bytes``; then the first
@@ -37,6 +38,7 @@ from imgproc.modes import to_8bit, working_mode
 from imgproc.orientation import apply_orientation, read_orientation
 from imgproc.result import Result
 from imgproc.shrink import DEFAULT_REDUCING_GAP, fit_size, shrink
+from imgproc.structure import check_structure
 
 DEFAULT_MAX_DIM_PX = 500
 """Longest side of the output in pixels."""
@@ -82,7 +84,8 @@ def process(
 
     Raises:
         ImageRejected: with ``reason`` ``empty``, ``unsupported_format``,
-            ``truncated``, ``corrupt`` or ``too_many_pixels``.
+            ``truncated``, ``corrupt``, ``too_many_pixels`` or ``too_large``
+            (more container structure than any real encoder writes).
         ValueError: ``max_dim`` or a limit is not positive (a caller bug).
     """
     if max_dim < 1 or max_pixels < 1 or max_decode_bytes < 1:
@@ -97,6 +100,7 @@ def process(
             f"got {sniff.describe_unknown(data)}"
         )
         raise ImageRejected(UNSUPPORTED_FORMAT, msg)
+    check_structure(data, fmt)
     image = decode.open_image(data, fmt)
     try:
         return _render(image, data, fmt, max_dim, max_pixels, max_decode_bytes, reducing_gap)

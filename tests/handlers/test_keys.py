@@ -23,8 +23,8 @@ from handlers.keys import (
 @pytest.mark.parametrize(
     ("source", "prefix", "ext", "expected"),
     [
-        ("photos/cat.png", "processed/", "jpg", "processed/photos/cat.jpg"),
-        ("cat.JPEG", "", "jpg", "cat.jpg"),
+        ("photos/cat.png", "processed/", "jpg", "processed/photos/cat.png.jpg"),
+        ("cat.JPEG", "", "jpg", "cat.JPEG"),
         ("cat.tar.gz", "", "jpg", "cat.tar.gz.jpg"),
         ("README", "", "png", "README.png"),
         ("my photo+1 100%.jpg", "", "jpg", "my photo+1 100%.jpg"),
@@ -33,6 +33,12 @@ from handlers.keys import (
 )
 def test_rendition_key_plain_cases(source: str, prefix: str, ext: str, expected: str) -> None:
     assert rendition_key(source, prefix, ext) == expected
+
+
+def test_same_stem_different_formats_keep_distinct_renditions() -> None:
+    sources = ("a.png", "a.jpg", "a.JPEG", "a.heic")
+    keys = [rendition_key(k, "", "jpg") for k in sources]
+    assert keys == ["a.png.jpg", "a.jpg", "a.JPEG", "a.heic.jpg"]
 
 
 @pytest.mark.parametrize(

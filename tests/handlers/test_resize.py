@@ -473,7 +473,7 @@ def test_api_style_key_updates_the_pending_item(aws: Aws, context: LambdaContext
     assert item["status"] == "processed"
     assert item["filename"] == "Holiday Photo.JPG"
     assert item["uploaded_at"] == "2024-01-01T00:00:00.000Z"
-    assert item["processed_key"] == f"uploads/{image_id}/Holiday_Photo.jpg"
+    assert item["processed_key"] == f"uploads/{image_id}/Holiday_Photo.JPG"
 
 
 def test_metrics_and_logs_are_structured(

@@ -1,0 +1,146 @@
+"""Structure caps: refuse files whose container would make Pillow's Python parsers crawl.
+
+Pillow walks some structures in Python, one small step per element: PNG chunks,
+JPEG marker segments (and fill bytes) before the scan, GIF blocks before the
+first image, TIFF strips and tiles, BMP RLE runs. A hostile 50 MB file made of
+millions of empty elements would keep the process busy for many seconds while
+staying tiny in pixels. These scans count the elements cheaply first and stop
+at a cap far above anything a real encoder writes (libpng writes 8 KB IDAT
+chunks, so 100 000 chunks is an 800 MB PNG). Anything they cannot follow is
+left for the decoder to reject.
+
+Each violation raises :class:`~imgproc.errors.ImageRejected` with reason
+``too_large`` (too much structure to process), before any decoder runs.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+
+from imgproc import sniff
+from imgproc.errors import TOO_LARGE, ImageRejected
+
+MAX_PNG_CHUNKS = 100_000
+MAX_JPEG_SEGMENTS = 10_000
+MAX_GIF_BLOCKS_BEFORE_IMAGE = 50_000
+MAX_TIFF_STRIPS = 100_000
+MAX_TIFF_IFD_ENTRIES = 65_535
+MAX_BMP_RLE_BYTES = 2_000_000
+"""Pillow decodes BMP RLE in Python (about 3 us per 2-byte run); 2 MB is ~1 s."""
+
+_TIFF_STRIP_TAGS = (273, 324)  # StripOffsets, TileOffsets
+
+
+def check_structure(data: bytes, fmt: str) -> None:
+    """Raise ``ImageRejected(too_large)`` when ``data`` exceeds a structure cap for ``fmt``."""
+    if fmt == sniff.PNG:
+        _count(_png_chunks(data), MAX_PNG_CHUNKS, "PNG chunks")
+    elif fmt == sniff.JPEG:
+        _count(_jpeg_segments(data), MAX_JPEG_SEGMENTS, "JPEG marker segments before the scan")
+    elif fmt == sniff.GIF:
+        _count(_gif_blocks(data), MAX_GIF_BLOCKS_BEFORE_IMAGE, "GIF blocks before the first image")
+    elif fmt == sniff.TIFF:
+        _check_tiff(data)
+    elif fmt == sniff.BMP:
+        _check_bmp(data)
+
+
+def _count(steps: Iterator[object], cap: int, what: str) -> None:
+    for n, _ in enumerate(steps, start=1):
+        if n > cap:
+            msg = f"expected at most {cap} {what}, got more"
+            raise ImageRejected(TOO_LARGE, msg)
+
+
+def _png_chunks(data: bytes) -> Iterator[bytes]:
+    offset = 8
+    while offset + 8 <= len(data):
+        length = struct.unpack_from(">I", data, offset)[0]
+        kind = data[offset + 4 : offset + 8]
+        yield kind
+        if kind == b"IEND":
+            return
+        offset += 12 + length
+
+
+def _jpeg_segments(data: bytes) -> Iterator[int]:
+    offset = 2
+    end = len(data)
+    while offset + 1 < end:
+        if data[offset] != 0xFF:
+            return  # not a marker: the decoder decides
+        marker = data[offset + 1]
+        yield marker
+        if marker == 0xFF:  # fill byte
+            offset += 1
+        elif marker in (0x01, *range(0xD0, 0xD8)):  # standalone markers
+            offset += 2
+        elif marker in (0xD9, 0xDA):  # EOI, SOS: Pillow's Python parsing ends here
+            return
+        else:
+            if offset + 4 > end:
+                return
+            offset += 2 + struct.unpack_from(">H", data, offset + 2)[0]
+
+
+def _gif_blocks(data: bytes) -> Iterator[int]:
+    if len(data) < 13:
+        return
+    flags = data[10]
+    offset = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    while offset < len(data):
+        introducer = data[offset]
+        if introducer != 0x21:  # image descriptor, trailer or junk: stop
+            return
+        offset += 2
+        yield introducer
+        while offset < len(data):  # data sub-blocks
+            size = data[offset]
+            offset += 1 + size
+            yield size
+            if size == 0:
+                break
+
+
+def _check_tiff(data: bytes) -> None:
+    if len(data) < 16:
+        return
+    endian = "<" if data[:2] == b"II" else ">"
+    big = data[2:4] in (b"+\x00", b"\x00+")
+    try:
+        if big:
+            ifd = struct.unpack_from(endian + "Q", data, 8)[0]
+            n_entries = struct.unpack_from(endian + "Q", data, ifd)[0]
+            entry_size, first = 20, ifd + 8
+            entry_fmt = endian + "HHQ"
+        else:
+            ifd = struct.unpack_from(endian + "I", data, 4)[0]
+            n_entries = struct.unpack_from(endian + "H", data, ifd)[0]
+            entry_size, first = 12, ifd + 2
+            entry_fmt = endian + "HHI"
+    except struct.error:
+        return  # the decoder reports the broken header
+    if n_entries > MAX_TIFF_IFD_ENTRIES:
+        msg = f"expected at most {MAX_TIFF_IFD_ENTRIES} TIFF IFD entries, got {n_entries}"
+        raise ImageRejected(TOO_LARGE, msg)
+    for i in range(n_entries):
+        try:
+            tag, _type, count = struct.unpack_from(entry_fmt, data, first + i * entry_size)
+        except struct.error:
+            return
+        if tag in _TIFF_STRIP_TAGS and count > MAX_TIFF_STRIPS:
+            msg = f"expected at most {MAX_TIFF_STRIPS} TIFF strips or tiles, got {count}"
+            raise ImageRejected(TOO_LARGE, msg)
+
+
+def _check_bmp(data: bytes) -> None:
+    if len(data) < 34:
+        return
+    header_size = struct.unpack_from("<I", data, 14)[0]
+    if header_size < 40:
+        return  # OS/2 headers have no compression field
+    compression = struct.unpack_from("<I", data, 30)[0]
+    if compression in (1, 2) and len(data) > MAX_BMP_RLE_BYTES:  # BI_RLE8, BI_RLE4
+        msg = f"expected an RLE BMP of at most {MAX_BMP_RLE_BYTES} bytes, got {len(data)}"
+        raise ImageRejected(TOO_LARGE, msg)
