@@ -23,10 +23,8 @@ import requests
 from rich.table import Table
 from rich.text import Text
 
-IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp", ".heic",
-     ".heif", ".avif"}
-)
+from imgproc.sniff import IMAGE_SUFFIXES
+
 API_MAX_BODY_BYTES = 4_500_000  # the API's POST /images limit (handlers/config.py default)
 FINAL_STATUSES = frozenset({"processed", "rejected", "failed"})
 POLL_INTERVAL_S = 0.2

@@ -7,7 +7,8 @@ Why not ``moto.server.ThreadedMotoServer`` as is: it binds the socket inside its
 port already in use leaves ``start()`` waiting forever, and it prints a banner on stdout (which
 the local runner keeps for its one JSON ready line). This class binds in the caller's thread
 (an ``OSError`` surfaces at once), serves in a daemon thread, and waits until the emulator
-answers HTTP before returning.
+answers HTTP before returning. It also caches moto's per-request backend lookup (see
+``_CachingDispatcher``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from typing import Any
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -28,6 +30,29 @@ from werkzeug.serving import BaseWSGIServer, make_server
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 15.0
+
+
+class _CachingDispatcher(DomainDispatcherApplication):
+    """moto's WSGI dispatcher, remembering which backend serves which host name.
+
+    moto 5.2 resolves the backend of *every* request by listing its package directory
+    (``os.listdir`` + an ``isdir`` per service) and trying every service URL pattern, under
+    one global lock, and does it twice for signed requests to 127.0.0.1. That was about a
+    quarter of the local pipeline's busy time. The answer depends only on the host name and
+    moto's installed modules, so it is cached here; requests themselves are untouched.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._backend_for_host: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        try:
+            return self._backend_for_host[host]
+        except KeyError:
+            backend = super().get_backend_for_host(host)
+            self._backend_for_host[host] = backend
+            return backend
 
 
 class EmulatorError(RuntimeError):
@@ -77,7 +102,7 @@ class Emulator:
         """
         # werkzeug logs every request at INFO; the runner logs its own journey instead.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        app = DomainDispatcherApplication(create_backend_app)
+        app = _CachingDispatcher(create_backend_app)
         try:
             self._server = make_server(
                 self.host, self.requested_port, app, threaded=True,

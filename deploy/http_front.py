@@ -52,35 +52,20 @@ MAX_EVENT_BYTES = 6 * 1024 * 1024  # Lambda synchronous invocation payload quota
 BINARY_MEDIA_TYPES = ("multipart/form-data", "image/*", "application/octet-stream")
 DRAIN_MAX_BYTES = 64 * 1024 * 1024
 STAGE = "local"
-ROUTES = (  # (resource, path segments); "{name}" segments become pathParameters
-    ("/images", ("images",)),
-    ("/images/{image_id}", ("images", "{image_id}")),
-    ("/uploads", ("uploads",)),
-)
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
 
 
 def match_route(path: str) -> tuple[str, dict[str, str] | None]:
     """Map a request path to its API Gateway ``resource`` and ``pathParameters``.
 
-    ``/images/abc`` -> ``("/images/{image_id}", {"image_id": "abc"})``; unknown paths ->
-    ``("/{proxy+}", {"proxy": "rest/of/path"})``. Parameter values are percent-decoded.
+    Mirrors the REST API in ``deploy/template.yaml``: the root resource ``/`` and one
+    greedy ``/{proxy+}`` resource, so ``/images/abc`` arrives exactly as on AWS:
+    ``("/{proxy+}", {"proxy": "images/abc"})``. Parameter values are percent-decoded.
     """
     segments = [urllib.parse.unquote(s) for s in path.strip("/").split("/")] if path != "/" \
         else []
-    for resource, pattern in ROUTES:
-        if len(pattern) != len(segments):
-            continue
-        params: dict[str, str] = {}
-        for want, got in zip(pattern, segments, strict=True):
-            if want.startswith("{"):
-                if not got:
-                    break
-                params[want[1:-1]] = got
-            elif want != got:
-                break
-        else:
-            return resource, params or None
+    if not segments:
+        return "/", None
     return "/{proxy+}", {"proxy": "/".join(segments)}
 
 

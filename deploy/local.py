@@ -270,9 +270,9 @@ def run_batch_form(ready: Ready, args: argparse.Namespace, console: Console,
     """Upload ``args.paths`` through the API, show progress, print the table; exit code."""
     from deploy.batch import collect_images, run_batch, summary_table
 
-    files = collect_images(args.paths)
+    sources = collect_images(args.paths)
     out_dir = Path(args.out) if args.out else None
-    if not files:
+    if not sources:
         console.print("no images found in the given paths", style="red")
         return 1
     api_max_body_bytes = int(os.environ.get("API_MAX_BODY_BYTES") or 4_500_000)
@@ -280,9 +280,9 @@ def run_batch_form(ready: Ready, args: argparse.Namespace, console: Console,
                TimeElapsedColumn())
     started = time.monotonic()
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("processing", total=len(files))
+        task = progress.add_task("processing", total=len(sources))
         outcomes = run_batch(
-            ready.api_url, files, timeout_s=args.timeout, concurrency=args.concurrency,
+            ready.api_url, sources, timeout_s=args.timeout, concurrency=args.concurrency,
             api_max_body_bytes=api_max_body_bytes, out_dir=out_dir,
             on_done=lambda _o: progress.advance(task), stop=stop,
         )

@@ -15,15 +15,15 @@ import unicodedata
 import uuid
 from urllib.parse import quote, unquote
 
+from imgproc.sniff import IMAGE_SUFFIXES
+
 MAX_KEY_BYTES = 1024  # S3 object key limit, bytes of UTF-8
 MAX_FILENAME_BYTES = 200
 MAX_METADATA_VALUE_CHARS = 1024  # S3 allows 2 KB of user metadata in total
 IMAGE_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\\]")
 _FILENAME_BAD_RE = re.compile(r"[^\w.\-]+")
-_KNOWN_EXTENSIONS = frozenset(
-    {"jpg", "jpeg", "jpe", "png", "webp", "gif", "tif", "tiff", "bmp", "heic", "heif", "avif"}
-)
+_KNOWN_EXTENSIONS = frozenset(suffix[1:] for suffix in IMAGE_SUFFIXES)
 # Extensions that already name an output format: such a source key keeps its name.
 _SAME_FORMAT_EXTENSIONS = {
     "jpg": frozenset({"jpg", "jpeg", "jpe"}),

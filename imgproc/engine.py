@@ -28,6 +28,8 @@ Choices worth knowing:
 
 from __future__ import annotations
 
+from math import ceil
+
 from PIL import Image
 
 from imgproc import decode, sniff
@@ -50,6 +52,16 @@ DEFAULT_MAX_PIXELS = 100_000_000
 Memory is bounded separately by :data:`DEFAULT_MAX_DECODE_BYTES`, because a
 pixel costs 1 to 8 bytes depending on format and mode."""
 
+DEFAULT_JPEG_DRAFT_MARGIN = 1.0
+"""JPEGs are decoded at the smallest DCT scale (1/8, 1/4, 1/2, 1) whose size is
+at least this multiple of the output size, then LANCZOS-resized.
+
+1.0 (the fitted size) is the fastest: a 12 MP 4000x3000 JPEG decodes at 1/8
+straight to 500x375. That DCT scale is a box average, so on smooth, detailed
+pictures the result measures up to ~0.9 dB PSNR below a full-resolution LANCZOS
+thumbnail (on grainy photos ~0.3 dB). 2.0 matches Pillow's ``thumbnail`` quality
+at roughly 1.2-1.5x the time."""
+
 DEFAULT_MAX_DECODE_BYTES = 400_000_000
 """Most bytes decoding an input may need (estimated before decoding).
 
@@ -66,18 +78,20 @@ def process(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES,
     reducing_gap: float = DEFAULT_REDUCING_GAP,
+    jpeg_draft_margin: float = DEFAULT_JPEG_DRAFT_MARGIN,
 ) -> Result:
     """Make one rendition of ``data`` whose longest side is at most ``max_dim``.
 
     Args:
-        data: the complete uploaded file; its name is irrelevant, the content
-            is sniffed.
+        data: the complete uploaded file (bytes-like); its name is irrelevant,
+            the content is sniffed.
         max_dim: longest output side in pixels (>= 1); images already within
             it keep their size (never upscaled) but are still re-encoded.
         max_pixels: limit on declared width x height.
         max_decode_bytes: limit on the estimated memory for decoding.
         reducing_gap: box-reduce factor margin before LANCZOS (see
             :data:`imgproc.shrink.DEFAULT_REDUCING_GAP`).
+        jpeg_draft_margin: see :data:`DEFAULT_JPEG_DRAFT_MARGIN`.
 
     Returns:
         The encoded rendition and its facts.
@@ -86,11 +100,16 @@ def process(
         ImageRejected: with ``reason`` ``empty``, ``unsupported_format``,
             ``truncated``, ``corrupt``, ``too_many_pixels`` or ``too_large``
             (more container structure than any real encoder writes).
-        ValueError: ``max_dim`` or a limit is not positive (a caller bug).
+        ValueError: ``max_dim``, a limit or ``jpeg_draft_margin`` is below 1 (a caller bug).
     """
-    if max_dim < 1 or max_pixels < 1 or max_decode_bytes < 1:
-        msg = f"expected positive limits, got {max_dim=} {max_pixels=} {max_decode_bytes=}"
+    if min(max_dim, max_pixels, max_decode_bytes) < 1 or jpeg_draft_margin < 1:
+        msg = (
+            "expected limits >= 1, got "
+            f"{max_dim=} {max_pixels=} {max_decode_bytes=} {jpeg_draft_margin=}"
+        )
         raise ValueError(msg)
+    if not isinstance(data, bytes):
+        data = bytes(data)  # bytearray / memoryview: sniffing and decoders want bytes
     if not data:
         raise ImageRejected(EMPTY, "the file is empty (0 bytes)")
     fmt = sniff.sniff_format(data)
@@ -103,7 +122,8 @@ def process(
     check_structure(data, fmt)
     image = decode.open_image(data, fmt)
     try:
-        return _render(image, data, fmt, max_dim, max_pixels, max_decode_bytes, reducing_gap)
+        limits = (max_pixels, max_decode_bytes)
+        return _render(image, data, fmt, max_dim, limits, reducing_gap, jpeg_draft_margin)
     finally:
         image.close()
 
@@ -113,17 +133,19 @@ def _render(
     data: bytes,
     fmt: str,
     max_dim: int,
-    max_pixels: int,
-    max_decode_bytes: int,
+    limits: tuple[int, int],
     reducing_gap: float,
+    jpeg_draft_margin: float,
 ) -> Result:
+    max_pixels, max_decode_bytes = limits
     stored_size = image.size
     original_mode = image.mode
     decode.check_pixels(stored_size, max_pixels)
     target = fit_size(stored_size, max_dim)
     box: tuple[float, float, float, float] = (0, 0, *stored_size)
     if fmt == sniff.JPEG:
-        drafted = image.draft(None, target)
+        wanted = (ceil(target[0] * jpeg_draft_margin), ceil(target[1] * jpeg_draft_margin))
+        drafted = image.draft(None, wanted)
         if drafted is not None:
             box = drafted[1]
     decode.check_decode_cost(image, fmt, stored_size, max_decode_bytes)

@@ -25,6 +25,38 @@ AVIF = "AVIF"
 
 ACCEPTED_FORMATS: frozenset[str] = frozenset({JPEG, PNG, GIF, WEBP, TIFF, BMP, HEIF, AVIF})
 
+MEDIA_TYPES: dict[str, str] = {
+    JPEG: "image/jpeg",
+    PNG: "image/png",
+    GIF: "image/gif",
+    WEBP: "image/webp",
+    TIFF: "image/tiff",
+    BMP: "image/bmp",
+    HEIF: "image/heic",
+    AVIF: "image/avif",
+}
+"""MIME type of each accepted format (HEIF as ``image/heic``, what phones send)."""
+
+FILE_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    JPEG: ("jpg", "jpeg", "jpe"),
+    PNG: ("png",),
+    GIF: ("gif",),
+    WEBP: ("webp",),
+    TIFF: ("tif", "tiff"),
+    BMP: ("bmp",),
+    HEIF: ("heic", "heif"),
+    AVIF: ("avif",),
+}
+"""File name extensions (lower case, no dot) of each accepted format, usual one first."""
+
+IMAGE_SUFFIXES: frozenset[str] = frozenset(
+    f".{ext}" for exts in FILE_EXTENSIONS.values() for ext in exts
+)
+"""Suffixes (``".jpg"``...) that pick image files out of a folder being walked.
+
+Only for choosing files from a folder: the format itself is always sniffed.
+"""
+
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _BMP_DIB_HEADER_SIZES = frozenset({12, 16, 40, 52, 56, 64, 108, 124})

@@ -2,7 +2,8 @@
 
 Pillow walks some structures in Python, one small step per element: PNG chunks,
 JPEG marker segments (and fill bytes) before the scan, GIF blocks before the
-first image, TIFF strips and tiles, BMP RLE runs. A hostile 50 MB file made of
+first image, TIFF strips and tiles, BMP RLE runs; libjpeg makes a pass over the
+whole image per progressive scan. A hostile 50 MB file made of
 millions of empty elements would keep the process busy for many seconds while
 staying tiny in pixels. These scans count the elements cheaply first and stop
 at a cap far above anything a real encoder writes (libpng writes 8 KB IDAT
@@ -23,6 +24,9 @@ from imgproc.errors import TOO_LARGE, ImageRejected
 
 MAX_PNG_CHUNKS = 100_000
 MAX_JPEG_SEGMENTS = 10_000
+MAX_JPEG_SCANS = 500
+"""libjpeg decodes every progressive scan over the whole image; libjpeg-turbo's
+documentation suggests refusing more than 500 scans (real files have about 10)."""
 MAX_GIF_BLOCKS_BEFORE_IMAGE = 50_000
 MAX_TIFF_STRIPS = 100_000
 MAX_TIFF_IFD_ENTRIES = 65_535
@@ -30,6 +34,7 @@ MAX_BMP_RLE_BYTES = 2_000_000
 """Pillow decodes BMP RLE in Python (about 3 us per 2-byte run); 2 MB is ~1 s."""
 
 _TIFF_STRIP_TAGS = (273, 324)  # StripOffsets, TileOffsets
+_PROGRESSIVE_SOF = frozenset({0xC2, 0xC6, 0xCA, 0xCE})
 
 
 def check_structure(data: bytes, fmt: str) -> None:
@@ -37,7 +42,16 @@ def check_structure(data: bytes, fmt: str) -> None:
     if fmt == sniff.PNG:
         _count(_png_chunks(data), MAX_PNG_CHUNKS, "PNG chunks")
     elif fmt == sniff.JPEG:
-        _count(_jpeg_segments(data), MAX_JPEG_SEGMENTS, "JPEG marker segments before the scan")
+        markers: set[int] = set()
+        segments = _jpeg_segments(data)
+        _count((markers.add(m) for m in segments), MAX_JPEG_SEGMENTS, "JPEG segments before SOS")
+        if markers & _PROGRESSIVE_SOF:
+            # SOS markers; entropy-coded data stuffs every 0xFF with 0x00, so this
+            # counts scans (one pass over the bytes, ~1 ms per MB: progressive only).
+            n_scans = data.count(b"\xff\xda")
+            if n_scans > MAX_JPEG_SCANS:
+                msg = f"expected at most {MAX_JPEG_SCANS} JPEG scans, got {n_scans}"
+                raise ImageRejected(TOO_LARGE, msg)
     elif fmt == sniff.GIF:
         _count(_gif_blocks(data), MAX_GIF_BLOCKS_BEFORE_IMAGE, "GIF blocks before the first image")
     elif fmt == sniff.TIFF:

@@ -57,13 +57,15 @@ def test_folder_of_images_exits_0_with_table(tmp_path: Path) -> None:
     assert "queued" in done.stderr  # the journey, on stderr
     assert "presigned S3 upload" in done.stderr
     # The renditions, saved under --out with the folder's layout, and every item.
-    with Image.open(out / "one.jpg") as one, Image.open(out / "nested" / "two.jpg") as two:
-        assert (one.format, one.size) == ("JPEG", (500, 400))
-        assert two.size == (300, 200)  # never upscaled
     lines = (out / "results.jsonl").read_text().splitlines()
     results = {Path(r["file"]).name: r for r in map(json.loads, lines)}
     assert {name: r["status"] for name, r in results.items()} == {
         "one.jpg": "processed", "two.jpeg": "processed", "big.jpg": "processed"}
+    one_path, two_path = Path(results["one.jpg"]["output"]), Path(results["two.jpeg"]["output"])
+    assert one_path.parent == out and two_path.parent == out / "nested"
+    with Image.open(one_path) as one, Image.open(two_path) as two:
+        assert (one.format, one.size) == ("JPEG", (500, 400))
+        assert two.size == (300, 200)  # never upscaled
     assert results["one.jpg"]["item"]["processed_width"] == 500
 
 

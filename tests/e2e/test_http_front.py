@@ -47,10 +47,10 @@ def test_get_with_path_parameter_and_query(front: str) -> None:
     response = requests.get(f"{front}/images/abc123?limit=5&tag=a&tag=b",
                             headers={"X-Trace": "t1"}, timeout=5)
     event = _event(response)
-    assert event["resource"] == "/images/{image_id}"
+    assert event["resource"] == "/{proxy+}"  # as the template's REST API sends it
     assert event["path"] == "/images/abc123"
     assert event["httpMethod"] == "GET"
-    assert event["pathParameters"] == {"image_id": "abc123"}
+    assert event["pathParameters"] == {"proxy": "images/abc123"}
     assert event["queryStringParameters"] == {"limit": "5", "tag": "b"}
     assert event["multiValueQueryStringParameters"] == {"limit": ["5"], "tag": ["a", "b"]}
     assert event["headers"]["X-Trace"] == "t1"
@@ -58,17 +58,18 @@ def test_get_with_path_parameter_and_query(front: str) -> None:
     assert event["headers"]["X-Forwarded-For"] == "127.0.0.1"
     assert event["body"] is None and event["isBase64Encoded"] is False
     context = event["requestContext"]
-    assert context["stage"] == "local" and context["resourcePath"] == "/images/{image_id}"
+    assert context["stage"] == "local" and context["resourcePath"] == "/{proxy+}"
     assert context["identity"]["sourceIp"] == "127.0.0.1"
     assert context["requestId"] == response.json()["request_id"]
     assert isinstance(context["requestTimeEpoch"], int)
     assert response.headers["Set-Cookie"] == "a=1, b=2"  # both values reach the client
 
 
-def test_listing_has_no_path_parameters(front: str) -> None:
+def test_listing_goes_through_the_proxy_resource(front: str) -> None:
     event = _event(requests.get(f"{front}/images", timeout=5))
-    assert event["resource"] == "/images"
-    assert event["pathParameters"] is None and event["queryStringParameters"] is None
+    assert event["resource"] == "/{proxy+}"
+    assert event["pathParameters"] == {"proxy": "images"}
+    assert event["queryStringParameters"] is None
 
 
 def test_multipart_body_arrives_base64(front: str) -> None:
@@ -87,7 +88,7 @@ def test_raw_image_body_base64_and_json_body_text(front: str) -> None:
                                  headers={"Content-Type": "image/jpeg"}, timeout=5))
     assert base64.b64decode(image["body"]) == b"\xff\xd8\xff\x00" and image["isBase64Encoded"]
     grant = _event(requests.post(f"{front}/uploads", json={"filename": "ü.jpg"}, timeout=5))
-    assert grant["resource"] == "/uploads" and grant["isBase64Encoded"] is False
+    assert grant["path"] == "/uploads" and grant["isBase64Encoded"] is False
     assert json.loads(grant["body"]) == {"filename": "ü.jpg"}
 
 
@@ -95,7 +96,8 @@ def test_unknown_path_goes_to_proxy_resource(front: str) -> None:
     event = _event(requests.delete(f"{front}/nope/deeper", timeout=5))
     assert event["resource"] == "/{proxy+}"
     assert event["pathParameters"] == {"proxy": "nope/deeper"}
-    assert match_route("/images/a%20b") == ("/images/{image_id}", {"image_id": "a b"})
+    assert match_route("/images/a%20b") == ("/{proxy+}", {"proxy": "images/a b"})
+    assert match_route("/") == ("/", None)
 
 
 def test_binary_reply_is_decoded(front: str) -> None:

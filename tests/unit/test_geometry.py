@@ -88,14 +88,32 @@ def test_result_facts() -> None:
     }
 
 
+def psnr_against_lanczos(data: bytes, output: bytes) -> float:
+    """PSNR in dB of ``output`` against a full-resolution LANCZOS resize of ``data``."""
+    result = decode(output).convert("RGB")
+    reference = Image.open(io.BytesIO(data)).convert("RGB")
+    reference = reference.resize(result.size, Image.Resampling.LANCZOS)
+    rms = ImageStat.Stat(ImageChops.difference(result, reference)).rms
+    mse = sum(channel**2 for channel in rms) / 3
+    return 10 * math.log10(255**2 / max(mse, 1e-9))
+
+
 def test_jpeg_draft_quality_close_to_full_lanczos() -> None:
     """Draft decoding must not visibly degrade a detailed picture (PSNR guard)."""
     source = Image.effect_mandelbrot((3000, 2000), (-2.0, -1.0, 1.0, 1.0), 200).convert("RGB")
     data = encode(source, "JPEG", quality=95)
-    reference = Image.open(io.BytesIO(data)).convert("RGB")
-    reference = reference.resize((500, 333), Image.Resampling.LANCZOS)
-    output = decode(process(data).data).convert("RGB")
-    rms = ImageStat.Stat(ImageChops.difference(output, reference)).rms
-    mse = sum(channel**2 for channel in rms) / 3
-    psnr = 10 * math.log10(255**2 / max(mse, 1e-9))
-    assert psnr > 28, psnr
+    fast = psnr_against_lanczos(data, process(data).data)
+    careful = psnr_against_lanczos(data, process(data, jpeg_draft_margin=2.0).data)
+    assert fast > 28, fast
+    assert careful >= fast - 0.05, (careful, fast)
+
+
+def test_bytes_like_input_accepted() -> None:
+    data = encode(quadrants((640, 480)), "PNG")
+    for view in (bytearray(data), memoryview(data)):
+        assert process(view).width == 500
+
+
+def test_jpeg_draft_margin_below_one_is_a_caller_error() -> None:
+    with pytest.raises(ValueError, match="jpeg_draft_margin"):
+        process(encode(quadrants((10, 10)), "JPEG"), jpeg_draft_margin=0.5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import subprocess
 import sys
 import textwrap
@@ -228,3 +229,66 @@ def test_hostile_inputs_stay_within_memory() -> None:
     assert report["outcomes"]["text_bomb"] == "corrupt"
     assert report["outcomes"]["png_12000x12000"] == "too_many_pixels"
     assert report["peak_mb"] < 200, report
+
+
+# --- structure floods: tiny in pixels, millions of elements for Python parsers -----
+
+
+def bmp_rle8(size: tuple[int, int], rle: bytes) -> bytes:
+    width, height = size
+    offset = 14 + 40 + 1024
+    file_header = struct.pack("<2sIHHI", b"BM", offset + len(rle), 0, 0, offset)
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 8, 1, len(rle), 2835, 2835, 256, 0)
+    return file_header + info + bytes(1024) + rle
+
+
+def flood_gif_extensions(n_blocks: int) -> bytes:
+    data = encode(Image.new("P", (16, 16)), "GIF")
+    at = data.index(b"\x2c")
+    return data[:at] + b"\x21\xfe\x00" * n_blocks + data[at:]
+
+
+FLOODS = {
+    "png_150k_empty_chunks": lambda: (
+        (png := encode(Image.new("L", (2, 2)), "PNG"))[:33]
+        + png_chunk(b"zzZz", b"") * 150_000
+        + png[33:]
+    ),
+    "png_300k_tiny_idat": lambda: (
+        png_raw((1, 1), 8, 0, [b"\x00"])[:33] + png_chunk(b"IDAT", b"") * 300_000
+    ),
+    "jpeg_20k_comment_segments": lambda: (
+        (jpeg := encode(Image.new("RGB", (16, 16)), "JPEG"))[:2]
+        + b"\xff\xfe\x00\x02" * 20_000
+        + jpeg[2:]
+    ),
+    "jpeg_1m_fill_bytes": lambda: (
+        (jpeg := encode(Image.new("RGB", (16, 16)), "JPEG"))[:2] + b"\xff" * 1_000_000 + jpeg[2:]
+    ),
+    "jpeg_600_scans": lambda: (
+        encode(Image.new("RGB", (16, 16)), "JPEG", progressive=True)[:-2]
+        + b"\xff\xda\x00\x08\x01\x01\x00\x01\x01\x00" * 600
+        + b"\xff\xd9"
+    ),
+    "gif_100k_extension_blocks": lambda: flood_gif_extensions(100_000),
+    "tiff_200k_strips": lambda: encode(Image.new("L", (2, 200_000), 9), "TIFF", tiffinfo={278: 1}),
+    "bmp_rle8_3mb": lambda: bmp_rle8((4000, 4000), b"\x01\x07" * 1_500_000 + b"\x00\x01"),
+    "bigtiff_huge_ifd": lambda: b"II+\x00\x08\x00\x00\x00" + struct.pack("<QQ", 16, 1 << 40),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLOODS))
+def test_structure_flood_is_too_large_quickly(name: str) -> None:
+    reason, seconds = rejected(FLOODS[name]())
+    assert reason == "too_large"
+    assert seconds < 0.5
+
+
+def test_normal_structure_counts_pass() -> None:
+    many_idat = encode(noise((800, 600)), "PNG")  # Pillow writes several IDAT chunks
+    assert process(many_idat).width == 500
+    strips = encode(Image.new("L", (300, 5_000), 9), "TIFF", tiffinfo={278: 1})  # 5000 strips
+    assert process(strips).height == 500
+    progressive = encode(noise((800, 600)), "JPEG", progressive=True, optimize=True)
+    assert progressive.count(b"\xff\xda") > 3
+    assert process(progressive).width == 500
