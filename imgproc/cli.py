@@ -11,11 +11,13 @@ Inputs
     Each INPUT is a file or a folder. Folders are walked recursively in sorted order;
     hidden files and hidden folders (name starting with ``.``) are skipped, and so is
     OUTDIR itself when it lies inside a walked folder (a second run must not eat the
-    first run's outputs). Every other regular file found in a folder is an input,
-    whatever its extension: a ``notes.txt`` is reported as ``unsupported_format`` rather
-    than silently ignored, since the engine sniffs content, not names. Symlinked files
-    are followed, symlinked folders are not. A file reached twice (listed and also
-    inside a listed folder) is processed once.
+    first run's outputs). From a folder, only files with an image suffix
+    (:data:`imgproc.sniff.IMAGE_SUFFIXES`: ``.jpg``, ``.heic``, ``.png``... in any case)
+    are inputs, so a ``README.md`` or ``.DS_Store`` beside the photos is not an error;
+    the suffix only selects files, the format is still sniffed from the content. A
+    file named on the command line is always an input, whatever its name. Symlinked
+    files are followed, symlinked folders are not. A file reached twice (listed and
+    also inside a listed folder) is processed once.
 
     An INPUT argument that does not exist, or is neither a regular file nor a folder,
     is a usage error (exit 2) reported before anything is processed: it is a typo on
@@ -86,6 +88,7 @@ from pathlib import Path, PurePath
 
 from imgproc import DEFAULT_MAX_DIM_PX, DEFAULT_MAX_PIXELS, ImageRejected, process
 from imgproc.errors import TOO_LARGE
+from imgproc.sniff import IMAGE_SUFFIXES
 
 DEFAULT_MAX_INPUT_BYTES = 52_428_800
 """Largest input file read, in bytes (50 MiB; the resize function's MAX_OBJECT_BYTES)."""
@@ -134,7 +137,7 @@ def _is_hidden(name: str) -> bool:
 
 
 def _walk_folder(folder: Path, skip_dir: Path | None) -> Iterator[tuple[Path, PurePath]]:
-    """Yield ``(path, path relative to folder)`` for every regular, non-hidden file.
+    """Yield ``(path, path relative to folder)`` for every regular, non-hidden image file.
 
     Recursive, sorted by name at each level (files of a folder before its sub-folders),
     not following symlinked folders, never descending into ``skip_dir``.
@@ -148,7 +151,9 @@ def _walk_folder(folder: Path, skip_dir: Path | None) -> Iterator[tuple[Path, Pu
         )
         for name in sorted(filenames):
             path = here / name
-            if _is_hidden(name) or not _is_regular_file(path):
+            if _is_hidden(name) or path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            if not _is_regular_file(path):
                 continue
             yield path, path.relative_to(folder)
 

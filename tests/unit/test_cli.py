@@ -314,7 +314,8 @@ def test_folder_is_walked_sorted_recursively_skipping_hidden(tmp_path, capsys):
     write(root / "b.jpg", photo_jpeg((1000, 500)))
     write(root / "a.png", rgba_png((300, 300)))
     write(root / "2024" / "june" / "c.jpg", photo_jpeg((600, 600)))
-    write(root / "readme.txt", b"not an image")
+    write(root / "readme.txt", b"not an image")  # no image suffix: not picked from a folder
+    write(root / "fake.JPG", b"not an image either")  # image suffix: an input, sniffed
     write(root / ".hidden.jpg", photo_jpeg((64, 64)))
     write(root / ".cache" / "d.jpg", photo_jpeg((64, 64)))
     out_dir = tmp_path / "out"
@@ -324,7 +325,7 @@ def test_folder_is_walked_sorted_recursively_skipping_hidden(tmp_path, capsys):
     assert [r["input"] for r in lines] == [
         str(root / "a.png"),
         str(root / "b.jpg"),
-        str(root / "readme.txt"),
+        str(root / "fake.JPG"),
         str(root / "2024" / "june" / "c.jpg"),
     ]
     assert [r["status"] for r in lines] == ["processed", "processed", "rejected", "processed"]
@@ -502,7 +503,7 @@ def test_jobs_gives_the_same_records_in_input_order(tmp_path, capsys):
     root = tmp_path / "photos"
     for i in range(4):
         write(root / f"p{i}.jpg", photo_jpeg((700 + 50 * i, 500)))
-    write(root / "p9.txt", b"nope")
+    write(root / "p9.jpg", b"nope")
 
     code_1, serial = run_json(capsys, root, "--out", tmp_path / "out1")
     code_2, parallel = run_json(capsys, root, "--out", tmp_path / "out2", "--jobs", "2")
