@@ -3,11 +3,13 @@
 Routes (DESIGN.md, Contract 3):
 
 - ``POST /images``: image in the body (raw, base64 when ``isBase64Encoded``) or as the
-  multipart field ``file``; at most ``API_MAX_BODY_BYTES`` (413 beyond, pointing to
-  ``POST /uploads``), magic bytes checked (415 for non-images). Stores the original at
+  one multipart field ``file`` (400 when absent, repeated or the form is cut); at most
+  ``API_MAX_BODY_BYTES`` (413 beyond, pointing to ``POST /uploads``), magic bytes
+  checked (415 for non-images). Stores the original at
   ``{UPLOADS_PREFIX}{image_id}/{sanitised filename}`` with metadata ``image-id``, writes a
   ``pending`` item, answers 202 ``{"image_id", "status", "status_url"}``.
-- ``POST /uploads``: optional JSON ``{"filename", "content_type", "size_bytes"}``; answers
+- ``POST /uploads``: optional JSON ``{"filename", "content_type", "size_bytes"}`` (the
+  type matched case-insensitively, 415 when not an accepted image type); answers
   201 with a presigned POST (``upload.url`` + ``upload.fields``) bound to a new image id,
   its key, a content-length-range, a Content-Type and the ``image-id`` metadata.
 - ``GET /images/{image_id}``: the item, plus ``download_url`` once processed (404 unknown).
@@ -195,6 +197,10 @@ def create_upload(request: Request, deps: Deps, _: dict[str, str]) -> dict[str, 
     size_bytes = spec.get("size_bytes")
     if not isinstance(filename, str):
         raise BadRequest("filename must be a string")
+    if content_type is not None and not isinstance(content_type, str):
+        raise BadRequest("content_type must be a string such as image/jpeg")
+    if content_type is not None:
+        content_type = content_type.strip().lower()  # MIME types are case-insensitive
     if content_type is not None and content_type not in CONTENT_TYPES:
         msg = f"content_type must be one of {', '.join(sorted(CONTENT_TYPES))}"
         raise UnsupportedMediaType(msg)

@@ -53,7 +53,7 @@ def is_multipart(content_type: str | None) -> bool:
 
 
 def file_field(body: bytes, content_type: str, *, name: str = "file", max_bytes: int) -> FilePart:
-    """The first part named ``name`` of a multipart/form-data ``body``.
+    """The part named ``name`` of a multipart/form-data ``body``; exactly one is expected.
 
     Args:
         body: the whole request body.
@@ -62,7 +62,8 @@ def file_field(body: bytes, content_type: str, *, name: str = "file", max_bytes:
         max_bytes: largest accepted part, bytes.
 
     Raises:
-        MultipartError: no boundary, malformed body, or no such field.
+        MultipartError: no boundary, malformed body, a body cut before its closing
+            boundary, no such field, or the field given more than once (ambiguous).
         PartTooLarge: the part exceeds ``max_bytes`` (parsing stops early).
     """
     ctype, params = parse_options_header(content_type)
@@ -73,6 +74,8 @@ def file_field(body: bytes, content_type: str, *, name: str = "file", max_bytes:
 
     state = _PartState()
     found: list[FilePart] = []
+    ended: list[bool] = []
+    seen = 0
 
     def on_part_begin() -> None:
         nonlocal state
@@ -91,9 +94,12 @@ def file_field(body: bytes, content_type: str, *, name: str = "file", max_bytes:
         state.header_value.clear()
 
     def on_headers_finished() -> None:
+        nonlocal seen
         _, disposition = parse_options_header(state.headers.get("content-disposition", ""))
         state.name = _text(disposition.get(b"name", b""))
         state.filename = _text(disposition.get(b"filename", b""))
+        if state.name == name:
+            seen += 1
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         if state.name != name or found:
@@ -124,6 +130,7 @@ def file_field(body: bytes, content_type: str, *, name: str = "file", max_bytes:
             "on_headers_finished": on_headers_finished,
             "on_part_data": on_part_data,
             "on_part_end": on_part_end,
+            "on_end": lambda: ended.append(True),
         },
     )
     try:
@@ -132,8 +139,14 @@ def file_field(body: bytes, content_type: str, *, name: str = "file", max_bytes:
     except MultipartParseError as e:
         msg = f"malformed multipart body: {e}"
         raise MultipartError(msg) from e
+    if not ended:
+        msg = "malformed multipart body: it ends before the closing boundary"
+        raise MultipartError(msg)
     if not found:
         msg = f"expected a form field named {name!r} holding the image"
+        raise MultipartError(msg)
+    if seen > 1:
+        msg = f"expected one form field named {name!r}, got {seen}; send one image per request"
         raise MultipartError(msg)
     return found[0]
 

@@ -9,13 +9,17 @@ The rules (decided here, carried out through the two ports):
   one the event names, the event is skipped: the newer object has its own event, so the
   newest version's rendition wins whatever the delivery order.
 - image id: ``image-id`` object metadata, else ``{UPLOADS_PREFIX}{image_id}/`` in the key
-  (API uploads), else :func:`handlers.keys.direct_image_id` of bucket, key and revision.
+  (API uploads; both only for objects in ``UPLOADS_BUCKET`` when it is set), else
+  :func:`handlers.keys.direct_image_id` of bucket, key and revision.
 - Idempotency: the revision (version id, else ETag) is stored as ``source_revision``; a
   final outcome already recorded for it means a duplicate delivery: skipped, no second
   output. The outcome write itself is conditional (see ``DynamoMetadataStore.record``).
 - Oversize objects (HEAD ContentLength > ``MAX_OBJECT_BYTES``) are rejected as
   ``too_large`` without a GET. ``ImageRejected`` from the engine gives a ``rejected``
-  item, no output, no retry. ``TransientError`` propagates for a retry.
+  item, no output, no retry. ``TransientError`` propagates for a retry; any other error
+  (engine bug, S3 refusing the rendition PUT) marks the item ``failed``, then propagates.
+- A source deleted before it could be read is a final outcome, never retried: an API
+  upload's item becomes ``failed`` (``source_missing``); a direct upload leaves no item.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from handlers.keys import (
 )
 from handlers.observability import logger
 from handlers.ports import MetadataStore, ObjectHead, ObjectStore
-from imgproc import ImageRejected, process
+from imgproc import ImageRejected, Result, process
 from imgproc.errors import TOO_LARGE
 
 MARKER_KEY = "generated-by"
@@ -169,6 +173,7 @@ def resize_object(
         except ObjectMissing:
             return _source_missing(obj, settings, metadata, now)
         result = process(data, max_dim=settings.max_dim_px, max_pixels=settings.max_pixels)
+        out_key = _write_rendition(obj, head, image_id, result, settings, objects)
     except ImageRejected as rejection:
         fields = {"error_reason": rejection.reason, "error_message": rejection.message}
         written = record("rejected", fields, _PROCESSED_FIELDS)
@@ -182,26 +187,6 @@ def resize_object(
         _mark_failed(image_id, revision, common, keep, metadata, now, error)
         raise
 
-    out_key = rendition_key(obj.key, settings.processed_prefix, result.extension)
-    source_key_meta, truncated = metadata_safe(obj.key)
-    object_metadata = {
-        MARKER_KEY: MARKER_VALUE,
-        "image-id": image_id,
-        "source-bucket": obj.bucket,
-        "source-key": source_key_meta,
-    }
-    if truncated:
-        object_metadata["source-key-truncated"] = "true"
-    if head.version_id:
-        object_metadata["source-version-id"] = head.version_id
-    objects.put(
-        settings.processed_bucket,
-        out_key,
-        result.data,
-        content_type=result.content_type,
-        cache_control=settings.rendition_cache_control,
-        metadata=object_metadata,
-    )
     fields = {
         "processed_bucket": settings.processed_bucket,
         "processed_key": out_key,
@@ -229,14 +214,54 @@ def resize_object(
     )
 
 
+def _write_rendition(
+    obj: ObjectCreated,
+    head: ObjectHead,
+    image_id: str,
+    result: Result,
+    settings: Settings,
+    objects: ObjectStore,
+) -> str:
+    """PUT the rendition (marked as ours, pointing back to its source); returns its key.
+
+    Raises:
+        TransientError: throttling, timeout, 5xx; anything else S3 raises propagates.
+    """
+    out_key = rendition_key(obj.key, settings.processed_prefix, result.extension)
+    source_key_meta, truncated = metadata_safe(obj.key)
+    object_metadata = {
+        MARKER_KEY: MARKER_VALUE,
+        "image-id": image_id,
+        "source-bucket": obj.bucket,
+        "source-key": source_key_meta,
+    }
+    if truncated:
+        object_metadata["source-key-truncated"] = "true"
+    if head.version_id:
+        object_metadata["source-version-id"] = head.version_id
+    objects.put(
+        settings.processed_bucket,
+        out_key,
+        result.data,
+        content_type=result.content_type,
+        cache_control=settings.rendition_cache_control,
+        metadata=object_metadata,
+    )
+    return out_key
+
+
 def _image_id(
     obj: ObjectCreated, head: ObjectHead, settings: Settings, revision: str
 ) -> tuple[str, str]:
-    """``(image_id, origin)``; origin is ``"api"`` for API uploads, ``"s3"`` otherwise."""
-    from_metadata = head.metadata.get("image-id")
-    if is_image_id(from_metadata):
-        return str(from_metadata), "api"
+    """``(image_id, origin)``; origin is ``"api"`` for API uploads, ``"s3"`` otherwise.
+
+    The API's ids (metadata or key) are trusted only in the uploads bucket (any bucket
+    when ``UPLOADS_BUCKET`` is unset), so an object elsewhere cannot take over an item.
+    """
     if settings.uploads_bucket in (None, obj.bucket):
+        from_metadata = head.metadata.get("image-id")
+        if is_image_id(from_metadata):
+            return str(from_metadata), "api"
         from_key = image_id_from_upload_key(obj.key, settings.uploads_prefix)
         if from_key:
             return from_key, "api"
