@@ -20,6 +20,8 @@ The rules (decided here, carried out through the two ports):
   (engine bug, S3 refusing the rendition PUT) marks the item ``failed``, then propagates.
 - A source deleted before it could be read is a final outcome, never retried: an API
   upload's item becomes ``failed`` (``source_missing``); a direct upload leaves no item.
+- Folder markers (a zero-byte object whose key ends in ``/``, what the S3 console's
+  "Create folder" writes) are skipped without an item.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ _PROCESSED_FIELDS = (
 )
 _ERROR_FIELDS = ("error_reason", "error_message")
 
-SkipReason = Literal["recursion", "duplicate", "superseded", "source_missing"]
+SkipReason = Literal["recursion", "duplicate", "superseded", "source_missing", "folder_marker"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,8 @@ def resize_object(
         raise ConfigError(msg)
     if is_own_output(obj.bucket, obj.key, settings):
         return Outcome("skipped", reason="recursion")
+    if obj.key.endswith("/") and obj.size_bytes == 0:
+        return Outcome("skipped", reason="folder_marker")
     try:
         head = objects.head(obj.bucket, obj.key)
     except ObjectMissing:

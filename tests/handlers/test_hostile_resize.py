@@ -189,6 +189,13 @@ def test_object_deleted_between_head_and_get(
     assert aws.item(image_id)["status"] == "failed" and aws.keys() == []
 
 
+def test_folder_marker_is_skipped_without_an_item(aws: Aws, context: LambdaContext) -> None:
+    outcome = resize.handler(aws.put("holiday photos/", b""), context)["outcomes"][0]
+
+    assert (outcome["status"], outcome["reason"]) == ("skipped", "folder_marker")
+    assert aws.items() == [] and aws.keys() == []
+
+
 def test_zero_byte_object_is_rejected_empty(aws: Aws, context: LambdaContext) -> None:
     outcome = resize.handler(aws.put("empty.jpg", b""), context)["outcomes"][0]
 
