@@ -54,6 +54,7 @@ MULTIPART_SLACK_BYTES = 64 * 1024  # form boundaries and part headers around the
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
 _HIDDEN = ("listing", "source_revision")
+FORM_URLENCODED = "application/x-www-form-urlencoded"
 
 Route = Callable[[Request, Deps, dict[str, str]], dict[str, Any]]
 
@@ -142,6 +143,14 @@ def create_image(request: Request, deps: Deps, _: dict[str, str]) -> dict[str, A
     sniffed = sniff_image(data)
     if sniffed is None:
         msg = "expected an image (JPEG, PNG, GIF, WebP, TIFF, BMP, HEIC or AVIF)"
+        if content_type.split(";", 1)[0].strip().lower() == FORM_URLENCODED:
+            # API Gateway passes form bodies as text, which mangles binary data.
+            msg = (
+                f"{msg}; the request says Content-Type {FORM_URLENCODED} (curl's default "
+                "for --data-binary): send the image's own type, e.g. "
+                "-H 'Content-Type: image/jpeg', or a multipart field with -F file=@photo.jpg"
+            )
+            raise UnsupportedMediaType(msg)
         raise UnsupportedMediaType(f"{msg}; the body does not start like one")
 
     image_id = new_image_id()

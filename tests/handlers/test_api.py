@@ -166,6 +166,25 @@ def test_post_images_non_image_is_415(
     assert aws.keys(aws.uploads_bucket) == []
 
 
+def test_form_urlencoded_body_gets_a_415_that_says_how_to_send_an_image(
+    aws: Aws, context: LambdaContext
+) -> None:
+    # curl --data-binary without -H Content-Type: API Gateway passes the body as text.
+    event = api_event(
+        "apigw_post_images_binary",
+        body="\ufffd\ufffd\ufffdJFIF garbled",
+        base64_body=False,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+    status, _headers, payload = call(event, context)
+
+    assert_error(status, payload, 415, "unsupported_media_type")
+    assert "Content-Type: image/jpeg" in payload["error"]["message"]
+    assert "-F file=@" in payload["error"]["message"]
+    assert aws.keys(aws.uploads_bucket) == []
+
+
 @pytest.mark.parametrize("multipart", [False, True], ids=["raw", "multipart"])
 def test_post_images_too_large_is_413_pointing_to_uploads(
     aws: Aws, context: LambdaContext, monkeypatch: pytest.MonkeyPatch, multipart: bool
