@@ -465,6 +465,8 @@ def _print_summary(records: Sequence[dict[str, object]], elapsed_s: float) -> No
     in_bytes = sum(int(r["input_size_bytes"]) for r in done)  # type: ignore[call-overload]
     out_bytes = sum(int(r["size_bytes"]) for r in done)  # type: ignore[call-overload]
     console = Console()
+    if not console.is_terminal:  # redirected to a file or a pipe: don't cut at 80 columns
+        console = Console(width=max(console.width, 200))
     if records:
         console.print(table)
     console.print(
