@@ -1,7 +1,9 @@
 """Colour: embedded ICC profiles to sRGB, CMYK to RGB, on the small image.
 
 LittleCMS through Pillow's ``ImageCms``. Transforms are built once per
-(profile bytes, modes) and cached. A profile that LittleCMS cannot read, or
+(profile digest, modes) and cached; the cache is keyed by a SHA-256 digest and
+skips profiles above :data:`MAX_CACHED_PROFILE_BYTES`, so a long-lived process
+fed hostile multi-megabyte profiles never keeps them alive. A profile that LittleCMS cannot read, or
 that does not match the pixel mode (an RGB profile on a CMYK image, ...), is
 ignored: the pixels are then taken as sRGB (or converted naively for CMYK),
 never rejected.
@@ -13,14 +15,22 @@ touches 500x500 pixels instead of millions.
 
 from __future__ import annotations
 
+import hashlib
 import io
-from functools import lru_cache
+import threading
+from collections import OrderedDict
 
 from PIL import Image, ImageCms
 
 _INTENT = ImageCms.Intent.PERCEPTUAL
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 _TRANSFORM_CACHE_SIZE = 32
+MAX_CACHED_PROFILE_BYTES = 1 << 20
+"""Profiles above this size (1 MB; camera and display profiles are a few KB) are
+used once and not cached."""
+
+_cache: OrderedDict[tuple[bytes, str, str], ImageCms.ImageCmsTransform | None] = OrderedDict()
+_cache_lock = threading.Lock()
 
 # Pillow mode of the pixels -> (LittleCMS input mode, output mode)
 _MODES = {
@@ -32,9 +42,24 @@ _MODES = {
 }
 
 
-@lru_cache(maxsize=_TRANSFORM_CACHE_SIZE)
 def _transform(icc: bytes, in_mode: str, out_mode: str) -> ImageCms.ImageCmsTransform | None:
-    """Build (once) the transform from profile ``icc`` to sRGB, or ``None`` if unusable."""
+    """The (cached) transform from profile ``icc`` to sRGB, or ``None`` if unusable."""
+    if len(icc) > MAX_CACHED_PROFILE_BYTES:
+        return _build(icc, in_mode, out_mode)
+    key = (hashlib.sha256(icc).digest(), in_mode, out_mode)
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    transform = _build(icc, in_mode, out_mode)
+    with _cache_lock:
+        _cache[key] = transform
+        if len(_cache) > _TRANSFORM_CACHE_SIZE:
+            _cache.popitem(last=False)
+    return transform
+
+
+def _build(icc: bytes, in_mode: str, out_mode: str) -> ImageCms.ImageCmsTransform | None:
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         return ImageCms.buildTransform(profile, _SRGB, in_mode, out_mode, _INTENT)

@@ -10,7 +10,7 @@ no opener is registered either. Limits are arguments:
 - ``max_pixels``: declared width x height from the header, before any pixel
   is decoded (Pillow's own decompression-bomb error also maps here);
 - ``max_decode_bytes``: estimated peak bytes of decoding, after the JPEG draft
-  scale is known (see :func:`decode_cost_bytes`).
+  scale is known (see :func:`imgproc.cost.decode_cost_bytes`).
 
 Every failure becomes :class:`~imgproc.errors.ImageRejected`.
 """
@@ -25,6 +25,7 @@ from collections.abc import Callable
 from PIL import Image, ImageFile
 
 from imgproc import sniff
+from imgproc.cost import decode_cost_bytes
 from imgproc.errors import CORRUPT, TOO_MANY_PIXELS, TRUNCATED, ImageRejected
 
 DECODE_ERRORS: tuple[type[BaseException], ...] = (
@@ -39,14 +40,10 @@ DECODE_ERRORS: tuple[type[BaseException], ...] = (
     zlib.error,
     RuntimeError,
     MemoryError,
-    OverflowError,
+    ArithmeticError,  # OverflowError, and ZeroDivisionError from a zero in a header field
 )
-
-# Pillow keeps 1-, 8-bit single-band images at 1 byte per pixel, I;16 at 2, all else at 4.
-_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
-# Decoders that hold a second full-size buffer while decoding (their own output
-# buffer copied into Pillow's, or a whole TIFF strip).
-_DOUBLE_BUFFERED = frozenset({sniff.WEBP, sniff.HEIF, sniff.AVIF, sniff.TIFF})
+"""What Pillow's and pillow-heif's parsers raise on bad input (never ``Exception``:
+a bug in the engine itself must stay visible)."""
 
 
 class _Reader(io.BytesIO):
@@ -142,33 +139,6 @@ def check_pixels(size: tuple[int, int], max_pixels: int) -> None:
     if width * height > max_pixels:
         msg = f"expected at most {max_pixels} pixels, got {width}x{height} = {width * height}"
         raise ImageRejected(TOO_MANY_PIXELS, msg)
-
-
-def decode_cost_bytes(image: ImageFile.ImageFile, fmt: str, stored_size: tuple[int, int]) -> int:
-    """Estimate the peak bytes needed to decode ``image`` at its current (draft) size.
-
-    ``stored_size`` is the (width, height) in pixels the header declared, before
-    any draft scale.
-
-    The decoded buffer at Pillow's bytes per pixel for the mode, doubled for
-    decoders that keep their own full-size buffer; for progressive JPEGs plus
-    the coefficient buffer libjpeg keeps for the whole stored image (2 bytes
-    per sample, whatever the draft scale).
-    """
-    width, height = image.size
-    cost = width * height * _BYTES_PER_PIXEL.get(image.mode, 4)
-    if fmt in _DOUBLE_BUFFERED:
-        cost *= 2
-    if fmt == sniff.JPEG and image.info.get("progressive"):
-        layers = getattr(image, "layer", None) or []
-        full_w, full_h = stored_size
-        h_max = max((layer[1] for layer in layers), default=1) or 1
-        v_max = max((layer[2] for layer in layers), default=1) or 1
-        samples = sum(
-            -(-full_w * layer[1] // h_max) * -(-full_h * layer[2] // v_max) for layer in layers
-        )
-        cost += 2 * (samples or 3 * full_w * full_h)
-    return cost
 
 
 def check_decode_cost(
