@@ -5,6 +5,19 @@ A plain HTTP client of the API (Contract 3), so it works against any deployment 
 - files up to the API's body limit go in one multipart ``POST /images`` (field ``file``);
 - bigger ones ask ``POST /uploads`` for a presigned S3 POST and send the file there;
 - then ``GET /images/{image_id}`` is polled until the status is final or a timeout passes.
+
+Outcomes use the pipeline's vocabulary (``status`` and ``reason``, plus a free-text
+``message``):
+
+- ``processed``; ``rejected`` with the engine's reason, from the metadata item
+  (``error_reason``) or, when the API refuses the file itself, from its answer: 415 ->
+  ``unsupported_format``, 413 -> ``too_large``, 400 -> its error code (``empty``, ...);
+- ``failed`` (the pipeline's own, from the item); ``pending`` with reason ``timeout``;
+  ``missing`` (no such file); ``cancelled`` (stopped before its turn);
+- ``error`` only for real failures on the way: ``connection_error``, ``timeout``, 5xx
+  (reason ``http_503`` or the API's error code), with the HTTP detail in ``message``.
+
+Sizes in the table are decimal (1 MB = 1,000,000 bytes, like the API's 4.5 MB limit).
 """
 
 from __future__ import annotations
@@ -29,6 +42,7 @@ API_MAX_BODY_BYTES = 4_500_000  # the API's POST /images limit (handlers/config.
 FINAL_STATUSES = frozenset({"processed", "rejected", "failed"})
 POLL_INTERVAL_S = 0.2
 HTTP_TIMEOUT_S = 60
+REFUSAL_REASONS = {415: "unsupported_format", 413: "too_large"}  # API status -> reason
 
 
 @dataclass
@@ -40,6 +54,7 @@ class ImageOutcome:
     status: str = "pending"
     image_id: str | None = None
     reason: str | None = None
+    message: str | None = None
     original_size_bytes: int | None = None
     original_dims: tuple[int, int] | None = None
     processed_size_bytes: int | None = None
@@ -117,6 +132,15 @@ def upload(session: requests.Session, api_url: str, path: Path, *,
     return grant["image_id"]
 
 
+def api_error_code(response: requests.Response) -> str | None:
+    """The ``code`` of an API error answer ``{"error": {"code", "message"}}``, else None."""
+    try:
+        code = response.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return code if isinstance(code, str) else None
+
+
 def _raise_for_api_error(response: requests.Response) -> None:
     if response.ok:
         return
@@ -127,6 +151,35 @@ def _raise_for_api_error(response: requests.Response) -> None:
         detail = response.text[:200]
     msg = f"HTTP {response.status_code} {detail}"
     raise requests.HTTPError(msg, response=response)
+
+
+def classify_failure(error: Exception) -> tuple[str, str, str]:
+    """``(status, reason, message)`` for an exception met while processing one file.
+
+    The API refusing the file itself (413, 415, or 400 in its error shape) is ``rejected``
+    with the pipeline's reason (see the module docstring); S3 refusing a presigned upload
+    as too big (``EntityTooLarge``) is ``rejected``/``too_large``. Everything else is
+    ``error``: ``connection_error``, ``timeout``, ``http_<status>`` (or the API's code for
+    its 5xx answers), ``io_error`` reading the file, ``bad_response``.
+    """
+    message = str(error)
+    if isinstance(error, requests.HTTPError) and error.response is not None:
+        status_code = error.response.status_code
+        code = api_error_code(error.response)
+        if status_code in REFUSAL_REASONS:
+            return "rejected", REFUSAL_REASONS[status_code], message
+        if status_code == 400 and code is not None:
+            return "rejected", code, message
+        if status_code == 400 and "<Code>EntityTooLarge</Code>" in error.response.text:
+            return "rejected", "too_large", message
+        return "error", code or f"http_{status_code}", message
+    if isinstance(error, requests.Timeout):
+        return "error", "timeout", message
+    if isinstance(error, requests.ConnectionError):
+        return "error", "connection_error", message
+    if isinstance(error, OSError):
+        return "error", "io_error", message
+    return "error", "bad_response", f"{type(error).__name__}: {message}"
 
 
 def wait_for(session: requests.Session, api_url: str, image_id: str, *, timeout_s: float,
@@ -167,7 +220,7 @@ def process_one(api_url: str, source: Source, *, timeout_s: float,
     with requests.Session() as session:
         try:
             if not path.is_file():
-                outcome.status, outcome.reason = "missing", "no such file"
+                outcome.status, outcome.message = "missing", "no such file"
                 return outcome
             outcome.image_id = upload(session, api_url, path,
                                       api_max_body_bytes=api_max_body_bytes)
@@ -176,15 +229,16 @@ def process_one(api_url: str, source: Source, *, timeout_s: float,
             if out_dir is not None and item.get("status") == "processed":
                 outcome.output = save_rendition(session, item, out_dir / source.relative)
         except (requests.RequestException, OSError, KeyError, ValueError) as e:
-            outcome.status, outcome.reason = "error", str(e)
+            outcome.status, outcome.reason, outcome.message = classify_failure(e)
             outcome.elapsed_s = time.monotonic() - started
             return outcome
     outcome.item = item
     outcome.status = str(item.get("status", "pending"))
     if outcome.status == "pending":
-        outcome.reason = f"not final after {timeout_s:g} s"
+        outcome.reason, outcome.message = "timeout", f"not final after {timeout_s:g} s"
     else:
         outcome.reason = item.get("error_reason")
+        outcome.message = item.get("error_message")
     outcome.original_size_bytes = item.get("original_size_bytes")
     outcome.original_dims = _dims(item, "original")
     outcome.processed_size_bytes = item.get("processed_size_bytes")
@@ -232,7 +286,7 @@ def run_batch(api_url: str, sources: list[Source], *, timeout_s: float = 120.0,
         with (out_dir / "results.jsonl").open("w", encoding="utf-8") as f:
             for o in outcomes:
                 record = {"file": str(o.path), "status": o.status, "reason": o.reason,
-                          "output": str(o.output) if o.output else None,
+                          "message": o.message, "output": str(o.output) if o.output else None,
                           "elapsed_s": round(o.elapsed_s, 3), "item": o.item or None}
                 f.write(json.dumps(record, default=str) + "\n")
     return outcomes
@@ -252,12 +306,32 @@ def _dedupe_relative(sources: list[Source]) -> None:
             sources[i] = Source(source.path, relative)
 
 
+def human_size(size_bytes: float) -> str:
+    """Decimal units, as the API's limits are stated: ``15.79 MB``, ``48.2 kB``, ``512 B``."""
+    if size_bytes >= 1_000_000:
+        return f"{size_bytes / 1_000_000:,.2f} MB"
+    if size_bytes >= 1000:
+        return f"{size_bytes / 1000:,.1f} kB"
+    return f"{int(size_bytes)} B"
+
+
 def _size(size_bytes: int | None, dims: tuple[int, int] | None) -> str:
     if size_bytes is None:
         return ""
-    text = f"{size_bytes / 1024:,.1f} KB" if size_bytes < 1024 * 1024 \
-        else f"{size_bytes / 1024 / 1024:,.2f} MB"
+    text = human_size(size_bytes)
     return f"{dims[0]}x{dims[1]}, {text}" if dims else text
+
+
+def status_text(outcome: ImageOutcome, *, max_message_chars: int = 160) -> str:
+    """``processed``, ``rejected (too_large)``; for the rest also the message:
+    ``error (http_503): HTTP 503 ...``, ``missing: no such file``."""
+    text = outcome.status if not outcome.reason else f"{outcome.status} ({outcome.reason})"
+    if outcome.message and outcome.status not in ("processed", "rejected"):
+        message = outcome.message
+        if len(message) > max_message_chars:
+            message = message[:max_message_chars - 1] + "…"
+        text += f": {message}"
+    return text
 
 
 def summary_table(outcomes: list[ImageOutcome]) -> Table:
@@ -271,9 +345,8 @@ def summary_table(outcomes: list[ImageOutcome]) -> Table:
         table.add_column(column, justify="right", no_wrap=True)
     colours = {"processed": "green", "rejected": "yellow"}
     for o in outcomes:
-        status = o.status if not o.reason else f"{o.status} ({o.reason})"
         table.add_row(str(o.path), o.image_id or "",
-                      Text(status, style=colours.get(o.status, "red")),
+                      Text(status_text(o), style=colours.get(o.status, "red")),
                       _size(o.original_size_bytes, o.original_dims),
                       _size(o.processed_size_bytes, o.processed_dims),
                       f"{o.elapsed_s:.2f} s")

@@ -13,6 +13,7 @@ answers HTTP before returning. It also caches moto's per-request backend lookup 
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
@@ -59,6 +60,15 @@ class EmulatorError(RuntimeError):
     """The emulator could not start (port taken, or it never answered)."""
 
 
+class EmulatorPortInUse(EmulatorError):
+    """The emulator's ``host:port`` is already in use (``host`` and ``port`` attributes)."""
+
+    def __init__(self, message: str, *, host: str, port: int) -> None:
+        super().__init__(message)
+        self.host = host
+        self.port = port
+
+
 class Emulator:
     """moto's server on ``host:port`` (port 0 picks a free one), running in a daemon thread.
 
@@ -97,7 +107,8 @@ class Emulator:
         """Bind, serve in a daemon thread, wait until it answers; return the endpoint URL.
 
         Raises:
-            EmulatorError: the port is taken or the server did not answer within
+            EmulatorPortInUse: the port is taken.
+            EmulatorError: cannot listen otherwise, or the server did not answer within
                 ``ready_timeout_s`` seconds.
         """
         # werkzeug logs every request at INFO; the runner logs its own journey instead.
@@ -109,8 +120,11 @@ class Emulator:
                 request_handler=MotoRequestHandler,
             )
         except (OSError, SystemExit) as e:  # werkzeug exits (!) when the port is taken
+            in_use = not isinstance(e, OSError) or e.errno == errno.EADDRINUSE
             msg = f"cannot listen on {self.host}:{self.requested_port} for the emulator: " \
-                f"{e if isinstance(e, OSError) else 'address already in use'}"
+                f"{'address already in use' if in_use else e}"
+            if in_use:
+                raise EmulatorPortInUse(msg, host=self.host, port=self.requested_port) from e
             raise EmulatorError(msg) from e
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="moto-server", daemon=True

@@ -8,14 +8,17 @@ reply becomes the HTTP response. Like API Gateway:
 - bodies whose Content-Type matches a binary media type arrive base64-encoded with
   ``isBase64Encoded: true``; other bodies arrive as text; no body is ``null``;
 - requests over 10 MB are refused with 413 before the handler runs (the REST API payload
-  quota), and so are events over Lambda's 6 MB synchronous invocation payload;
+  quota), and so are events over Lambda's 6 MB synchronous invocation payload; these 413s
+  use the project's error shape ``{"error": {"code": "payload_too_large", "message"}}``
+  with the API's CORS headers (on AWS, gateway responses configured the same way);
 - a handler that raises or returns a malformed reply yields 502 ``{"message": "Internal
   server error"}``;
 - routes map to resources ``/images``, ``/images/{image_id}`` (with ``pathParameters``),
   ``/uploads``; anything else goes to ``/{proxy+}`` so the handler answers it.
 
 Not API Gateway: ``GET /`` and ``GET /index.html`` serve the upload page from
-deploy/static/index.html (on AWS that page is hosted elsewhere).
+deploy/static/index.html (on AWS that page is hosted elsewhere). A client that hangs up
+mid-response is logged at DEBUG, without a traceback.
 
 Standalone: ``python -m deploy.http_front --port 8080`` (handler ``handlers.api.handler``,
 configured by the environment).
@@ -29,6 +32,7 @@ import binascii
 import fnmatch
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -53,6 +57,8 @@ BINARY_MEDIA_TYPES = ("multipart/form-data", "image/*", "application/octet-strea
 DRAIN_MAX_BYTES = 64 * 1024 * 1024
 STAGE = "local"
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
+CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+CLIENT_CLOSED_STATUS = 499  # in a RequestRecord: the client left before its answer (nginx's)
 
 
 def match_route(path: str) -> tuple[str, dict[str, str] | None]:
@@ -199,6 +205,38 @@ def _json(status: int, payload: dict[str, Any]) -> ProxyResponse:
     return ProxyResponse(status, headers, json.dumps(payload).encode())
 
 
+def cors_headers(origin: str | None, allow_origins: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The CORS headers the API answers with (handlers/http.py ``cors_headers``' rules):
+    ``*`` allows any origin; otherwise a listed ``origin`` is echoed with ``Vary: Origin``."""
+    headers = [("Access-Control-Expose-Headers", "Location")]
+    if "*" in allow_origins:
+        return [*headers, ("Access-Control-Allow-Origin", "*")]
+    headers.append(("Vary", "Origin"))
+    if origin and origin in allow_origins:
+        headers.append(("Access-Control-Allow-Origin", origin))
+    return headers
+
+
+def too_large_response(method: str, path: str, size_bytes: int, limit_bytes: int, *,
+                       what: str = "", cors: list[tuple[str, str]] | None = None) -> ProxyResponse:
+    """413 in the project's error shape (Contract 3): ``{"error": {"code":
+    "payload_too_large", "message"}}``; for ``POST /images`` the message points at
+    ``POST /uploads``. ``what`` qualifies the limit (e.g. the Lambda event size)."""
+    message = (f"request body too large for {method} {path} ({size_bytes} bytes{what}, "
+               f"the limit is {limit_bytes} bytes)")
+    if method == "POST" and path.rstrip("/") == "/images":
+        message += "; use POST /uploads for a presigned S3 upload"
+    payload = {"error": {"code": "payload_too_large", "message": message}}
+    headers = [("Content-Type", "application/json"), *(cors or [])]
+    return ProxyResponse(413, headers, json.dumps(payload).encode())
+
+
+def allowed_origins(value: str | None) -> tuple[str, ...]:
+    """``CORS_ALLOW_ORIGINS`` (comma-separated, default ``*``) as a tuple."""
+    origins = tuple(o.strip() for o in (value or "*").split(",") if o.strip())
+    return origins or ("*",)
+
+
 @dataclass
 class RequestRecord:
     """What :class:`ApiFront` tells its ``on_request`` callback after each API call."""
@@ -245,20 +283,36 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if self._static():
             return
         started = time.monotonic()
+        path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path) or "/"
+        on_started = self.server.on_request_started
+        if on_started is not None:
+            try:
+                on_started(self.command, path)
+            except Exception:
+                log.exception("on_request_started callback failed")
+        response: ProxyResponse | None = None
+        body_bytes = 0
+        close = False
+        try:
+            response, body_bytes, close = self._proxy(path)
+        finally:
+            # Before the answer is written: a client acting on it comes after this record.
+            self._record(path, response, started, body_bytes)
+        self._send(response, close=close)
+
+    def _proxy(self, path: str) -> tuple[ProxyResponse, int, bool]:
+        """Read the request, call the handler; (response, body bytes, close the connection)."""
         length_header = self.headers.get("Content-Length")
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            self._send(_json(411, {"message": "Content-Length required"}), close=True)
-            return
+            return _json(411, {"message": "Content-Length required"}), 0, True
         try:
             length = int(length_header or 0)
         except ValueError:
-            self._send(_json(400, {"message": "bad Content-Length"}), close=True)
-            return
+            return _json(400, {"message": "bad Content-Length"}), 0, True
         if length > self.server.max_body_bytes:
-            msg = f"request body of {length} bytes is over the {self.server.max_body_bytes} limit"
             self._drain(length)
-            self._send(_json(413, {"message": "Request Too Long", "detail": msg}), close=True)
-            return
+            return too_large_response(self.command, path, length, self.server.max_body_bytes,
+                                      cors=self._cors()), length, True
         body = self.rfile.read(length) if length else b""
         host, port = self.server.server_address[:2]
         event = build_event(
@@ -267,18 +321,26 @@ class _RequestHandler(BaseHTTPRequestHandler):
             host=self.headers.get("Host", f"{host}:{port}"), port=int(port),
             binary_media_types=self.server.binary_media_types,
         )
-        response = self._invoke(event)
-        self._send(response)
-        if self.server.on_request is not None:
-            content_type = next((v for k, v in response.headers if k.lower() == "content-type"),
-                                "")
-            record = RequestRecord(self.command, event["path"], response.status,
-                                   time.monotonic() - started, len(body), response.body,
-                                   content_type)
-            try:
-                self.server.on_request(record)
-            except Exception:
-                log.exception("on_request callback failed")
+        return self._invoke(event, len(body)), len(body), False
+
+    def _cors(self) -> list[tuple[str, str]]:
+        return cors_headers(self.headers.get("Origin"), self.server.cors_allow_origins)
+
+    def _record(self, path: str, response: ProxyResponse | None, started: float,
+                body_bytes: int) -> None:
+        """Tell ``on_request`` (status 499 when the client left before its answer)."""
+        if self.server.on_request is None:
+            return
+        status = response.status if response is not None else CLIENT_CLOSED_STATUS
+        headers = response.headers if response is not None else []
+        content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+        record = RequestRecord(self.command, path, status, time.monotonic() - started,
+                               body_bytes, response.body if response is not None else b"",
+                               content_type)
+        try:
+            self.server.on_request(record)
+        except Exception:
+            log.exception("on_request callback failed")
 
     def _drain(self, length: int) -> None:
         """Read and drop a refused body (up to 64 MB) so the client gets to read the 413."""
@@ -289,11 +351,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 return
             left -= len(chunk)
 
-    def _invoke(self, event: dict[str, Any]) -> ProxyResponse:
+    def _invoke(self, event: dict[str, Any], body_bytes: int) -> ProxyResponse:
         event_bytes = len(json.dumps(event))
         if event_bytes > MAX_EVENT_BYTES:
-            msg = f"the Lambda event would be {event_bytes} bytes, over {MAX_EVENT_BYTES}"
-            return _json(413, {"message": "Request Too Long", "detail": msg})
+            return too_large_response(
+                event["httpMethod"], event["path"], body_bytes, MAX_EVENT_BYTES,
+                what=f", {event_bytes} bytes as a Lambda event", cors=self._cors())
         context = _ApiContext(aws_request_id=event["requestContext"]["requestId"])
         try:
             return parse_response(self.server.handler(event, context))
@@ -327,16 +390,33 @@ class _Server(ThreadingHTTPServer):
     static_dir: Path
     max_body_bytes: int
     binary_media_types: tuple[str, ...]
+    cors_allow_origins: tuple[str, ...]
     on_request: Callable[[RequestRecord], None] | None
+    on_request_started: Callable[[str, str], None] | None
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up is not an error worth a traceback: one DEBUG line."""
+        error = sys.exc_info()[1]
+        if isinstance(error, CLIENT_GONE):
+            log.debug("client %s:%s went away: %s", *client_address[:2], error)
+            return
+        super().handle_error(request, client_address)
 
 
 class ApiFront:
     """The HTTP front on ``host:port`` (0 picks a free port), serving in a daemon thread.
 
+    Binds in the constructor: ``OSError`` (``errno.EADDRINUSE``) when the port is taken.
+
     Args:
         handler: the API Lambda handler (``handlers.api.handler``).
-        on_request: called after each proxied request (not the static page) with a
-            :class:`RequestRecord`; exceptions in it are logged and ignored.
+        cors_allow_origins: for the front's own 413 answers, as the API's
+            ``CORS_ALLOW_ORIGINS`` (default: that variable, else ``*``).
+        on_request_started: called with (method, percent-decoded path) when a proxied
+            request arrives; each such call is followed by exactly one ``on_request``.
+        on_request: called once per proxied request (not the static page) with a
+            :class:`RequestRecord`, after the handler and before the answer is written
+            (status 499 if the client left first); exceptions in it are logged and ignored.
     """
 
     def __init__(
@@ -348,6 +428,8 @@ class ApiFront:
         static_dir: Path = STATIC_DIR,
         max_body_bytes: int = MAX_BODY_BYTES,
         binary_media_types: tuple[str, ...] = BINARY_MEDIA_TYPES,
+        cors_allow_origins: tuple[str, ...] | None = None,
+        on_request_started: Callable[[str, str], None] | None = None,
         on_request: Callable[[RequestRecord], None] | None = None,
     ) -> None:
         self._server = _Server((host, port), _RequestHandler)  # raises OSError if taken
@@ -355,6 +437,9 @@ class ApiFront:
         self._server.static_dir = static_dir
         self._server.max_body_bytes = max_body_bytes
         self._server.binary_media_types = binary_media_types
+        self._server.cors_allow_origins = cors_allow_origins or allowed_origins(
+            os.environ.get("CORS_ALLOW_ORIGINS"))
+        self._server.on_request_started = on_request_started
         self._server.on_request = on_request
         self._thread: threading.Thread | None = None
 

@@ -2,11 +2,16 @@
 
     12:00:01.120 journey  uploaded   3f2a... photo.jpg (2.1 MB) via POST /images
     12:00:01.135 journey  queued     3f2a... s3://image-uploads/uploads/3f2a.../photo.jpg
-    12:00:01.480 journey  processed  3f2a... 4000x3000 2.1 MB -> 500x375 48.2 KB (345 ms)
+    12:00:01.480 journey  processed  3f2a... 4000x3000 2.1 MB -> 500x375 48.2 kB (345 ms)
     12:00:01.700 journey  seen       3f2a... processed via GET /images/3f2a...
 
-Hooks: :meth:`Journey.on_request` for the HTTP front, :meth:`Journey.wrap_resize` and
-:meth:`Journey.on_batch` for the dispatcher. Reading only: the journey never changes state.
+Sizes are decimal (1 MB = 1,000,000 bytes, like the API's 4.5 MB body limit).
+
+Hooks: :meth:`Journey.on_request_started` and :meth:`Journey.on_request` for the HTTP front,
+:meth:`Journey.wrap_resize` and :meth:`Journey.on_batch` for the dispatcher. Reading only:
+the journey never changes state. One ordering rule: S3 queues an API upload's event while
+``POST /images`` is still running, so a ``queued`` line waits (at most
+``UPLOAD_LINE_WAIT_S``, only while such a request is in flight) for its ``uploaded`` line.
 """
 
 from __future__ import annotations
@@ -32,17 +37,20 @@ from handlers.keys import direct_image_id, image_id_from_upload_key
 log = logging.getLogger("journey")
 
 Handler = Callable[[dict[str, Any], Any], Any]
+UPLOAD_LINE_WAIT_S = 5.0
+CLIENT_CLOSED_STATUS = 499  # deploy.http_front: the client left before its answer
 
 
 def human_size(size_bytes: object) -> str:
-    """``2.1 MB``, ``48.2 KB``, ``512 B`` (DynamoDB's Decimals too); ``?`` when missing."""
+    """Decimal units: ``2.1 MB``, ``48.2 kB``, ``512 B`` (DynamoDB's Decimals too); ``?``
+    when missing. 1 MB = 1,000,000 bytes, as in the API's 4.5 MB limit."""
     if isinstance(size_bytes, bool) or not isinstance(size_bytes, numbers.Number):
         return "?"
     size_bytes = float(size_bytes)  # type: ignore[arg-type]
-    if size_bytes >= 1024 * 1024:
-        return f"{size_bytes / 1024 / 1024:.1f} MB"
-    if size_bytes >= 1024:
-        return f"{size_bytes / 1024:.1f} KB"
+    if size_bytes >= 1_000_000:
+        return f"{size_bytes / 1_000_000:.1f} MB"
+    if size_bytes >= 1000:
+        return f"{size_bytes / 1000:.1f} kB"
     return f"{int(size_bytes)} B"
 
 
@@ -74,6 +82,9 @@ class Journey:
         self._deserialize = TypeDeserializer().deserialize
         self._seen_status: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._uploads = threading.Condition()  # guards the two below
+        self._uploads_in_flight = 0  # POST /images requests between started and answered
+        self._uploaded: set[str] = set()  # image ids whose "uploaded" line is out
 
     def image_id(self, obj: ObjectCreated) -> str:
         """The image id the resize handler gives ``obj`` (handlers/keys.py rules)."""
@@ -91,8 +102,29 @@ class Journey:
         return {k: self._deserialize(v) for k, v in raw.items()} if raw else None
 
     # -- the HTTP front ------------------------------------------------------------------
+    @staticmethod
+    def _is_upload(method: str, path: str) -> bool:
+        return method == "POST" and path.rstrip("/") == "/images"
+
+    def on_request_started(self, method: str, path: str) -> None:
+        """Count ``POST /images`` in flight (their S3 events may be queued before they end)."""
+        if self._is_upload(method, path):
+            with self._uploads:
+                self._uploads_in_flight += 1
+
     def on_request(self, record: RequestRecord) -> None:
         """Log uploads, grants, status changes seen by clients, and API errors."""
+        if self._is_upload(record.method, record.path):
+            with self._uploads:  # the line goes out before any waiting "queued" line
+                try:
+                    self._log_request(record)
+                finally:
+                    self._uploads_in_flight = max(0, self._uploads_in_flight - 1)
+                    self._uploads.notify_all()
+            return
+        self._log_request(record)
+
+    def _log_request(self, record: RequestRecord) -> None:
         try:
             body = json.loads(record.response_body) if record.content_type.startswith(
                 "application/json") else {}
@@ -102,14 +134,21 @@ class Journey:
             body = {}
         image_id = body.get("image_id", "")
         where = f"{record.method} {record.path}"
-        if record.status >= 400:
+        if record.status == CLIENT_CLOSED_STATUS:
+            log.info("dropped    %s: the client went away before its answer", where)
+        elif record.status >= 400:
             error = body.get("error") if isinstance(body.get("error"), dict) else {}
             detail = f"{error.get('code')}: {error.get('message')}" if error \
                 else body.get("message", "")
             log.info("refused    %s -> %d %s", where, record.status, detail)
-        elif record.method == "POST" and record.path == "/images":
+        elif self._is_upload(record.method, record.path):
+            size_bytes = body.get("size_bytes")  # the image, without multipart framing
+            if not isinstance(size_bytes, int):
+                size_bytes = record.request_body_bytes
             log.info("uploaded   %s %s (%s) via %s", image_id, body.get("filename", ""),
-                     human_size(record.request_body_bytes), where)
+                     human_size(size_bytes), where)
+            if image_id:
+                self._uploaded.add(image_id)
         elif record.method == "POST" and record.path == "/uploads":
             log.info("granted    %s presigned S3 upload via %s", image_id, where)
         elif record.method == "GET" and image_id and body.get("status"):
@@ -127,10 +166,20 @@ class Journey:
                 receives = record.get("attributes", {}).get("ApproximateReceiveCount", "1")
                 for obj in self._objects(record):
                     retry = f" (receive #{receives})" if receives != "1" else ""
-                    log.info("queued     %s s3://%s/%s%s", self.image_id(obj), obj.bucket,
+                    image_id = self.image_id(obj)
+                    self._wait_for_upload_line(image_id)
+                    log.info("queued     %s s3://%s/%s%s", image_id, obj.bucket,
                              obj.key, retry)
             return handler(event, context)
         return resize_with_journey
+
+    def _wait_for_upload_line(self, image_id: str) -> None:
+        """Hold a ``queued`` line until ``image_id``'s ``uploaded`` line is out, while any
+        ``POST /images`` is in flight (at most ``UPLOAD_LINE_WAIT_S``)."""
+        with self._uploads:
+            self._uploads.wait_for(
+                lambda: image_id in self._uploaded or self._uploads_in_flight == 0,
+                timeout=UPLOAD_LINE_WAIT_S)
 
     def on_batch(self, outcome: BatchOutcome) -> None:
         """After a batch: the outcome per image (from its item), or the retry to come.

@@ -25,10 +25,12 @@ Each image's journey is logged on stderr, one line per step.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -40,7 +42,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from deploy.emulator import Emulator, EmulatorError
+from deploy.emulator import Emulator, EmulatorError, EmulatorPortInUse
 
 log = logging.getLogger("deploy.local")
 journey_log = logging.getLogger("journey")
@@ -57,6 +59,37 @@ DEFAULTS = {
     "region": "us-east-1",
 }
 IDLE_POLL_S = 2  # the dispatcher's long poll; also bounds how long a stop waits for it
+CLI_CREDENTIALS = "AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x"  # the emulator takes any
+
+
+class StartError(RuntimeError):
+    """The local pipeline cannot start; the message is for a person (exit code 2)."""
+
+
+def port_in_use_message(host: str, port: int, flag: str) -> str:
+    """What to tell a person whose ``--api-port``/``--emulator-port`` is taken."""
+    return (f"port {port} ({flag}) is already in use on {host}; stop what uses it or pass "
+            f"{flag} 0 for a free port")
+
+
+def check_port_free(host: str, port: int, flag: str) -> None:
+    """Bind-test ``host:port`` (as the servers will bind it, ``SO_REUSEADDR``) and release it.
+
+    Port 0 is always free. Raises:
+        StartError: the port is in use (message from :func:`port_in_use_message`) or cannot
+            be bound for another reason (bad address, privileged port).
+    """
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise StartError(port_in_use_message(host, port, flag)) from e
+            msg = f"cannot listen on {host}:{port} ({flag}): {e.strerror or e}"
+            raise StartError(msg) from e
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,11 +238,25 @@ class LocalPipeline:
         self.resources: Any = None
 
     def start(self) -> Ready:
-        """Start everything; raises ``EmulatorError``/``OSError`` when a port is taken."""
+        """Start everything. Both ports are taken before any resource is created.
+
+        Raises:
+            StartError: a port is in use or cannot be bound (the message names its flag).
+            EmulatorError: the emulator did not come up.
+        """
         args = self.args
         region = args.region or os.environ.get("AWS_REGION") \
             or os.environ.get("AWS_DEFAULT_REGION") or DEFAULTS["region"]
-        endpoint_url = self.emulator.start()
+        if args.api_port and args.api_port == args.emulator_port:
+            msg = (f"--api-port and --emulator-port are both {args.api_port}; give them "
+                   "different ports (0 picks a free one)")
+            raise StartError(msg)
+        check_port_free(args.host, args.api_port, "--api-port")
+        check_port_free(args.host, args.emulator_port, "--emulator-port")
+        try:
+            endpoint_url = self.emulator.start()
+        except EmulatorPortInUse as e:  # taken between the check and the bind
+            raise StartError(port_in_use_message(e.host, e.port, "--emulator-port")) from e
         configure_environment(os.environ, endpoint_url=endpoint_url, region=region, args=args)
 
         # Imported only now: handler modules may build settings and clients at import.
@@ -221,20 +268,27 @@ class LocalPipeline:
 
         bootstrap.reset()  # in case anything built clients before the environment was set
         route_stdout_logs_to_stderr()
+        journey = Journey(table=args.table, region=region, endpoint_url=endpoint_url,
+                          visibility_timeout_s=args.visibility_timeout)
+        try:  # binds now, serves once the resources exist
+            self.front = ApiFront(api.handler, host=args.host, port=args.api_port,
+                                  on_request_started=journey.on_request_started,
+                                  on_request=journey.on_request)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise StartError(port_in_use_message(args.host, args.api_port,
+                                                     "--api-port")) from e
+            raise
         self.resources = ensure_resources(
             uploads_bucket=args.uploads_bucket, processed_bucket=args.processed_bucket,
             table=args.table, queue=args.queue, region=region, endpoint_url=endpoint_url,
             max_receive_count=args.max_receives, visibility_timeout_s=args.visibility_timeout,
         )
-        journey = Journey(table=args.table, region=region, endpoint_url=endpoint_url,
-                          visibility_timeout_s=args.visibility_timeout)
         self.dispatcher = SqsDispatcher(
             self.resources.queue_url, journey.wrap_resize(resize.handler),
             batch_size=args.batch_size, wait_time_s=IDLE_POLL_S, on_batch=journey.on_batch,
         )
         self.dispatcher.start(args.workers)
-        self.front = ApiFront(api.handler, host=args.host, port=args.api_port,
-                              on_request=journey.on_request)
         api_url = self.front.start()
         return Ready(api_url=api_url, endpoint_url=endpoint_url,
                      uploads_bucket=args.uploads_bucket, processed_bucket=args.processed_bucket,
@@ -259,8 +313,13 @@ def describe(ready: Ready, console: Console, args: argparse.Namespace, queue_url
         f"  buckets       s3://{ready.uploads_bucket} -> s3://{ready.processed_bucket}\n"
         f"  table         {ready.table}\n"
         f"  queue         {queue_url} (DLQ {args.queue}-dlq after {args.max_receives} receives)\n"
-        f"  try: curl -F file=@photo.jpg {ready.api_url}/images\n"
-        f"  AWS CLI: aws --endpoint-url {ready.endpoint_url} s3 ls s3://{ready.processed_bucket}",
+        f"  upload:  curl -F file=@photo.jpg {ready.api_url}/images\n"
+        f"  status:  curl {ready.api_url}/images/IMAGE_ID\n"
+        f"  AWS CLI (any credentials work against the emulator):\n"
+        f"    {CLI_CREDENTIALS} aws --endpoint-url {ready.endpoint_url} "
+        f"s3 ls s3://{ready.processed_bucket}\n"
+        f"    {CLI_CREDENTIALS} aws --endpoint-url {ready.endpoint_url} --region {ready.region} "
+        f"dynamodb scan --table-name {ready.table}",
         markup=False, highlight=False, soft_wrap=True,
     )
 
@@ -296,7 +355,10 @@ def run_batch_form(ready: Ready, args: argparse.Namespace, console: Console,
                   f"({len(outcomes) / elapsed_s:.2f} images/s)", highlight=False)
     if out_dir is not None:
         console.print(f"renditions saved under {out_dir}/, every item in "
-                      f"{out_dir / 'results.jsonl'}", highlight=False)
+                      f"{out_dir / 'results.jsonl'}", highlight=False, soft_wrap=True)
+        console.print("note: the download_url values in results.jsonl stop working when this "
+                      "run exits (the emulator keeps everything in memory); the renditions "
+                      f"are saved under {out_dir}/", highlight=False, soft_wrap=True)
     return 0 if processed == len(outcomes) else 1
 
 
@@ -317,8 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         try:
             ready = pipeline.start()
-        except (EmulatorError, OSError) as e:
-            console.print(f"cannot start the local pipeline: {e}", style="red", highlight=False)
+        except (StartError, EmulatorError, OSError) as e:
+            console.print(f"cannot start the local pipeline: {e}", style="red", highlight=False,
+                          soft_wrap=True)
             return 2
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, on_signal)

@@ -1,18 +1,24 @@
 """The batch form: ``python -m deploy.local FILES...`` as a subprocess (Contract 4).
 
-Exit 0 and a summary table when every image was processed; exit 1 when one was not.
+Exit 0 and a summary table when every image was processed; exit 1 when one was not;
+exit 2, naming the port and its flag, when a port is taken (before any resource exists).
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
+from deploy.batch import human_size
 from tests.e2e.conftest import ROOT, quadrant_jpeg
 
 
@@ -56,6 +62,22 @@ def test_folder_of_images_exits_0_with_table(tmp_path: Path) -> None:
     assert "3 of 3 processed" in text
     assert "queued" in done.stderr  # the journey, on stderr
     assert "presigned S3 upload" in done.stderr
+    # Decimal sizes, as the API states its 4.5 MB limit.
+    big_size = (folder / "big.jpg").stat().st_size
+    assert f"{big_size / 1_000_000:,.2f} MB" in text and human_size(big_size) in text
+    # For a person: an upload with curl, and AWS CLI lines that work without an AWS config.
+    assert f"curl -F file=@photo.jpg {ready['api_url']}/images" in done.stderr
+    assert (f"AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --endpoint-url "
+            f"{ready['endpoint_url']} s3 ls s3://image-processed") in done.stderr
+    assert "download_url values in results.jsonl stop working when this run exits" \
+        in done.stderr
+    # Each POST /images upload is logged as uploaded before its event is queued.
+    for name in ("one.jpg", "two.jpeg"):
+        image_id = re.search(rf"uploaded +([0-9a-f]{{32}}) {name} ", done.stderr)
+        assert image_id, name
+        uploaded_at = done.stderr.index(image_id.group(0))
+        queued_at = done.stderr.index(f"queued     {image_id.group(1)}")
+        assert uploaded_at < queued_at, name
     # The renditions, saved under --out with the folder's layout, and every item.
     lines = (out / "results.jsonl").read_text().splitlines()
     results = {Path(r["file"]).name: r for r in map(json.loads, lines)}
@@ -80,7 +102,42 @@ def test_a_bad_file_exits_1(tmp_path: Path) -> None:
     rows = table_rows(done.stdout)
     assert "processed" in rows["good.jpg"] and "500x333" in rows["good.jpg"]
     assert "rejected (truncated)" in rows["cut.jpg"] or "rejected (corrupt)" in rows["cut.jpg"]
-    # refused by the API: not an image
-    assert "error (HTTP 415 unsupported_media_type" in rows["notes.jpg"]
+    # refused by the API as not an image: the engine's vocabulary, the HTTP detail aside
+    assert "rejected (unsupported_format)" in rows["notes.jpg"]
+    assert "HTTP 415" not in rows["notes.jpg"]
     assert "missing" in rows["missing.png"]
     assert "1 of 4 processed" in done.stdout
+    results = {r["file"]: r for r in map(json.loads, (tmp_path / "out" / "results.jsonl")
+                                         .read_text().splitlines())}
+    assert results["notes.jpg"]["status"] == "rejected"
+    assert results["notes.jpg"]["reason"] == "unsupported_format"
+    assert results["notes.jpg"]["message"].startswith("HTTP 415 unsupported_media_type: ")
+    assert results["cut.jpg"]["status"] == "rejected"
+    assert results["cut.jpg"]["reason"] == results["cut.jpg"]["item"]["error_reason"]
+    assert results["good.jpg"]["reason"] is None and results["good.jpg"]["message"] is None
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A loopback port something else is listening on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("flag", ["--api-port", "--emulator-port"])
+def test_a_taken_port_exits_2_naming_it_before_creating_anything(
+        busy_port: int, flag: str, tmp_path: Path) -> None:
+    other = "--emulator-port" if flag == "--api-port" else "--api-port"
+    done = subprocess.run(
+        [sys.executable, "-m", "deploy.local", flag, str(busy_port), other, "0",
+         str(tmp_path / "never.jpg")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert done.stdout == ""  # no ready line
+    message = " ".join(done.stderr.split())  # the console may wrap long lines
+    assert (f"cannot start the local pipeline: port {busy_port} ({flag}) is already in use "
+            f"on 127.0.0.1; stop what uses it or pass {flag} 0 for a free port") in message
+    assert "created" not in done.stderr and "Traceback" not in done.stderr

@@ -1,13 +1,18 @@
 """The HTTP front with a stand-in handler that echoes its event: API Gateway's proxy shapes.
 
 Binary and multipart bodies base64-encoded, JSON as text, path and query parameters,
-multi-value headers, the 10 MB cap (413), a crashing handler (502), the upload page at /.
+multi-value headers, the 10 MB cap and the 6 MB event limit (413 in the project's error
+shape), a crashing handler (502), a client hanging up, the upload page at /.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
+import socket
+import struct
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +25,9 @@ from deploy.http_front import ApiFront, match_route
 def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if event["path"] == "/boom":
         raise RuntimeError("handler crashed")
+    if event["path"] == "/slow":
+        time.sleep(0.5)
+        return {"statusCode": 200, "body": "x" * 4_000_000}
     if event["path"] == "/binary":
         return {"statusCode": 200, "headers": {"Content-Type": "image/png"},
                 "body": base64.b64encode(b"\x89PNG\x00\xff").decode(), "isBase64Encoded": True}
@@ -108,9 +116,81 @@ def test_binary_reply_is_decoded(front: str) -> None:
 
 def test_body_over_the_cap_is_413_without_calling_the_handler(front: str) -> None:
     response = requests.post(f"{front}/images", data=b"x" * 1_000_001,
-                             headers={"Content-Type": "image/jpeg"}, timeout=10)
+                             headers={"Content-Type": "image/jpeg",
+                                      "Origin": "http://localhost:3000"}, timeout=10)
     assert response.status_code == 413
-    assert response.json()["message"] == "Request Too Long"
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.json() == {"error": {"code": "payload_too_large", "message": (
+        "request body too large for POST /images (1000001 bytes, the limit is 1000000 "
+        "bytes); use POST /uploads for a presigned S3 upload")}}
+    # Only POST /images has the presigned way round.
+    other = requests.put(f"{front}/elsewhere", data=b"x" * 1_000_001, timeout=10)
+    assert other.status_code == 413
+    assert "/uploads" not in other.json()["error"]["message"]
+    assert "PUT /elsewhere (1000001 bytes" in other.json()["error"]["message"]
+
+
+def test_event_over_the_lambda_limit_is_413_in_the_error_shape() -> None:
+    calls: list[str] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        calls.append(event["path"])
+        return {"statusCode": 202, "body": "{}"}
+
+    server = ApiFront(handler, port=0, cors_allow_origins=("http://page.test",))
+    url = server.start()
+    try:
+        # 5 MB of binary is under the 10 MB cap but 6.7 MB once base64-encoded in the event.
+        response = requests.post(f"{url}/images", data=b"\xff" * 5_000_000,
+                                 headers={"Content-Type": "image/jpeg",
+                                          "Origin": "http://page.test"}, timeout=30)
+    finally:
+        server.stop()
+    assert response.status_code == 413 and calls == []
+    assert response.headers["Access-Control-Allow-Origin"] == "http://page.test"
+    error = response.json()["error"]
+    assert error["code"] == "payload_too_large"
+    assert error["message"].startswith("request body too large for POST /images (5000000 bytes, ")
+    assert "as a Lambda event, the limit is 6291456 bytes" in error["message"]
+    assert error["message"].endswith("; use POST /uploads for a presigned S3 upload")
+
+
+def test_client_hanging_up_is_one_debug_line_not_a_traceback(
+        front: str, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> None:
+    caplog.set_level(logging.DEBUG, logger="deploy.http_front")
+    host, port = front.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as client:
+        client.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        # SO_LINGER 0: close with a reset, so the server's write fails mid-response.
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    deadline = time.monotonic() + 5
+    while not any("went away" in r.getMessage() for r in caplog.records):
+        assert time.monotonic() < deadline, "no 'went away' debug line"
+        time.sleep(0.05)
+    gone = [r for r in caplog.records if "went away" in r.getMessage()]
+    assert len(gone) == 1 and gone[0].levelno == logging.DEBUG
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_every_proxied_request_is_recorded_once_before_its_answer() -> None:
+    events: list[tuple[str, ...]] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {"statusCode": 202, "body": "{}"}
+
+    server = ApiFront(handler, port=0, max_body_bytes=10,
+                      on_request_started=lambda m, p: events.append(("started", m, p)),
+                      on_request=lambda r: events.append(("done", r.method, r.path,
+                                                          str(r.status))))
+    url = server.start()
+    try:
+        assert requests.post(f"{url}/images", data=b"small", timeout=5).status_code == 202
+        assert requests.post(f"{url}/images/", data=b"x" * 11, timeout=5).status_code == 413
+        assert requests.get(f"{url}/", timeout=5).status_code == 200  # the page: not proxied
+    finally:
+        server.stop()
+    assert events == [("started", "POST", "/images"), ("done", "POST", "/images", "202"),
+                      ("started", "POST", "/images/"), ("done", "POST", "/images/", "413")]
 
 
 def test_crashing_handler_is_502(front: str) -> None:

@@ -203,3 +203,7 @@ def test_oversized_body_is_413(pipeline: dict[str, Any]) -> None:
     response = requests.post(f"{pipeline['api_url']}/images", data=b"\xff" * (10 * 1024 * 1024 + 1),
                              headers={"Content-Type": "image/jpeg"}, timeout=30)
     assert response.status_code == 413
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    error = response.json()["error"]
+    assert error["code"] == "payload_too_large"
+    assert error["message"].endswith("; use POST /uploads for a presigned S3 upload")

@@ -1,0 +1,111 @@
+"""The batch form's outcomes against a stand-in API over HTTP: the pipeline's vocabulary.
+
+A file the API refuses is ``rejected`` with the engine's reason (415 -> unsupported_format,
+413 -> too_large, 400 -> its code); ``error`` is kept for real failures (5xx, connection
+refused), with the HTTP detail in ``message``.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploy.batch import Source, human_size, process_one, run_batch, status_text
+from deploy.http_front import ApiFront
+from deploy.journey import human_size as journey_size
+from tests.e2e.conftest import quadrant_jpeg
+
+
+def _error(status: int, code: str, message: str) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"error": {"code": code, "message": message}})}
+
+
+def stand_in_api(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """POST /images answers by the query's ``answer``; POST /uploads refuses big files."""
+    if event["path"] == "/uploads":
+        return _error(413, "payload_too_large", "uploads are limited to 52428800 bytes")
+    answer = (event.get("queryStringParameters") or {}).get("answer")
+    body = event.get("body") or ""
+    if "empty.jpg" in body or answer == "400":
+        return _error(400, "empty", "the request body is empty")
+    if "down.jpg" in body:
+        return _error(503, "service_unavailable", "the table is throttling; retry")
+    if "crash.jpg" in body:
+        raise RuntimeError("the handler crashed")
+    return _error(415, "unsupported_media_type", "expected an image")
+
+
+@pytest.fixture(scope="module")
+def api_url() -> Iterator[str]:
+    front = ApiFront(stand_in_api, port=0, binary_media_types=())  # multipart as text
+    yield front.start()
+    front.stop()
+
+
+def _outcome(api_url: str, path: Path, **kwargs: Any) -> Any:
+    return process_one(api_url, Source(path, Path(path.name)), timeout_s=5, **kwargs)
+
+
+def test_refusals_are_rejected_with_the_pipeline_reason(api_url: str, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.jpg"
+    notes.write_bytes(b"not an image")
+    outcome = _outcome(api_url, notes)
+    assert (outcome.status, outcome.reason) == ("rejected", "unsupported_format")
+    assert outcome.message == "HTTP 415 unsupported_media_type: expected an image"
+    assert status_text(outcome) == "rejected (unsupported_format)"
+
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    outcome = _outcome(api_url, empty)
+    assert (outcome.status, outcome.reason) == ("rejected", "empty")
+
+    huge = tmp_path / "huge.jpg"
+    huge.write_bytes(quadrant_jpeg((64, 64)))
+    outcome = _outcome(api_url, huge, api_max_body_bytes=10)  # so it asks POST /uploads
+    assert (outcome.status, outcome.reason) == ("rejected", "too_large")
+    assert outcome.message.startswith("HTTP 413 payload_too_large: ")
+
+
+def test_server_failures_are_errors_with_the_detail_in_message(
+        api_url: str, tmp_path: Path) -> None:
+    down = tmp_path / "down.jpg"
+    down.write_bytes(quadrant_jpeg((64, 64)))
+    outcome = _outcome(api_url, down)
+    assert (outcome.status, outcome.reason) == ("error", "service_unavailable")
+    assert outcome.message == "HTTP 503 service_unavailable: the table is throttling; retry"
+    assert status_text(outcome).startswith("error (service_unavailable): HTTP 503 ")
+
+    crash = tmp_path / "crash.jpg"
+    crash.write_bytes(quadrant_jpeg((64, 64)))
+    outcome = _outcome(api_url, crash)
+    assert (outcome.status, outcome.reason) == ("error", "http_502")
+    assert "Internal server error" in outcome.message
+
+
+def test_connection_refused_is_an_error_and_results_carry_message(tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(quadrant_jpeg((64, 64)))
+    out = tmp_path / "out"
+    [outcome] = run_batch(f"http://127.0.0.1:{closed_port}", [Source(photo, Path("photo.jpg"))],
+                          timeout_s=5, out_dir=out)
+    assert (outcome.status, outcome.reason) == ("error", "connection_error")
+    [record] = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert record["status"] == "error" and record["reason"] == "connection_error"
+    assert "Connection refused" in record["message"] or "Max retries" in record["message"]
+
+
+def test_sizes_are_decimal() -> None:
+    assert human_size(15_790_000) == "15.79 MB"
+    assert human_size(4_500_000) == "4.50 MB"
+    assert human_size(48_200) == "48.2 kB"
+    assert human_size(512) == "512 B"
+    assert journey_size(2_100_000) == "2.1 MB" and journey_size(48_200) == "48.2 kB"
