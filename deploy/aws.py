@@ -7,10 +7,17 @@ Usage::
     python -m deploy.aws plan              # what deploy would change (a change set preview)
     python -m deploy.aws destroy --yes     # empty the buckets, delete the stack
     python -m deploy.aws deploy --dry-run  # print the steps; no AWS or Docker calls
+    python -m deploy.aws COMMAND --help    # the options of one command
 
-Options: ``--stack-name`` (default image-pipeline), ``--region`` (default: the AWS CLI's),
-``--image-tag`` (default: the git commit SHA; tags are immutable), ``--arch x86_64|arm64``,
-``--pillow-simd``, ``--max-dimension``, ``--cors-allow-origins``, ``--parameter KEY=VALUE``.
+Options every command takes (before or after the command name): ``--dry-run``,
+``--region`` (default: the AWS CLI's), ``--profile``, ``--stack-name`` (default
+image-pipeline). deploy and plan: ``--image-tag`` (default: the git commit SHA; tags are
+immutable), ``--arch x86_64|arm64``, ``--max-dimension``, ``--cors-allow-origins``,
+``--parameter KEY=VALUE``; deploy and update-functions also ``--pillow-simd``; destroy
+``--yes`` and ``--delete-repository``.
+
+Stack parameters are checked against deploy/template.yaml (names, MinValue, MaxValue,
+AllowedValues, AllowedPattern, MinLength, MaxLength) before any Docker or AWS call.
 
 The steps are plain functions over boto3 clients and a Docker port
 (:class:`deploy.docker_cli.ImageBuilder`), so tests run them against moto and a fake
@@ -33,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
 from botocore.exceptions import ClientError, NoCredentialsError, WaiterError
 
 from deploy.docker_cli import DockerCli, ImageBuilder
@@ -51,6 +59,10 @@ Say = Callable[[str], None]
 
 class DeployError(RuntimeError):
     """A deploy step failed; the message says which and what to do."""
+
+
+class UsageError(DeployError):
+    """The command line asks for something the tool or the template refuses (exit 2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,11 +138,139 @@ def git_image_tag(root: Path, *, now: datetime | None = None) -> str:
 
 
 def check_tag(tag: str) -> str:
-    """Return ``tag`` if ECR accepts it; raise :class:`DeployError` otherwise."""
+    """Return ``tag`` if ECR accepts it; raise :class:`UsageError` otherwise."""
     if not TAG_PATTERN.match(tag):
         msg = f"image tag {tag!r} is not valid for ECR (letters, digits, _ . -; max 128)"
-        raise DeployError(msg)
+        raise UsageError(msg)
     return tag
+
+
+# ------------------------------------------------------------------------- parameters
+
+# Parameters the tool fills itself, and the option that sets each (never --parameter).
+TOOL_PARAMETERS = {
+    "ImageUri": "the deploy tool (the pushed image's digest)",
+    "NamePrefix": "--name-prefix (default: the stack name)",
+    "Architecture": "--arch",
+    "MaxDimension": "--max-dimension",
+    "CorsAllowOrigins": "--cors-allow-origins",
+}
+STACK_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")  # CloudFormation's rule
+
+
+class _TemplateLoader(yaml.SafeLoader):
+    """A YAML loader that reads CloudFormation short tags (``!Ref``, ``!Sub``, ...)."""
+
+
+def _short_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    """``!Ref X`` -> ``{"Ref": "X"}``, ``!GetAtt A.B`` -> ``{"Fn::GetAtt": ["A", "B"]}``..."""
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+_TemplateLoader.add_multi_constructor("!", _short_tag)
+
+
+def template_parameters(path: Path) -> dict[str, dict[str, Any]]:
+    """The ``Parameters`` section of the CloudFormation template at ``path``.
+
+    Returns:
+        ``{name: {"Type": ..., "Default": ..., "MinValue": ..., ...}}`` as written.
+
+    Raises:
+        UsageError: the file is missing or is not a YAML/JSON template.
+    """
+    try:
+        template = yaml.load(path.read_text(encoding="utf-8"), Loader=_TemplateLoader)
+    except (OSError, yaml.YAMLError) as e:
+        msg = f"cannot read the template {path}: {e}"
+        raise UsageError(msg) from e
+    if not isinstance(template, dict):
+        msg = f"{path} is not a CloudFormation template"
+        raise UsageError(msg)
+    return dict(template.get("Parameters") or {})
+
+
+def parameter_problems(name: str, value: str, spec: Mapping[str, Any]) -> list[str]:
+    """What CloudFormation would refuse in ``value`` for parameter ``name`` (``spec``).
+
+    Checks the constraints CloudFormation applies to parameter values: ``Type: Number``,
+    ``MinValue``, ``MaxValue``, ``AllowedValues``, ``AllowedPattern`` (a full match),
+    ``MinLength``, ``MaxLength``. Returns an empty list when the value passes.
+    """
+    problems = []
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            return [f"must be a number (Type: Number), got {value!r}"]
+        if "MinValue" in spec and number < float(spec["MinValue"]):
+            problems.append(f"must be at least {spec['MinValue']} (MinValue)")
+        if "MaxValue" in spec and number > float(spec["MaxValue"]):
+            problems.append(f"must be at most {spec['MaxValue']} (MaxValue)")
+    if "AllowedValues" in spec and value not in [str(v) for v in spec["AllowedValues"]]:
+        allowed = ", ".join(str(v) for v in spec["AllowedValues"])
+        problems.append(f"must be one of {allowed} (AllowedValues)")
+    if "AllowedPattern" in spec and not re.fullmatch(str(spec["AllowedPattern"]), value):
+        problems.append(f"must match {spec['AllowedPattern']} (AllowedPattern)")
+    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+        problems.append(f"must be at least {spec['MinLength']} characters (MinLength)")
+    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+        problems.append(f"must be at most {spec['MaxLength']} characters (MaxLength)")
+    if problems and spec.get("ConstraintDescription"):
+        problems[-1] += f"; {spec['ConstraintDescription']}"
+    return problems
+
+
+def check_parameters(opts: Options) -> None:
+    """Refuse stack parameters the template would refuse, before any Docker or AWS call.
+
+    ``--parameter`` names must be parameters of the template that the tool does not set
+    itself (:data:`TOOL_PARAMETERS`); every value the tool would pass (except the image
+    URI, known only after the push) must satisfy the template's constraints for it.
+
+    Raises:
+        UsageError: every problem found, each naming the option that set the value.
+    """
+    specs = template_parameters(opts.template_path)
+    where = opts.template_path.name
+    errors = []
+    if not STACK_NAME_PATTERN.match(opts.stack_name):
+        errors.append(f"--stack-name {opts.stack_name!r}: a stack name is letters, digits "
+                      "and hyphens, starts with a letter, at most 128 characters")
+    for name in opts.extra_parameters:
+        if name in TOOL_PARAMETERS:
+            errors.append(f"--parameter {name}: set by {TOOL_PARAMETERS[name]}, "
+                          "not --parameter")
+        elif name not in specs:
+            valid = ", ".join(sorted(n for n in specs if n not in TOOL_PARAMETERS))
+            errors.append(f"--parameter {name}: {where} has no such parameter; "
+                          f"--parameter takes {valid or '(none)'}")
+    shown = {
+        "NamePrefix": (f"--name-prefix {opts.prefix}" if opts.name_prefix else
+                       f"--stack-name {opts.prefix} (the NamePrefix unless --name-prefix)"),
+        "Architecture": f"--arch {opts.architecture}",
+        "MaxDimension": f"--max-dimension {opts.max_dimension}",
+        "CorsAllowOrigins": f"--cors-allow-origins {opts.cors_allow_origins}",
+    }
+    for name, value in opts.parameters("").items():
+        if name == "ImageUri" or name not in specs:
+            continue
+        for problem in parameter_problems(name, value, specs[name]):
+            option = shown.get(name, f"--parameter {name}={value}")
+            errors.append(f"{option}: {where} parameter {name} {problem}")
+    if errors:
+        raise UsageError("\n".join(errors))
 
 
 # ------------------------------------------------------------------------- ECR + Docker
@@ -458,34 +598,68 @@ def destroy(cfn: Any, s3: Any, ecr: Any, opts: Options, *, delete_repository: bo
 # ------------------------------------------------------------------------- commands
 
 
-def dry_run_plan(command: str, opts: Options, tag: str) -> list[str]:
-    """The steps ``command`` would take, in order, without calling AWS or Docker."""
+def dry_run_plan(command: str, opts: Options, tag: str, *, delete_repository: bool = False,
+                 confirm: bool = False) -> list[str]:
+    """Every step ``command`` would take, in order, without calling AWS or Docker.
+
+    Each call that creates, changes or deletes something in the real run (see :func:`run`)
+    has its step here, conditional ones saying when they happen.
+
+    Args:
+        delete_repository: destroy also deletes the ECR repository (``--delete-repository``).
+        confirm: destroy asks for the stack name first (no ``--yes``).
+    """
+    stack = opts.stack_name
     repo = f"ACCOUNT.dkr.ecr.{opts.region or 'REGION'}.amazonaws.com/{opts.repository_name}"
     image = [
-        f"ensure ECR repository {opts.repository_name!r} (immutable tags, scan on push)",
-        f"skip the build if {repo}:{tag} exists, else: docker login, "
+        f"create ECR repository {opts.repository_name!r} (immutable tags, scan on push) "
+        "unless it exists",
+        f"skip the build if {repo}:{tag} exists, else: docker login (ECR token), "
         f"docker build --platform {opts.platform} "
         f"--build-arg PILLOW_SIMD={'1' if opts.pillow_simd else '0'} -t {repo}:{tag} ., "
         "docker push",
         "read the pushed image's digest from ECR",
     ]
     params = ", ".join(f"{k}={v}" for k, v in opts.parameters(f"{repo}@sha256:...").items())
-    stack = [
-        f"create a change set for stack {opts.stack_name!r} "
-        f"from {opts.template_path.name} with {params}",
-        "execute it and wait (show the failed resource events if it fails)",
-    ]
-    functions = ["update both functions to the digest and wait until they are Active"]
+    change_set = (f"create a change set for stack {stack!r} "
+                  f"from {opts.template_path.name} with {params}")
+    functions = [f"update both functions ({opts.prefix}-resize, {opts.prefix}-api) to the "
+                 "digest where they run another image, and wait until they are Active"]
     if command == "deploy":
-        return [*image, *stack, *functions, "print the stack outputs (ApiUrl, buckets, table)"]
+        return [
+            *image,
+            f"if stack {stack!r} is ROLLBACK_COMPLETE (an earlier create failed), "
+            "delete stack and wait",
+            f"{change_set}; if it has no changes, delete the change set and keep the stack",
+            "execute the change set and wait (show the failed resource events if it fails)",
+            *functions,
+            "print the stack outputs (ApiUrl, buckets, table)",
+        ]
     if command == "update-functions":
-        return [f"read the function names from stack {opts.stack_name!r}", *image, *functions]
+        return [f"read the function names and Architecture from stack {stack!r} (fails if "
+                f"there is no stack, or if it is not {opts.architecture}: see --arch)",
+                *image, *functions]
     if command == "plan":
-        return [f"look up ECR repository {opts.repository_name!r} and tag {tag}",
-                f"create a change set for stack {opts.stack_name!r}, list its changes, "
-                "delete it"]
-    return [f"empty the buckets of stack {opts.stack_name!r}",
-            f"delete stack {opts.stack_name!r} and wait"]
+        return [
+            f"look up image {opts.repository_name}:{tag} in ECR (nothing is built)",
+            "read the account id (STS)",
+            f"if stack {stack!r} is ROLLBACK_COMPLETE, say so and stop (deploy replaces it)",
+            f"{change_set}; list its changes",
+            f"delete the change set; if stack {stack!r} did not exist before, also delete "
+            f"stack {stack!r} (the empty REVIEW_IN_PROGRESS stack made for the change set)",
+        ]
+    steps = ["ask for the stack name to confirm (--yes skips this)"] if confirm else []
+    steps += [
+        f"if stack {stack!r} exists: empty every bucket of it (all object versions and "
+        "delete markers)",
+        f"delete stack {stack!r} and wait (show the failed resource events if it fails)",
+    ]
+    if delete_repository:
+        steps.append(f"delete ECR repository {opts.repository_name!r} and all its images")
+    else:
+        steps.append(f"keep ECR repository {opts.repository_name!r} and its images "
+                     "(--delete-repository deletes them)")
+    return steps
 
 
 def run(command: str, opts: Options, *, clients: Callable[[str], Any],
@@ -500,13 +674,24 @@ def run(command: str, opts: Options, *, clients: Callable[[str], Any],
 
     Returns:
         The stack outputs (empty for destroy and plan).
+
+    Raises:
+        UsageError: deploy or plan with stack parameters the template refuses (checked
+            before any call).
+        DeployError: a step failed.
     """
+    if command in ("deploy", "plan"):
+        check_parameters(opts)
     ecr, cfn = clients("ecr"), clients("cloudformation")
     template_body = opts.template_path.read_text(encoding="utf-8")
     if command == "destroy":
         destroy(cfn, clients("s3"), ecr, opts, delete_repository=delete_repository, say=say)
         return {}
     if command == "plan":
+        if stack_status(cfn, opts.stack_name) == "ROLLBACK_COMPLETE":
+            say(f"stack {opts.stack_name} is ROLLBACK_COMPLETE (an earlier create failed): "
+                "nothing to preview; deploy deletes it and creates it anew")
+            return {}
         digest = image_digest(ecr, opts.repository_name, tag)
         say(f"image {opts.repository_name}:{tag}: "
             + (f"in ECR ({digest})" if digest else "not built yet; deploy will build it"))
@@ -530,6 +715,14 @@ def run(command: str, opts: Options, *, clients: Callable[[str], Any],
         if stack_status(cfn, opts.stack_name) is None:
             msg = f"no stack {opts.stack_name}: run `python -m deploy.aws deploy` first"
             raise DeployError(msg)
+        stack = cfn.describe_stacks(StackName=opts.stack_name)["Stacks"][0]
+        deployed_arch = {p["ParameterKey"]: p.get("ParameterValue")
+                         for p in stack.get("Parameters", [])}.get("Architecture")
+        if deployed_arch and deployed_arch != opts.architecture:
+            msg = (f"stack {opts.stack_name} runs {deployed_arch} functions; an "
+                   f"{opts.architecture} image would not start there: pass --arch "
+                   f"{deployed_arch} (or deploy with --arch {opts.architecture})")
+            raise DeployError(msg)
         names = function_names(cfn, opts.stack_name)
         image_uri = publish_image(ecr, builder, opts, tag, say=say)
         update_functions(clients("lambda"), names, image_uri, say=say)
@@ -544,48 +737,126 @@ def run(command: str, opts: Options, *, clients: Callable[[str], Any],
     return outputs
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """The command line (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m deploy.aws",
-                                     description="Deploy the image pipeline to AWS.")
-    parser.add_argument("command", choices=["deploy", "update-functions", "plan", "destroy"])
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print the steps without calling AWS or Docker")
-    parser.add_argument("--stack-name", default="image-pipeline")
-    parser.add_argument("--region", help="AWS region (default: AWS_REGION or the CLI config)")
-    parser.add_argument("--profile", help="AWS CLI profile")
-    parser.add_argument("--name-prefix", help="resource name prefix (default: stack name)")
-    parser.add_argument("--repository", help="ECR repository (default: the name prefix)")
-    parser.add_argument("--image-tag", help="immutable image tag (default: git commit SHA)")
-    parser.add_argument("--arch", choices=sorted(PLATFORMS), default="x86_64")
-    parser.add_argument("--pillow-simd", action="store_true",
-                        help="build with Pillow-SIMD (x86_64 only)")
-    parser.add_argument("--max-dimension", type=int, default=500, help="pixels")
-    parser.add_argument("--cors-allow-origins", default="*")
+COMMANDS = {
+    "deploy": "build and push the image, create or update the stack through a change set, "
+              "point both functions at the new image, print the stack outputs",
+    "update-functions": "build and push the image, point the stack's two functions at it "
+                        "(the stack itself is not changed)",
+    "plan": "preview what deploy would change in the stack (a change set, created and "
+            "deleted again); builds nothing",
+    "destroy": "empty the stack's buckets and delete the stack; optionally the ECR "
+               "repository too",
+}
+# What each command's namespace holds when the command has no such option.
+ARG_DEFAULTS: dict[str, Any] = {
+    "dry_run": False, "region": None, "profile": None, "stack_name": "image-pipeline",
+    "name_prefix": None, "repository": None, "image_tag": None, "arch": "x86_64",
+    "pillow_simd": False, "max_dimension": 500, "cors_allow_origins": "*", "parameter": [],
+    "yes": False, "delete_repository": False,
+}
+
+
+def _add_common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """The options every command takes, valid before and after the command name.
+
+    On the subcommand parsers their default is SUPPRESS, so a value given before the
+    command name is not overwritten by the subcommand's default.
+    """
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument("--dry-run", action="store_true", default=default(False),
+                        help="print every step the command would take; no AWS or Docker "
+                             "calls")
+    parser.add_argument("--region", default=default(None),
+                        help="AWS region (default: AWS_REGION or the AWS CLI config)")
+    parser.add_argument("--profile", default=default(None),
+                        help="AWS CLI profile (default: AWS_PROFILE or the default profile)")
+    parser.add_argument("--stack-name", default=default("image-pipeline"),
+                        help="CloudFormation stack name (default: image-pipeline)")
+
+
+def _add_naming(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name-prefix",
+                        help="prefix of the stack's resource names and the ECR repository "
+                             "(default: the stack name)")
+    parser.add_argument("--repository",
+                        help="ECR repository name (default: the name prefix)")
+
+
+def _add_image(parser: argparse.ArgumentParser, *, build: bool) -> None:
+    parser.add_argument("--image-tag",
+                        help="immutable image tag (default: the git commit SHA, "
+                             "SHA-dirty-TIMESTAMP with uncommitted changes)")
+    parser.add_argument("--arch", choices=sorted(PLATFORMS), default="x86_64",
+                        help="CPU architecture of the image and the functions "
+                             "(default: x86_64; arm64 is Graviton)")
+    if build:
+        parser.add_argument("--pillow-simd", action="store_true",
+                            help="build the image with Pillow-SIMD (x86_64 only)")
+
+
+def _add_stack_parameters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-dimension", type=int, default=500, metavar="PX",
+                        help="longest side of a rendition in pixels (default: 500; the "
+                             "template allows 16-10000)")
+    parser.add_argument("--cors-allow-origins", default="*", metavar="ORIGINS",
+                        help="comma-separated origins allowed to call the API, or * "
+                             "(default: *)")
     parser.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
-                        help="another template parameter (repeatable)")
-    parser.add_argument("--yes", action="store_true", help="destroy without asking")
-    parser.add_argument("--delete-repository", action="store_true",
-                        help="destroy also deletes the ECR repository and its images")
-    return parser.parse_args(argv)
+                        help="another template parameter, repeatable: "
+                             "ResizeReservedConcurrency, AlarmTopicArn, UploadsRetentionDays")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """``python -m deploy.aws COMMAND [options]``: one subparser per command."""
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy.aws", description="Deploy the image pipeline to AWS.",
+        epilog="`python -m deploy.aws COMMAND --help` lists the options of one command.")
+    _add_common(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     title="commands")
+    for name, text in COMMANDS.items():
+        sub = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        _add_common(sub, suppress=True)
+        if name in ("deploy", "update-functions", "plan"):
+            _add_image(sub, build=name != "plan")
+        if name in ("deploy", "plan"):
+            _add_stack_parameters(sub)
+        _add_naming(sub)
+        if name == "destroy":
+            sub.add_argument("--yes", action="store_true",
+                             help="do not ask for the stack name to confirm")
+            sub.add_argument("--delete-repository", action="store_true",
+                             help="also delete the ECR repository and all its images")
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line (see the module docstring); every attribute of ARG_DEFAULTS set."""
+    args = build_parser().parse_args(argv)
+    for name, value in ARG_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, list(value) if isinstance(value, list) else value)
+    return args
 
 
 def options_from(args: argparse.Namespace) -> Options:
     """:class:`Options` from parsed arguments.
 
     Raises:
-        DeployError: a malformed ``--parameter`` or ``--pillow-simd`` with arm64.
+        UsageError: a malformed ``--parameter`` or ``--pillow-simd`` with arm64.
     """
     extra = {}
     for item in args.parameter:
         key, sep, value = item.partition("=")
         if not sep or not key:
             msg = f"--parameter expects KEY=VALUE, got {item!r}"
-            raise DeployError(msg)
+            raise UsageError(msg)
         extra[key] = value
     if args.pillow_simd and args.arch != "x86_64":
         msg = "--pillow-simd needs --arch x86_64 (Pillow-SIMD has SSE4/AVX2 code only)"
-        raise DeployError(msg)
+        raise UsageError(msg)
     return Options(stack_name=args.stack_name, region=args.region,
                    name_prefix=args.name_prefix, repository=args.repository,
                    image_tag=args.image_tag, architecture=args.arch,
@@ -598,6 +869,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         opts = options_from(args)
+        if args.command in ("deploy", "plan"):
+            check_parameters(opts)
         if opts.image_tag:
             tag = check_tag(opts.image_tag)
         elif args.dry_run:
@@ -611,7 +884,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.dry_run:
             print(f"dry run: {args.command} (stack {opts.stack_name}, region "
                   f"{opts.region or 'from the AWS config'}); nothing is called")
-            for number, step in enumerate(dry_run_plan(args.command, opts, tag), 1):
+            steps = dry_run_plan(args.command, opts, tag,
+                                 delete_repository=args.delete_repository,
+                                 confirm=not args.yes)
+            for number, step in enumerate(steps, 1):
                 print(f"{number}. {step}")
             if args.command in ("deploy", "update-functions") and not DockerCli().available():
                 print("note: no `docker` command on PATH; the real run needs Docker with buildx")
@@ -633,6 +909,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             delete_repository=args.delete_repository)
         print(f"{args.command} done in {time.monotonic() - started:.0f} s")
         return 0
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except DeployError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -20,7 +20,9 @@ Two wirings (see docker-compose.yml and the README):
 Configuration comes from the environment, as for the handlers: ``UPLOADS_BUCKET``,
 ``PROCESSED_BUCKET``, ``METADATA_TABLE``, ``QUEUE_NAME`` (default ``image-pipeline-resize``),
 ``AWS_ENDPOINT_URL`` (LocalStack), ``AWS_REGION``. On success it prints one JSON line with
-the names and URLs it made, and exits 0.
+the names and URLs it made, and exits 0; AWS CLI commands to try it from the host go to
+stderr (the compose log), with LocalStack's dummy credentials inline, since a user without
+an AWS config would otherwise get "Unable to locate credentials".
 """
 
 from __future__ import annotations
@@ -214,6 +216,23 @@ def lambda_wiring(env: Mapping[str, str], *, endpoint_url: str | None, region: s
             "api_function": arns["api"]}
 
 
+def cli_hints(env: Mapping[str, str], *, region: str) -> list[str]:
+    """AWS CLI commands that try the pipeline from the host, credentials inline.
+
+    The endpoint is ``PUBLIC_S3_ENDPOINT_URL`` (how the host reaches LocalStack), else
+    ``http://localhost:4566``. LocalStack accepts any key; the CLI refuses to sign without
+    one and needs a region, so both are on each command line.
+    """
+    endpoint = env.get("PUBLIC_S3_ENDPOINT_URL") or "http://localhost:4566"
+    aws = (f"AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION={region} "
+           f"aws --endpoint-url {endpoint}")
+    return [
+        f"{aws} s3 cp photo.jpg s3://{env['UPLOADS_BUCKET']}/photo.jpg",
+        f"{aws} s3 ls --recursive s3://{env['PROCESSED_BUCKET']}",
+        f"{aws} dynamodb scan --table-name {env['METADATA_TABLE']}",
+    ]
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """CLI: create the resources, print one JSON line; 0 ok, 1 failed."""
     parser = argparse.ArgumentParser(prog="python -m deploy.compose_init",
@@ -250,6 +269,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     summary.update(uploads_bucket=env["UPLOADS_BUCKET"],
                    processed_bucket=env["PROCESSED_BUCKET"], table=env["METADATA_TABLE"])
     print(json.dumps(summary), flush=True)
+    for hint in cli_hints(env, region=region):
+        print(f"try: {hint}", file=sys.stderr, flush=True)
     return 0
 
 

@@ -311,7 +311,7 @@ def test_dry_run_prints_the_steps_without_aws_or_docker(
     assert "ACCOUNT.dkr.ecr.eu-west-1.amazonaws.com/image-pipeline:abc" in out
     assert "Architecture=arm64" in out
     assert "note: no `docker` command on PATH" in out
-    assert out.count("\n") == 9  # header, 7 steps, the docker note
+    assert out.count("\n") == 10  # header, 8 steps, the docker note
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -321,7 +321,7 @@ def test_dry_run_prints_the_steps_without_aws_or_docker(
 ])
 def test_cli_rejects_bad_options(argv: list[str], message: str,
                                  capsys: pytest.CaptureFixture[str]) -> None:
-    assert aws.main(argv) == 1
+    assert aws.main(argv) == 2  # a usage error
     assert message in capsys.readouterr().err
 
 

@@ -4,11 +4,21 @@ docker-compose.yml and docker-compose.lambda.yml rely on."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from deploy import compose_init
-from tests.deploy.conftest import client
+from tests.deploy.conftest import PROJECT_ROOT, client
+
+# An AWS CLI command line: `aws` followed by an option or a service name.
+AWS_CLI = re.compile(r"(?:^|[\s`'\"])aws\s+(?:--|s3|s3api|sqs|dynamodb|lambda|apigateway|logs)")
+INLINE_CREDENTIALS = re.compile(
+    r"AWS_ACCESS_KEY_ID=\S+ AWS_SECRET_ACCESS_KEY=\S+ (?:AWS_DEFAULT_REGION=\S+ )?aws ")
+
+
+def aws_cli_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if AWS_CLI.search(line)]
 
 ENV = {
     "UPLOADS_BUCKET": "image-pipeline-uploads",
@@ -41,6 +51,35 @@ def test_worker_mode_makes_storage_queue_and_notification(
         == ["image-pipeline-resize"]
     table = client("dynamodb").describe_table(TableName="image-pipeline-metadata")["Table"]
     assert table["GlobalSecondaryIndexes"][0]["IndexName"] == "by_uploaded_at"
+
+
+def test_init_prints_aws_cli_hints_with_inline_credentials(
+    moto: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {**ENV, "PUBLIC_S3_ENDPOINT_URL": "http://localhost:4566"}
+    assert compose_init.main(["--mode", "worker"], environ=env) == 0
+
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 1  # stdout stays one JSON line
+    hints = aws_cli_lines(err)
+    assert len(hints) == 3
+    for hint in hints:
+        assert INLINE_CREDENTIALS.search(hint), hint
+        assert "--endpoint-url http://localhost:4566 " in hint
+    assert "s3 cp photo.jpg s3://image-pipeline-uploads/photo.jpg" in hints[0]
+    assert "s3://image-pipeline-processed" in hints[1]
+    assert "--table-name image-pipeline-metadata" in hints[2]
+
+
+@pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.lambda.yml",
+                                  "Dockerfile"])
+def test_aws_cli_examples_in_compose_files_carry_credentials(name: str) -> None:
+    """A user without an AWS config gets "Unable to locate credentials" otherwise."""
+    lines = aws_cli_lines((PROJECT_ROOT / name).read_text(encoding="utf-8"))
+    missing = [line for line in lines if not INLINE_CREDENTIALS.search(line)]
+    assert missing == []
+    if name == "docker-compose.yml":
+        assert len(lines) >= 3  # the file shows how to try it
 
 
 def test_missing_variables_fail_with_their_names(capsys: pytest.CaptureFixture[str]) -> None:

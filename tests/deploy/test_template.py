@@ -193,3 +193,36 @@ def test_template_fits_an_inline_template_body() -> None:
     from deploy.aws import TEMPLATE_BODY_MAX_BYTES
 
     assert Path(TEMPLATE_PATH).stat().st_size < TEMPLATE_BODY_MAX_BYTES
+
+
+def test_request_too_large_answers_413_in_the_api_error_shape_with_cors(
+    template: dict[str, Any]
+) -> None:
+    import json
+
+    from handlers.errors import PayloadTooLarge
+
+    responses = {p["ResponseType"]: p
+                 for p in resources_of(template, "AWS::ApiGateway::GatewayResponse").values()}
+    too_large = responses["REQUEST_TOO_LARGE"]
+    assert too_large["StatusCode"] == "413"
+    body = json.loads(too_large["ResponseTemplates"]["application/json"])
+    assert body == {"error": {
+        "code": PayloadTooLarge.code,
+        "message": "request body too large for POST /images (about 4.5 MB of image at most); "
+                   "use POST /uploads for a presigned S3 upload"}}
+    assert too_large["ResponseParameters"] == responses["DEFAULT_4XX"]["ResponseParameters"]
+    assert "gatewayresponse.header.Access-Control-Allow-Origin" in too_large[
+        "ResponseParameters"]
+
+
+def test_the_stage_serves_a_deployment_made_after_every_gateway_response(
+    template: dict[str, Any]
+) -> None:
+    """Gateway responses take effect only in a deployment made after them."""
+    resources = template["Resources"]
+    (stage,) = resources_of(template, "AWS::ApiGateway::Stage").values()
+    deployment = resources[stage["DeploymentId"]["Ref"]]
+    depends = as_list(deployment.get("DependsOn", []))
+    gateway_responses = resources_of(template, "AWS::ApiGateway::GatewayResponse")
+    assert set(gateway_responses) <= set(depends)
