@@ -76,8 +76,8 @@ class Options:
     image_tag: str | None = None  # default: the git commit SHA
     architecture: str = "x86_64"
     pillow_simd: bool = False
-    max_dimension: int = 500
-    cors_allow_origins: str = "*"
+    max_dimension: int | None = None  # None: the stack's current value (template default)
+    cors_allow_origins: str | None = None  # None: likewise
     extra_parameters: Mapping[str, str] = field(default_factory=dict)
     template_path: Path = TEMPLATE_PATH
     project_root: Path = PROJECT_ROOT
@@ -98,13 +98,17 @@ class Options:
         return PLATFORMS[self.architecture]
 
     def parameters(self, image_uri: str) -> dict[str, str]:
-        """The stack parameters for ``image_uri`` (REPO@sha256:...)."""
+        """The stack parameters for ``image_uri`` (REPO@sha256:...).
+
+        Settings left unset are left out: an update keeps the stack's current value
+        (see :func:`create_change_set`), a new stack gets the template default.
+        """
+        optional = {"MaxDimension": self.max_dimension, "CorsAllowOrigins": self.cors_allow_origins}
         return {
             "ImageUri": image_uri,
             "NamePrefix": self.prefix,
             "Architecture": self.architecture,
-            "MaxDimension": str(self.max_dimension),
-            "CorsAllowOrigins": self.cors_allow_origins,
+            **{name: str(value) for name, value in optional.items() if value is not None},
             **self.extra_parameters,
         }
 
@@ -409,6 +413,17 @@ def failure_events(cfn: Any, stack_name: str, since: datetime) -> list[str]:
     return list(reversed(lines))
 
 
+def _previous_values(cfn: Any, stack_name: str, given: Mapping[str, str]) -> list[dict[str, Any]]:
+    """``UsePreviousValue`` for every current stack parameter not given this time.
+
+    Without it CloudFormation falls back to the template default, so a plain ``deploy``
+    after ``deploy --parameter UploadsRetentionDays=30`` would quietly undo the 30.
+    """
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    current = [p["ParameterKey"] for p in stack.get("Parameters", [])]
+    return [{"ParameterKey": k, "UsePreviousValue": True} for k in current if k not in given]
+
+
 def create_change_set(cfn: Any, stack_name: str, template_body: str,
                       parameters: Mapping[str, str], *, say: Say = print) -> dict[str, Any] | None:
     """Create a change set for the stack and wait until it is ready.
@@ -423,6 +438,7 @@ def create_change_set(cfn: Any, stack_name: str, template_body: str,
     if len(template_body.encode()) > TEMPLATE_BODY_MAX_BYTES:
         msg = f"template is over {TEMPLATE_BODY_MAX_BYTES} bytes: upload it to S3 instead"
         raise DeployError(msg)
+    stack_parameters = [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]
     status = stack_status(cfn, stack_name)
     if status == "ROLLBACK_COMPLETE":
         say(f"stack {stack_name} failed to create earlier (ROLLBACK_COMPLETE); deleting it")
@@ -434,15 +450,22 @@ def create_change_set(cfn: Any, stack_name: str, template_body: str,
         raise DeployError(msg)
     change_type = "UPDATE" if status and status != "REVIEW_IN_PROGRESS" else "CREATE"
     name = f"deploy-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
-    cfn.create_change_set(
-        StackName=stack_name,
-        ChangeSetName=name,
-        ChangeSetType=change_type,
-        TemplateBody=template_body,
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-        Capabilities=CAPABILITIES,
-        Tags=[{"Key": "project", "Value": "image-pipeline"}],
-    )
+    try:
+        cfn.create_change_set(
+            StackName=stack_name,
+            ChangeSetName=name,
+            ChangeSetType=change_type,
+            TemplateBody=template_body,
+            Parameters=stack_parameters + (
+                _previous_values(cfn, stack_name, parameters) if change_type == "UPDATE" else []
+            ),
+            Capabilities=CAPABILITIES,
+            Tags=[{"Key": "project", "Value": "image-pipeline"}],
+        )
+    except ClientError as e:  # some endpoints refuse an empty change set outright
+        if any(text in str(e) for text in NO_CHANGES):
+            return None
+        raise
     with contextlib.suppress(WaiterError):  # a failed change set: the description says why
         cfn.get_waiter("change_set_create_complete").wait(
             StackName=stack_name, ChangeSetName=name,
@@ -751,7 +774,7 @@ COMMANDS = {
 ARG_DEFAULTS: dict[str, Any] = {
     "dry_run": False, "region": None, "profile": None, "stack_name": "image-pipeline",
     "name_prefix": None, "repository": None, "image_tag": None, "arch": "x86_64",
-    "pillow_simd": False, "max_dimension": 500, "cors_allow_origins": "*", "parameter": [],
+    "pillow_simd": False, "max_dimension": None, "cors_allow_origins": None, "parameter": [],
     "yes": False, "delete_repository": False,
 }
 
@@ -797,15 +820,16 @@ def _add_image(parser: argparse.ArgumentParser, *, build: bool) -> None:
 
 
 def _add_stack_parameters(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max-dimension", type=int, default=500, metavar="PX",
-                        help="longest side of a rendition in pixels (default: 500; the "
-                             "template allows 16-10000)")
-    parser.add_argument("--cors-allow-origins", default="*", metavar="ORIGINS",
+    parser.add_argument("--max-dimension", type=int, default=None, metavar="PX",
+                        help="longest side of a rendition in pixels (default: the stack's "
+                             "current value, 500 for a new stack; the template allows 16-10000)")
+    parser.add_argument("--cors-allow-origins", default=None, metavar="ORIGINS",
                         help="comma-separated origins allowed to call the API, or * "
-                             "(default: *)")
+                             "(default: the stack's current value, * for a new stack)")
     parser.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
                         help="another template parameter, repeatable: "
-                             "ResizeReservedConcurrency, AlarmTopicArn, UploadsRetentionDays")
+                             "ResizeReservedConcurrency, AlarmTopicArn, UploadsRetentionDays; "
+                             "one not given keeps the stack's current value")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -100,8 +100,8 @@ Parameters:
   ImageUri: {Type: String}
   NamePrefix: {Type: String}
   Architecture: {Type: String}
-  MaxDimension: {Type: Number}
-  CorsAllowOrigins: {Type: String}
+  MaxDimension: {Type: Number, Default: 500}
+  CorsAllowOrigins: {Type: String, Default: "*"}
 Resources:
   Role:
     Type: AWS::IAM::Role

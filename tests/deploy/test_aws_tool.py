@@ -123,6 +123,24 @@ def test_deploy_stack_creates_then_reports_no_changes_then_updates(moto: None) -
     assert params["ImageUri"] == f"{REPO_URI}@{DIGEST_2}"
 
 
+def test_redeploy_keeps_parameters_not_given_again(moto: None) -> None:
+    """A plain deploy after one with settings must not reset them to template defaults."""
+    cfn = client("cloudformation")
+    body = TEMPLATE_PATH.read_text(encoding="utf-8")
+    first = aws.Options(max_dimension=800, extra_parameters={"UploadsRetentionDays": "30"})
+    aws.deploy_stack(cfn, "image-pipeline", body, first.parameters(f"{REPO_URI}@{DIGEST_1}"),
+                     say=say_into([]))
+
+    plain = aws.Options()
+    aws.deploy_stack(cfn, "image-pipeline", body, plain.parameters(f"{REPO_URI}@{DIGEST_2}"),
+                     say=say_into([]))
+
+    params = {p["ParameterKey"]: p["ParameterValue"]
+              for p in cfn.describe_stacks(StackName="image-pipeline")["Stacks"][0]["Parameters"]}
+    assert params["ImageUri"] == f"{REPO_URI}@{DIGEST_2}"
+    assert (params["MaxDimension"], params["UploadsRetentionDays"]) == ("800", "30")
+
+
 def test_deploy_stack_failure_shows_the_failed_resource_events() -> None:
     """CloudFormation rolls back: the error names the failed resources and reasons."""
     cfn = __import__("boto3").client("cloudformation", region_name=REGION)
