@@ -13,6 +13,7 @@ import pytest
 from cfnlint.decode import decode_str
 
 from deploy import aws
+from deploy.stack_parameters import parameter_problems, template_parameters
 from tests.deploy.conftest import TEMPLATE_PATH, FakeDocker, client
 
 # ------------------------------------------------------------------------- dry runs
@@ -227,7 +228,7 @@ def test_run_checks_parameters_before_calling_anything(docker: FakeDocker) -> No
 
 
 def test_template_parameters_read_short_tags_like_cfn_lint() -> None:
-    ours = aws.template_parameters(TEMPLATE_PATH)
+    ours = template_parameters(TEMPLATE_PATH)
     theirs, matches = decode_str(TEMPLATE_PATH.read_text(encoding="utf-8"))
     assert not matches
     assert ours == theirs["Parameters"]
@@ -236,16 +237,16 @@ def test_template_parameters_read_short_tags_like_cfn_lint() -> None:
 
 def test_parameter_problems_covers_cloudformation_constraints() -> None:
     spec = {"Type": "String", "AllowedValues": ["x86_64", "arm64"]}
-    assert aws.parameter_problems("Architecture", "sparc", spec) == [
+    assert parameter_problems("Architecture", "sparc", spec) == [
         "must be one of x86_64, arm64 (AllowedValues)"]
-    assert aws.parameter_problems("Architecture", "arm64", spec) == []
+    assert parameter_problems("Architecture", "arm64", spec) == []
     lengths = {"Type": "String", "MinLength": 2, "MaxLength": 3}
-    assert aws.parameter_problems("P", "a", lengths) == ["must be at least 2 characters "
+    assert parameter_problems("P", "a", lengths) == ["must be at least 2 characters "
                                                          "(MinLength)"]
-    assert aws.parameter_problems("P", "abcd", lengths) == ["must be at most 3 characters "
+    assert parameter_problems("P", "abcd", lengths) == ["must be at most 3 characters "
                                                             "(MaxLength)"]
     pattern = {"Type": "String", "AllowedPattern": "[a-z]+", "ConstraintDescription": "lower"}
-    assert aws.parameter_problems("P", "abc1", pattern) == [
+    assert parameter_problems("P", "abc1", pattern) == [
         "must match [a-z]+ (AllowedPattern); lower"]  # a full match, as CloudFormation
 
 

@@ -11,6 +11,10 @@ import pytest
 from botocore.stub import Stubber
 
 from deploy import aws
+from deploy.aws_image import ensure_repository, git_image_tag, image_digest, publish_image
+from deploy.aws_lambda import update_functions
+from deploy.aws_options import PROJECT_ROOT
+from deploy.stack import create_change_set, deploy_stack, stack_status
 from tests.deploy.conftest import ACCOUNT, REGION, TEMPLATE_PATH, FakeDocker, client
 
 REPO_URI = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/image-pipeline"
@@ -27,8 +31,8 @@ def say_into(lines: list[str]):
 
 def test_ensure_repository_creates_an_immutable_scanned_repository_once(moto: None) -> None:
     ecr = client("ecr")
-    uri = aws.ensure_repository(ecr, "image-pipeline", say=lambda _: None)
-    again = aws.ensure_repository(ecr, "image-pipeline", say=lambda _: None)
+    uri = ensure_repository(ecr, "image-pipeline", say=lambda _: None)
+    again = ensure_repository(ecr, "image-pipeline", say=lambda _: None)
 
     repos = ecr.describe_repositories()["repositories"]
     assert uri == again == REPO_URI
@@ -43,7 +47,7 @@ def test_publish_image_builds_pushes_and_returns_the_digest_uri(
     ecr = client("ecr")
     opts = aws.Options(architecture="arm64")
 
-    image_uri = aws.publish_image(ecr, docker, opts, "abc123", say=lambda _: None)
+    image_uri = publish_image(ecr, docker, opts, "abc123", say=lambda _: None)
 
     assert docker.names() == ["login", "build", "push"]
     registry, username, has_password = docker.calls[0][1]
@@ -53,8 +57,8 @@ def test_publish_image_builds_pushes_and_returns_the_digest_uri(
     assert build["tag"] == f"{REPO_URI}:abc123"
     assert build["platform"] == "linux/arm64"
     assert build["build_args"] == {"PILLOW_SIMD": "0"}
-    assert build["dockerfile"] == aws.PROJECT_ROOT / "Dockerfile"
-    digest = aws.image_digest(ecr, "image-pipeline", "abc123")
+    assert build["dockerfile"] == PROJECT_ROOT / "Dockerfile"
+    digest = image_digest(ecr, "image-pipeline", "abc123")
     assert digest and digest.startswith("sha256:")
     assert image_uri == f"{REPO_URI}@{digest}"
 
@@ -62,11 +66,11 @@ def test_publish_image_builds_pushes_and_returns_the_digest_uri(
 def test_publish_image_reuses_a_tag_already_in_ecr(moto: None, docker: FakeDocker) -> None:
     ecr = client("ecr")
     opts = aws.Options(pillow_simd=True)
-    first = aws.publish_image(ecr, docker, opts, "abc123", say=lambda _: None)
+    first = publish_image(ecr, docker, opts, "abc123", say=lambda _: None)
     assert docker.calls[1][1]["build_args"] == {"PILLOW_SIMD": "1"}
 
     docker.calls.clear()
-    second = aws.publish_image(ecr, docker, opts, "abc123", say=lambda _: None)
+    second = publish_image(ecr, docker, opts, "abc123", say=lambda _: None)
 
     assert second == first
     assert docker.calls == []
@@ -74,9 +78,9 @@ def test_publish_image_reuses_a_tag_already_in_ecr(moto: None, docker: FakeDocke
 
 def test_image_digest_is_none_for_unknown_tag_or_repository(moto: None) -> None:
     ecr = client("ecr")
-    assert aws.image_digest(ecr, "no-such-repo", "x") is None
-    aws.ensure_repository(ecr, "image-pipeline", say=lambda _: None)
-    assert aws.image_digest(ecr, "image-pipeline", "x") is None
+    assert image_digest(ecr, "no-such-repo", "x") is None
+    ensure_repository(ecr, "image-pipeline", say=lambda _: None)
+    assert image_digest(ecr, "image-pipeline", "x") is None
 
 
 # ------------------------------------------------------------------------- CloudFormation
@@ -89,9 +93,9 @@ def test_deploy_stack_creates_then_reports_no_changes_then_updates(moto: None) -
     opts = aws.Options()
     lines: list[str] = []
 
-    aws.deploy_stack(cfn, "image-pipeline", body, opts.parameters(f"{REPO_URI}@{DIGEST_1}"),
+    deploy_stack(cfn, "image-pipeline", body, opts.parameters(f"{REPO_URI}@{DIGEST_1}"),
                      say=say_into(lines))
-    assert aws.stack_status(cfn, "image-pipeline") == "CREATE_COMPLETE"
+    assert stack_status(cfn, "image-pipeline") == "CREATE_COMPLETE"
     assert "  Add ResizeFunction (AWS::Lambda::Function)" in lines
     assert "creating stack image-pipeline ..." in lines
 
@@ -107,16 +111,16 @@ def test_deploy_stack_creates_then_reports_no_changes_then_updates(moto: None) -
     assert [m["FunctionResponseTypes"] for m in mappings] == [["ReportBatchItemFailures"]]
 
     lines.clear()
-    aws.deploy_stack(cfn, "image-pipeline", body, opts.parameters(f"{REPO_URI}@{DIGEST_1}"),
+    deploy_stack(cfn, "image-pipeline", body, opts.parameters(f"{REPO_URI}@{DIGEST_1}"),
                      say=say_into(lines))
     assert lines == ["stack image-pipeline is up to date"]
     left = cfn.list_change_sets(StackName="image-pipeline")["Summaries"]
     assert [c["ExecutionStatus"] for c in left] == ["EXECUTE_COMPLETE"]  # the empty one went
 
     lines.clear()
-    aws.deploy_stack(cfn, "image-pipeline", body, opts.parameters(f"{REPO_URI}@{DIGEST_2}"),
+    deploy_stack(cfn, "image-pipeline", body, opts.parameters(f"{REPO_URI}@{DIGEST_2}"),
                      say=say_into(lines))
-    assert aws.stack_status(cfn, "image-pipeline") == "UPDATE_COMPLETE"
+    assert stack_status(cfn, "image-pipeline") == "UPDATE_COMPLETE"
     assert "updating stack image-pipeline ..." in lines
     params = {p["ParameterKey"]: p["ParameterValue"]
               for p in cfn.describe_stacks(StackName="image-pipeline")["Stacks"][0]["Parameters"]}
@@ -128,11 +132,11 @@ def test_redeploy_keeps_parameters_not_given_again(moto: None) -> None:
     cfn = client("cloudformation")
     body = TEMPLATE_PATH.read_text(encoding="utf-8")
     first = aws.Options(max_dimension=800, extra_parameters={"UploadsRetentionDays": "30"})
-    aws.deploy_stack(cfn, "image-pipeline", body, first.parameters(f"{REPO_URI}@{DIGEST_1}"),
+    deploy_stack(cfn, "image-pipeline", body, first.parameters(f"{REPO_URI}@{DIGEST_1}"),
                      say=say_into([]))
 
     plain = aws.Options()
-    aws.deploy_stack(cfn, "image-pipeline", body, plain.parameters(f"{REPO_URI}@{DIGEST_2}"),
+    deploy_stack(cfn, "image-pipeline", body, plain.parameters(f"{REPO_URI}@{DIGEST_2}"),
                      say=say_into([]))
 
     params = {p["ParameterKey"]: p["ParameterValue"]
@@ -171,7 +175,7 @@ def test_deploy_stack_failure_shows_the_failed_resource_events() -> None:
              "ResourceStatusReason": "Source image ... does not exist"},
         ]})
         with pytest.raises(aws.DeployError) as caught:
-            aws.deploy_stack(cfn, stack, "Resources: {}", {"ImageUri": "x"},
+            deploy_stack(cfn, stack, "Resources: {}", {"ImageUri": "x"},
                              say=lambda _: None)
         stub.assert_no_pending_responses()
     message = str(caught.value)
@@ -186,7 +190,7 @@ def test_busy_stack_is_refused() -> None:
             "StackName": "s", "StackStatus": "UPDATE_IN_PROGRESS",
             "CreationTime": datetime.now(UTC)}]})
         with pytest.raises(aws.DeployError, match="busy"):
-            aws.create_change_set(cfn, "s", "Resources: {}", {}, say=lambda _: None)
+            create_change_set(cfn, "s", "Resources: {}", {}, say=lambda _: None)
 
 
 # ------------------------------------------------------------------------- Lambda
@@ -212,7 +216,7 @@ def test_update_functions_points_each_function_at_the_digest_and_waits(moto: Non
         lambda params, **_: updated.append(params["FunctionName"]),
     )
 
-    aws.update_functions(lambda_, ["resize", "api"], f"{REPO_URI}@{DIGEST_2}",
+    update_functions(lambda_, ["resize", "api"], f"{REPO_URI}@{DIGEST_2}",
                          say=lambda _: None)
 
     assert updated == ["resize"]  # api was on that image already
@@ -236,7 +240,7 @@ def test_update_functions_reports_a_failed_update() -> None:
             "State": "Active", "LastUpdateStatus": "Failed",
             "LastUpdateStatusReason": "image manifest media type is not supported"})
         with pytest.raises(aws.DeployError, match="Active/Failed: image manifest"):
-            aws.update_functions(lambda_, ["resize"], uri, say=lambda _: None)
+            update_functions(lambda_, ["resize"], uri, say=lambda _: None)
         stub.assert_no_pending_responses()
 
 
@@ -252,7 +256,7 @@ def test_deploy_then_update_functions_then_destroy(
     outputs = aws.run("deploy", opts, clients=client, builder=docker, tag="sha1",
                       say=say_into(lines))
 
-    digest_1 = aws.image_digest(client("ecr"), "pipe", "sha1")
+    digest_1 = image_digest(client("ecr"), "pipe", "sha1")
     assert isinstance(outputs, dict)  # moto leaves outputs of change-set stacks empty
     assert "creating stack pipe ..." in lines
     for name in ("pipe-resize", "pipe-api"):
@@ -262,7 +266,7 @@ def test_deploy_then_update_functions_then_destroy(
     docker.calls.clear()
     aws.run("update-functions", opts, clients=client, builder=docker, tag="sha2",
             say=lambda _: None)
-    digest_2 = aws.image_digest(client("ecr"), "pipe", "sha2")
+    digest_2 = image_digest(client("ecr"), "pipe", "sha2")
     assert digest_2 and digest_2 != digest_1
     assert docker.names() == ["login", "build", "push"]
     for name in ("pipe-resize", "pipe-api"):
@@ -277,7 +281,7 @@ def test_deploy_then_update_functions_then_destroy(
     aws.run("destroy", opts, clients=client, builder=docker, tag="unused",
             delete_repository=True, say=say_into(lines))
 
-    assert aws.stack_status(client("cloudformation"), "pipe") is None
+    assert stack_status(client("cloudformation"), "pipe") is None
     assert "emptied pipe-uploads (3 objects)" in lines
     assert client("ecr").describe_repositories()["repositories"] == []
 
@@ -300,7 +304,7 @@ def test_plan_previews_changes_and_leaves_nothing_behind(
 
     assert "image pipe:sha1: not built yet; deploy will build it" in lines
     assert "  Add ResizeFunction (AWS::Lambda::Function)" in lines
-    assert aws.stack_status(client("cloudformation"), "pipe") is None
+    assert stack_status(client("cloudformation"), "pipe") is None
     assert docker.calls == []
 
 
@@ -349,14 +353,14 @@ def test_git_image_tag_is_the_commit_sha_and_marks_a_dirty_tree(tmp_path: Path) 
                               capture_output=True, text=True).stdout.strip()
 
     with pytest.raises(aws.DeployError, match="commit first"):
-        aws.git_image_tag(tmp_path)
+        git_image_tag(tmp_path)
     git("init", "-q")
     (tmp_path / "a.txt").write_text("1")
     git("add", "a.txt")
     git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "one")
     sha = git("rev-parse", "HEAD")
 
-    assert aws.git_image_tag(tmp_path) == sha
+    assert git_image_tag(tmp_path) == sha
     (tmp_path / "a.txt").write_text("2")
     stamp = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    assert aws.git_image_tag(tmp_path, now=stamp) == f"{sha}-dirty-20260102T030405Z"
+    assert git_image_tag(tmp_path, now=stamp) == f"{sha}-dirty-20260102T030405Z"

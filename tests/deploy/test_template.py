@@ -190,7 +190,7 @@ def test_parameters_and_outputs(template: dict[str, Any]) -> None:
 
 
 def test_template_fits_an_inline_template_body() -> None:
-    from deploy.aws import TEMPLATE_BODY_MAX_BYTES
+    from deploy.stack import TEMPLATE_BODY_MAX_BYTES
 
     assert Path(TEMPLATE_PATH).stat().st_size < TEMPLATE_BODY_MAX_BYTES
 
