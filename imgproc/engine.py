@@ -94,12 +94,17 @@ def process(
         jpeg_draft_margin: see :data:`DEFAULT_JPEG_DRAFT_MARGIN`.
 
     Returns:
-        The encoded rendition and its facts.
+        The encoded rendition and its facts (``original_width``/``original_height``
+        are the stored size, before EXIF orientation; ``width``/``height`` are upright).
 
     Raises:
         ImageRejected: with ``reason`` ``empty``, ``unsupported_format``,
             ``truncated``, ``corrupt``, ``too_many_pixels`` or ``too_large``
-            (more container structure than any real encoder writes).
+            (more container structure than any real encoder writes). Its
+            ``facts`` hold ``original_format`` once the format was sniffed, and
+            ``original_width``/``original_height`` (stored, before orientation)
+            and ``original_mode`` once the header was parsed; empty for
+            ``empty`` and ``unsupported_format``.
         ValueError: ``max_dim``, a limit or ``jpeg_draft_margin`` is below 1 (a caller bug).
     """
     if min(max_dim, max_pixels, max_decode_bytes) < 1 or jpeg_draft_margin < 1:
@@ -119,13 +124,22 @@ def process(
             f"got {sniff.describe_unknown(data)}"
         )
         raise ImageRejected(UNSUPPORTED_FORMAT, msg)
-    check_structure(data, fmt)
-    image = decode.open_image(data, fmt)
+    facts: dict[str, object] = {"original_format": fmt}
     try:
-        limits = (max_pixels, max_decode_bytes)
-        return _render(image, data, fmt, max_dim, limits, reducing_gap, jpeg_draft_margin)
-    finally:
-        image.close()
+        check_structure(data, fmt)
+        image = decode.open_image(data, fmt)
+        # Before any draft(): the stored size and mode the header declares.
+        facts.update(
+            original_width=image.width, original_height=image.height, original_mode=image.mode
+        )
+        try:
+            limits = (max_pixels, max_decode_bytes)
+            return _render(image, data, fmt, max_dim, limits, reducing_gap, jpeg_draft_margin)
+        finally:
+            image.close()
+    except ImageRejected as rejection:
+        rejection.add_facts(facts)  # the one place rejections learn what was known
+        raise
 
 
 def _render(

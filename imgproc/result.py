@@ -14,9 +14,13 @@ class Result:
         format: Pillow format name of the output: ``"JPEG"``, ``"PNG"`` or ``"WEBP"``.
         content_type: MIME type of ``data``, for example ``"image/jpeg"``.
         extension: file extension for ``format`` without the dot (``"jpg"``, ``"png"``).
-        width, height: output size in pixels.
-        original_width, original_height: stored size of the input in pixels
-            (before orientation is applied).
+        width, height: output size in pixels, upright (EXIF orientation applied).
+        original_width, original_height: size of the input in pixels as stored in
+            the file, *before* EXIF orientation is applied: a phone portrait stored
+            as 4032x3024 with ``orientation`` 6 reports ``original_width`` 4032 and
+            ``original_height`` 3024, and its output is 375x500 (``width`` 375,
+            ``height`` 500). For ``orientation`` 5-8 the upright input is
+            ``original_height`` x ``original_width``.
         original_format: sniffed input format (``"JPEG"``, ``"HEIF"``, ...).
         original_mode: Pillow mode of the input (``"RGB"``, ``"CMYK"``, ``"I;16"``, ...).
         has_alpha: the output keeps an alpha channel.

@@ -19,7 +19,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from imgproc import REASONS, cli
-from imgproc.cli import main, plan_outputs
+from imgproc.cli import main
+from imgproc.cli_plan import plan_outputs
+from tests.unit.images import png_declaring
 
 PROCESSED_KEYS = {
     "input",
@@ -40,6 +42,9 @@ PROCESSED_KEYS = {
     "input_size_bytes",
     "duration_ms",
 }
+
+REJECTED_KEYS = {"input", "status", "reason", "message"}
+FACT_KEYS = {"original_format", "original_width", "original_height", "original_mode"}
 
 
 # --- fixtures made here ------------------------------------------------------------------------
@@ -178,15 +183,43 @@ def test_rejected_inputs_leave_no_output_and_exit_1(tmp_path, capsys):
     assert by_input[str(good)]["status"] == "processed"
     for path in (empty, truncated, text):
         record = by_input[str(path)]
-        assert set(record) == {"input", "status", "reason", "message"}
         assert record["status"] == "rejected"
         assert record["reason"] in REASONS
         assert record["message"]
+    assert set(by_input[str(empty)]) == set(by_input[str(text)]) == REJECTED_KEYS
     assert by_input[str(empty)]["reason"] == "empty"
     assert by_input[str(truncated)]["reason"] in {"truncated", "corrupt"}
     assert by_input[str(text)]["reason"] == "unsupported_format"
+    # The truncated JPEG's header parsed: its record says what the engine knew.
+    assert by_input[str(truncated)] == {
+        "input": str(truncated),
+        "status": "rejected",
+        "reason": by_input[str(truncated)]["reason"],
+        "message": by_input[str(truncated)]["message"],
+        "original_format": "JPEG",
+        "original_width": 640,
+        "original_height": 480,
+        "original_mode": "RGB",
+    }
     # Only the good one's output; no partial files, no temporary files.
     assert files_under(out_dir) == ["good.jpg"]
+
+
+def test_too_many_pixels_record_carries_the_declared_size(tmp_path, capsys):
+    bomb = write(tmp_path / "bomb.png", png_declaring((20000, 20000)))
+
+    code, lines = run_json(capsys, bomb, "--out", tmp_path / "out")
+
+    assert code == 1
+    assert set(lines[0]) == REJECTED_KEYS | FACT_KEYS
+    assert lines[0]["reason"] == "too_many_pixels"
+    assert {k: lines[0][k] for k in FACT_KEYS} == {
+        "original_format": "PNG",
+        "original_width": 20000,
+        "original_height": 20000,
+        "original_mode": "RGB",
+    }
+    assert files_under(tmp_path / "out") == []
 
 
 def test_file_over_max_input_bytes_is_rejected_too_large_without_reading(
@@ -480,6 +513,98 @@ def test_out_being_a_file_is_a_usage_error(tmp_path, capsys):
     assert "--out must be a folder" in capsys.readouterr().err
 
 
+# --- OUTDIR must not hold the inputs: exit 2, originals untouched ----------------------------
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file below ``folder`` with its bytes."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def refused(capsys: pytest.CaptureFixture[str], *args: str | Path) -> str:
+    """Run ``main(["resize", ...args, "--json"])``; assert exit 2 and no stdout; return stderr."""
+    with pytest.raises(SystemExit) as exc:
+        main(["resize", *map(str, args), "--json"])
+    captured = capsys.readouterr()
+    assert exc.value.code == 2
+    assert captured.out == ""
+    return captured.err
+
+
+def photos_folder(tmp_path: Path) -> Path:
+    root = tmp_path / "photos"
+    write(root / "a.jpg", photo_jpeg((800, 600)))
+    write(root / "b.png", opaque_png((640, 480)))  # would become b.jpg
+    write(root / ".b.jpg", b"a hidden file of the user's")
+    write(root / "2024" / "c.jpg", photo_jpeg((700, 700)))
+    return root
+
+
+def test_outdir_same_as_input_folder_is_refused_and_nothing_changes(tmp_path, capsys):
+    root = photos_folder(tmp_path)
+    before = snapshot(root)
+
+    err = refused(capsys, root, "--out", root)
+
+    assert "usage:" in err
+    assert f"--out {root} is the input folder" in err
+    assert "choose another --out" in err
+    assert snapshot(root) == before
+
+
+def test_outdir_holding_an_input_file_is_refused(tmp_path, capsys):
+    """``imgproc resize photos/a.jpg --out photos`` used to replace a.jpg and exit 0."""
+    root = photos_folder(tmp_path)
+    before = snapshot(root)
+
+    err = refused(capsys, root / "a.jpg", "--out", root)
+    err_png = refused(capsys, root / "b.png", "--out", root)  # b.jpg is not even an input
+
+    assert f"holds the input {root / 'a.jpg'}" in err
+    assert f"holds the input {root / 'b.png'}" in err_png
+    assert snapshot(root) == before
+
+
+def test_outdir_reaching_the_input_folder_through_a_symlink_is_refused(tmp_path, capsys):
+    root = photos_folder(tmp_path)
+    link = tmp_path / "link"
+    link.symlink_to(root, target_is_directory=True)
+    before = snapshot(root)
+
+    err = refused(capsys, root, "--out", link)
+
+    assert "is the input folder" in err
+    assert snapshot(root) == before
+
+
+def test_output_path_that_is_another_input_is_refused(tmp_path, capsys):
+    """OUTDIR/sub/a.jpg planned for other/sub/a.jpg is itself an input given by name."""
+    out_dir = tmp_path / "out"
+    named = write(out_dir / "sub" / "a.jpg", b"the user's original, named on the command line")
+    write(tmp_path / "other" / "sub" / "a.jpg", photo_jpeg((300, 200)))
+    before = snapshot(out_dir)
+
+    err = refused(capsys, named, tmp_path / "other", "--out", out_dir)
+
+    assert f"which is the input {named}" in err
+    assert snapshot(out_dir) == before
+
+
+def test_outdir_beside_the_inputs_in_a_parent_folder_is_still_allowed(tmp_path, capsys):
+    """Only the folders holding inputs are refused; OUTDIR may be any other folder."""
+    root = photos_folder(tmp_path)
+    out_dir = tmp_path  # the parent of photos: it holds no input itself
+
+    code, lines = run_json(capsys, root / "2024", "--out", out_dir)
+
+    assert code == 0
+    assert [r["output"] for r in lines] == [str(tmp_path / "c.jpg")]
+    with Image.open(root / "2024" / "c.jpg") as image:
+        assert image.size == (700, 700)  # the original is untouched
+
+
 # --- the person-facing mode, parallel mode, the installed entry points -------------------------
 
 
@@ -487,15 +612,17 @@ def test_without_json_prints_a_summary_table_and_totals(tmp_path, capsys, monkey
     monkeypatch.setenv("COLUMNS", "250")  # wide enough that rich does not fold the paths
     good = write(tmp_path / "holiday.jpg", photo_jpeg((1000, 750)))
     bad = write(tmp_path / "broken.jpg", b"this is text, whatever the name says")
+    bomb = write(tmp_path / "bomb.png", png_declaring((20000, 20000)))
 
-    code = main(["resize", str(good), str(bad), "--out", str(tmp_path / "out")])
+    code = main(["resize", str(good), str(bad), str(bomb), "--out", str(tmp_path / "out")])
 
     out = capsys.readouterr().out
     assert code == 1
     assert "holiday.jpg" in out
     assert "1000x750" in out and "500x375" in out
     assert "broken.jpg" in out and "rejected" in out
-    assert "2 inputs: 1 processed, 1 rejected, 0 failed" in out
+    assert "20000x20000 PNG" in out  # what the engine knew about a rejected input
+    assert "3 inputs: 1 processed, 2 rejected, 0 failed" in out
     assert not out.lstrip().startswith("{")
 
 

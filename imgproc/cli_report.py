@@ -1,0 +1,152 @@
+"""Reporting for ``imgproc resize``: JSON Lines, or a progress bar and a summary table.
+
+Records
+    One JSON-ready dict per input, in input order. ``--json`` prints each as one line
+    on stdout (JSON Lines)::
+
+        {"input": "a.jpg", "status": "processed", "output": "OUTDIR/a.jpg",
+         "width": 500, "height": 333, "format": "JPEG", ...Result.facts()...,
+         "input_size_bytes": 123456, "duration_ms": 41.2}
+        {"input": "b.txt", "status": "rejected", "reason": "unsupported_format",
+         "message": "..."}
+        {"input": "big.png", "status": "rejected", "reason": "too_many_pixels",
+         "message": "...", "original_format": "PNG", "original_width": 20000,
+         "original_height": 20000, "original_mode": "RGB"}
+        {"input": "c.jpg", "status": "failed", "reason": "unreadable", "message": "..."}
+
+    ``processed``: ``width``/``height`` are the output size, upright (EXIF orientation
+    applied); ``original_width``/``original_height`` are the input's size *as stored*,
+    before orientation (a phone portrait stored 4032x3024 with ``"orientation": 6``
+    reports ``original_width`` 4032, ``original_height`` 3024 and an output of 375x500).
+    ``size_bytes`` is the output's length, ``input_size_bytes`` the input file's.
+
+    ``rejected``: ``reason`` comes from :data:`imgproc.errors.REASONS` (the image is not
+    acceptable and never will be). The record also carries the rejection's facts
+    (:attr:`imgproc.ImageRejected.facts`, keys among :data:`imgproc.errors.FACT_KEYS`)
+    when the engine knew them: ``original_format`` once the format was sniffed, and the
+    stored ``original_width``/``original_height`` and ``original_mode`` once the header
+    was parsed.
+
+    ``failed`` is the CLI's own status for faults that are not about the image:
+    ``unreadable`` (reading the input failed), ``write_failed`` (writing the output
+    failed) and ``internal_error`` (the engine raised something other than
+    ``ImageRejected``: a bug).
+
+Without ``--json``: a progress bar on stderr, then a summary table and a totals line
+on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+
+PROCESSED = "processed"
+REJECTED = "rejected"
+FAILED = "failed"
+
+UNREADABLE = "unreadable"
+WRITE_FAILED = "write_failed"
+INTERNAL_ERROR = "internal_error"
+
+Record = dict[str, object]
+
+
+def print_json_lines(records: Iterable[Record]) -> list[Record]:
+    """Print each record as one JSON line on stdout as soon as it arrives; return them all."""
+    done: list[Record] = []
+    for record in records:
+        done.append(record)
+        sys.stdout.write(json.dumps(record) + "\n")
+        sys.stdout.flush()
+    return done
+
+
+def collect_with_progress(records: Iterable[Record], total: int) -> list[Record]:
+    """Consume ``records`` (``total`` of them) under a progress bar on stderr; return them."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    done: list[Record] = []
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[current]}", markup=False),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        bar = progress.add_task("resizing", total=total, current="")
+        for record in records:
+            done.append(record)
+            progress.update(bar, advance=1, current=str(record["input"]))
+    return done
+
+
+def _kb(size_bytes: object) -> str:
+    return f"{size_bytes / 1024:,.1f}" if isinstance(size_bytes, int) else ""
+
+
+def _dims(record: Record) -> str:
+    """``"WxH FORMAT -> wxh FORMAT"`` for a processed record, what is known for a rejected one."""
+    if record["status"] == PROCESSED:
+        return (
+            f"{record['original_width']}x{record['original_height']} "
+            f"{record['original_format']} -> {record['width']}x{record['height']} "
+            f"{record['format']}"
+        )
+    size = ""
+    if "original_width" in record and "original_height" in record:
+        size = f"{record['original_width']}x{record['original_height']} "
+    return f"{size}{record.get('original_format', '')}".strip()
+
+
+def print_summary(records: Sequence[Record], elapsed_s: float) -> None:
+    """Print a table of ``records`` and a totals line on stdout (at least 200 columns
+    wide when stdout is not a terminal, so paths are not folded in files and pipes)."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="imgproc resize")
+    table.add_column("input", overflow="fold", min_width=16, ratio=3)
+    table.add_column("status", no_wrap=True)
+    table.add_column("original -> output", no_wrap=True)
+    table.add_column("KB in -> out", justify="right", no_wrap=True)
+    table.add_column("output / reason", overflow="fold", min_width=16, ratio=2)
+    style = {PROCESSED: "green", REJECTED: "yellow", FAILED: "red"}
+    for r in records:
+        status = str(r["status"])
+        if status == PROCESSED:
+            sizes = f"{_kb(r['input_size_bytes'])} -> {_kb(r['size_bytes'])}"
+            detail = Text(str(r["output"]))
+        else:
+            sizes = ""
+            detail = Text(f"{r['reason']}: {r['message']}")
+        row = (Text(str(r["input"])), Text(status, style=style[status]), _dims(r), sizes, detail)
+        table.add_row(*row)
+
+    counts = {s: sum(1 for r in records if r["status"] == s) for s in (PROCESSED, REJECTED, FAILED)}
+    done = [r for r in records if r["status"] == PROCESSED]
+    in_bytes = sum(int(r["input_size_bytes"]) for r in done)  # type: ignore[call-overload]
+    out_bytes = sum(int(r["size_bytes"]) for r in done)  # type: ignore[call-overload]
+    console = Console()
+    if not console.is_terminal:  # redirected to a file or a pipe: don't cut at 80 columns
+        console = Console(width=max(console.width, 200))
+    if records:
+        console.print(table)
+    console.print(
+        f"{len(records)} inputs: {counts[PROCESSED]} processed, {counts[REJECTED]} rejected, "
+        f"{counts[FAILED]} failed; {in_bytes / 1e6:,.2f} MB in -> {out_bytes / 1e6:,.2f} MB out "
+        f"(processed inputs) in {elapsed_s:.1f} s",
+        highlight=False,
+    )
