@@ -10,8 +10,10 @@ Outcomes use the pipeline's vocabulary (``status`` and ``reason``, plus a free-t
 ``message``):
 
 - ``processed``; ``rejected`` with the engine's reason, from the metadata item
-  (``error_reason``) or, when the API refuses the file itself, from its answer: 415 ->
-  ``unsupported_format``, 413 -> ``too_large``, 400 -> its error code (``empty``, ...);
+  (``error_reason``) or, when the API refuses the file itself (400, 413, 415), its error
+  code, which is the engine's reason code (``unsupported_format``, ``too_large``,
+  ``empty``, ...; DESIGN.md); the older codes ``unsupported_media_type`` and
+  ``payload_too_large`` are read as the first two;
 - ``failed`` (the pipeline's own, from the item); ``pending`` with reason ``timeout``;
   ``missing`` (no such file); ``cancelled`` (stopped before its turn);
 - ``error`` only for real failures on the way: ``connection_error``, ``timeout``, 5xx
@@ -28,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +38,20 @@ import requests
 from rich.table import Table
 from rich.text import Text
 
+from handlers.config import Settings
+from imgproc.cli_plan import OUTPUT_EXTENSIONS
 from imgproc.sniff import IMAGE_SUFFIXES
 
-API_MAX_BODY_BYTES = 4_500_000  # the API's POST /images limit (handlers/config.py default)
+# The API's POST /images limit when not configured otherwise (handlers/config.py).
+API_MAX_BODY_BYTES: int = next(f.default for f in fields(Settings)
+                               if f.name == "api_max_body_bytes")
 FINAL_STATUSES = frozenset({"processed", "rejected", "failed"})
 POLL_INTERVAL_S = 0.2
 HTTP_TIMEOUT_S = 60
-REFUSAL_REASONS = {415: "unsupported_format", 413: "too_large"}  # API status -> reason
+REFUSAL_STATUSES = frozenset({400, 413, 415})  # the API refusing the file: its code is the reason
+# Older API versions answered these codes; read them as the reason codes they became.
+LEGACY_CODES = {"unsupported_media_type": "unsupported_format", "payload_too_large": "too_large"}
+STATUS_REASONS = {413: "too_large", 415: "unsupported_format"}  # a refusal without a JSON code
 
 
 @dataclass
@@ -73,25 +82,69 @@ class Source:
     relative: Path
 
 
-def collect_images(paths: Iterable[str | Path]) -> list[Source]:
+def collect_images(paths: Iterable[str | Path], *, out_dir: Path | None = None) -> list[Source]:
     """Expand ``paths``: files as given, folders walked (sorted) for image file names.
 
     A folder contributes files with an image suffix (``IMAGE_SUFFIXES``), skipping hidden
-    ones; a file named explicitly is taken whatever its name. A path that does not exist is
-    returned as is (its upload then fails with ``missing``).
+    ones and, when ``out_dir`` lies inside it, everything under ``out_dir`` (so a run over
+    ``.`` does not upload the previous run's renditions); a file named explicitly is taken
+    whatever its name. A path that does not exist is returned as is (its upload then fails
+    with ``missing``). Relative names are made unique (:func:`dedupe_relative`).
     """
+    skip = out_dir.resolve() if out_dir is not None else None
     sources: list[Source] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            sources.extend(
-                Source(p, p.relative_to(path)) for p in sorted(path.rglob("*"))
-                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-        else:
+        if not path.is_dir():
             sources.append(Source(path, Path(path.name)))
+            continue
+        root = path.resolve()
+        skip_here = skip if skip is not None and skip != root and skip.is_relative_to(root) \
+            else None
+        for p in sorted(path.rglob("*")):
+            relative = p.relative_to(path)
+            if (p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                    and not any(part.startswith(".") for part in relative.parts)
+                    and not (skip_here and p.resolve().is_relative_to(skip_here))):
+                sources.append(Source(p, relative))
+    dedupe_relative(sources)
     return sources
+
+
+def out_dir_problem(paths: Iterable[str | Path], sources: list[Source],
+                    out_dir: Path) -> str | None:
+    """Why ``out_dir`` cannot take the outputs of a batch over ``paths``, or ``None``.
+
+    Refused (a usage error for the caller): ``out_dir`` is one of the folders given, or a
+    rendition (``out_dir / relative`` with any engine extension, ``OUTPUT_EXTENSIONS``) or
+    ``results.jsonl`` would be written over one of the input files (compared by device and
+    inode, so links and case-insensitive names count).
+    """
+    for raw in paths:
+        if Path(raw).is_dir() and _identity(Path(raw)) == _identity(out_dir):
+            return (f"--out {out_dir} is the input folder {raw}: the renditions would mix with "
+                    f"the originals; choose another --out (for example {out_dir / 'resized'})")
+    inputs = {_identity(s.path): s.path for s in sources}
+    inputs.pop(None, None)
+    targets = [(out_dir / "results.jsonl", None)]
+    targets.extend((out_dir / s.relative.with_suffix(f".{ext}"), s.path)
+                   for s in sources for ext in OUTPUT_EXTENSIONS)
+    for target, source in targets:
+        original = inputs.get(_identity(target))
+        if original is not None:
+            what = f"the rendition of {source}" if source is not None else "results.jsonl"
+            return (f"--out {out_dir}: {what} would be written to {target}, which is the input "
+                    f"{original}; originals are never overwritten, choose another --out")
+    return None
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """``(st_dev, st_ino)`` of an existing file or folder, else ``None``."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def content_type_of(path: Path) -> str:
@@ -166,10 +219,10 @@ def classify_failure(error: Exception) -> tuple[str, str, str]:
     if isinstance(error, requests.HTTPError) and error.response is not None:
         status_code = error.response.status_code
         code = api_error_code(error.response)
-        if status_code in REFUSAL_REASONS:
-            return "rejected", REFUSAL_REASONS[status_code], message
-        if status_code == 400 and code is not None:
-            return "rejected", code, message
+        if status_code in REFUSAL_STATUSES:
+            reason = LEGACY_CODES.get(code, code) if code else STATUS_REASONS.get(status_code)
+            if reason is not None:
+                return "rejected", reason, message
         if status_code == 400 and "<Code>EntityTooLarge</Code>" in error.response.text:
             return "rejected", "too_large", message
         return "error", code or f"http_{status_code}", message
@@ -278,7 +331,7 @@ def run_batch(api_url: str, sources: list[Source], *, timeout_s: float = 120.0,
             on_done(outcome)
         return outcome
 
-    _dedupe_relative(sources)
+    dedupe_relative(sources)
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="upload") as pool:
         outcomes = list(pool.map(one, sources))
     if out_dir is not None:
@@ -292,8 +345,9 @@ def run_batch(api_url: str, sources: list[Source], *, timeout_s: float = 120.0,
     return outcomes
 
 
-def _dedupe_relative(sources: list[Source]) -> None:
-    """Make relative names unique (``a.jpg`` twice: the second becomes ``a-2.jpg``)."""
+def dedupe_relative(sources: list[Source]) -> None:
+    """Make relative names unique in place (``a.jpg`` twice: the second becomes ``a-2.jpg``);
+    running it again changes nothing."""
     seen: set[Path] = set()
     for i, source in enumerate(sources):
         relative, n = source.relative, 1

@@ -18,6 +18,13 @@ Event shape (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html)::
                   "messageAttributes": {...}, "md5OfBody", "eventSource": "aws:sqs",
                   "eventSourceARN", "awsRegion"}, ...]}
 
+Threads: ``start(workers)`` runs that many pollers, each invoking the handler in its own
+thread. The project's handlers log through one Powertools logger whose per-record keys
+(``append_keys``: ``image_id``, ``key``) are process-wide, so with several workers a log
+line can carry another record's keys. ``deploy.local`` therefore wraps both functions in
+``deploy.lambda_context.one_at_a_time`` (no throughput cost measured); standalone, use
+``--workers 1`` (the default) or run several processes when log keys matter.
+
 Standalone: ``python -m deploy.dispatcher --queue-url URL`` (the handler defaults to
 ``handlers.resize.handler``; the environment configures it and the AWS endpoint).
 """
@@ -28,18 +35,22 @@ import argparse
 import base64
 import importlib
 import logging
+import os
 import signal
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from deploy.cli_args import int_range
+from deploy.lambda_context import lambda_context
+from handlers.config import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
@@ -49,38 +60,7 @@ DEFAULT_BATCH_SIZE = 10  # Lambda's default for SQS, also the ReceiveMessage max
 DEFAULT_WAIT_TIME_S = 20  # the ReceiveMessage maximum
 DEFAULT_TIMEOUT_S = 60  # the "function timeout" the context counts down from
 ERROR_BACKOFF_S = 1.0
-
-
-@dataclass
-class LambdaContext:
-    """The attributes of Lambda's context object that handlers and Powertools read."""
-
-    function_name: str = "resize"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:resize"
-    memory_limit_in_mb: int = 1024
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "/aws/lambda/resize"
-    log_stream_name: str = "local"
-    timeout_s: float = DEFAULT_TIMEOUT_S
-    started_at: float = field(default_factory=time.monotonic)
-    identity: Any = None
-    client_context: Any = None
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left of ``timeout_s`` since this context was made."""
-        left_s = self.timeout_s - (time.monotonic() - self.started_at)
-        return max(0, int(left_s * 1000))
-
-
-def lambda_context(function_name: str, region: str, timeout_s: float) -> LambdaContext:
-    """A fresh context for one invocation of ``function_name`` (new request id)."""
-    return LambdaContext(
-        function_name=function_name,
-        invoked_function_arn=f"arn:aws:lambda:{region}:123456789012:function:{function_name}",
-        log_group_name=f"/aws/lambda/{function_name}",
-        timeout_s=timeout_s,
-    )
+DEFAULT_HANDLER = "handlers.resize.handler"
 
 
 def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:
@@ -290,15 +270,20 @@ def main(argv: list[str] | None = None) -> int:
         description="Poll an SQS queue and invoke a Lambda handler as the SQS event source does.",
     )
     parser.add_argument("--queue-url", required=True, help="the queue to poll")
-    parser.add_argument("--handler", default="handlers.resize.handler",
+    parser.add_argument("--handler", default=DEFAULT_HANDLER,
                         help="dotted path of the handler (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+    parser.add_argument("--batch-size", type=int_range(1, 10), default=DEFAULT_BATCH_SIZE,
                         help="messages per invocation, 1-10 (default: %(default)s)")
-    parser.add_argument("--wait-time", type=int, default=DEFAULT_WAIT_TIME_S,
+    parser.add_argument("--wait-time", type=int_range(0, 20), default=DEFAULT_WAIT_TIME_S,
                         help="long-poll seconds, 0-20 (default: %(default)s)")
-    parser.add_argument("--workers", type=int, default=1,
+    parser.add_argument("--workers", type=int_range(1), default=1,
                         help="concurrent pollers (default: %(default)s)")
     args = parser.parse_args(argv)
+    if args.handler == DEFAULT_HANDLER:  # its settings checked now, not at the first message
+        try:
+            Settings.from_env(os.environ, role="resize")
+        except ConfigError as e:
+            parser.exit(2, f"{parser.prog}: error: {e}\n")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(message)s")
     for noisy in ("botocore", "boto3", "urllib3"):

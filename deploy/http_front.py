@@ -1,35 +1,34 @@
 """A local stand-in for API Gateway (REST API, Lambda proxy integration) in front of a handler.
 
-Each HTTP request becomes the proxy event API Gateway would send
-(https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html),
-the handler's ``{"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}``
-reply becomes the HTTP response. Like API Gateway:
+Each HTTP request becomes the proxy event API Gateway would send, the handler's reply
+becomes the HTTP response (shapes in deploy/apigw_events.py). Like API Gateway:
 
 - bodies whose Content-Type matches a binary media type arrive base64-encoded with
   ``isBase64Encoded: true``; other bodies arrive as text; no body is ``null``;
 - requests over 10 MB are refused with 413 before the handler runs (the REST API payload
-  quota), and so are events over Lambda's 6 MB synchronous invocation payload; these 413s
-  use the project's error shape ``{"error": {"code": "payload_too_large", "message"}}``
-  with the API's CORS headers (on AWS, gateway responses configured the same way);
-- a handler that raises or returns a malformed reply yields 502 ``{"message": "Internal
-  server error"}``;
-- routes map to resources ``/images``, ``/images/{image_id}`` (with ``pathParameters``),
-  ``/uploads``; anything else goes to ``/{proxy+}`` so the handler answers it.
+  quota), and so are events over Lambda's 6 MB synchronous invocation payload;
+- a handler that raises or returns a malformed reply yields 502;
+- routes map to resources as the template's REST API: ``/`` and ``/{proxy+}`` (with
+  ``pathParameters``), so the handler routes on the path.
+
+Every answer the front gives itself uses the project's error shape ``{"error": {"code",
+"message"}}`` with the API's CORS headers (on AWS, gateway responses configured the same
+way): 413 ``too_large`` (the engine's reason code, as the API's own 413), 411
+``length_required`` (chunked bodies), 400 ``bad_request`` (a bad Content-Length), 502
+``internal_error`` (the handler crashed or answered nonsense; API Gateway's own body there
+is ``{"message": "Internal server error"}``).
 
 Not API Gateway: ``GET /`` and ``GET /index.html`` serve the upload page from
 deploy/static/index.html (on AWS that page is hosted elsewhere). A client that hangs up
 mid-response is logged at DEBUG, without a traceback.
 
 Standalone: ``python -m deploy.http_front --port 8080`` (handler ``handlers.api.handler``,
-configured by the environment).
+configured by the environment, read through ``handlers.config.Settings``).
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
-import fnmatch
 import json
 import logging
 import os
@@ -38,13 +37,24 @@ import sys
 import threading
 import time
 import urllib.parse
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from deploy.apigw_events import (
+    BINARY_MEDIA_TYPES,
+    ProxyResponse,
+    build_event,
+    cors_header_pairs,
+    error_response,
+    parse_response,
+    too_large_response,
+)
+from deploy.cli_args import port_number
+from deploy.lambda_context import lambda_context
+from handlers.config import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
@@ -53,188 +63,12 @@ Handler = Callable[[dict[str, Any], Any], Any]
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway REST API payload quota
 MAX_EVENT_BYTES = 6 * 1024 * 1024  # Lambda synchronous invocation payload quota
-BINARY_MEDIA_TYPES = ("multipart/form-data", "image/*", "application/octet-stream")
+API_TIMEOUT_S = 29  # API Gateway's default integration timeout, the api function's timeout
 DRAIN_MAX_BYTES = 64 * 1024 * 1024
-STAGE = "local"
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
 CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 CLIENT_CLOSED_STATUS = 499  # in a RequestRecord: the client left before its answer (nginx's)
-
-
-def match_route(path: str) -> tuple[str, dict[str, str] | None]:
-    """Map a request path to its API Gateway ``resource`` and ``pathParameters``.
-
-    Mirrors the REST API in ``deploy/template.yaml``: the root resource ``/`` and one
-    greedy ``/{proxy+}`` resource, so ``/images/abc`` arrives exactly as on AWS:
-    ``("/{proxy+}", {"proxy": "images/abc"})``. Parameter values are percent-decoded.
-    """
-    segments = [urllib.parse.unquote(s) for s in path.strip("/").split("/")] if path != "/" \
-        else []
-    if not segments:
-        return "/", None
-    return "/{proxy+}", {"proxy": "/".join(segments)}
-
-
-def is_binary(content_type: str | None, binary_media_types: tuple[str, ...]) -> bool:
-    """Whether API Gateway would base64-encode a body of ``content_type``."""
-    if not content_type:
-        return False
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return any(fnmatch.fnmatchcase(media_type, pattern) for pattern in binary_media_types)
-
-
-def build_event(
-    *,
-    method: str,
-    target: str,
-    headers: list[tuple[str, str]],
-    body: bytes,
-    source_ip: str,
-    host: str,
-    port: int,
-    binary_media_types: tuple[str, ...] = BINARY_MEDIA_TYPES,
-    stage: str = STAGE,
-) -> dict[str, Any]:
-    """The API Gateway REST proxy event for one request.
-
-    Args:
-        method: HTTP method; target: the request target (path and query string);
-        headers: as received, in order, names as sent; body: raw request body bytes;
-        source_ip: the client's address; host, port: where this front listens.
-    """
-    split = urllib.parse.urlsplit(target)
-    path = urllib.parse.unquote(split.path) or "/"
-    resource, path_parameters = match_route(split.path or "/")
-    multi_query: dict[str, list[str]] = {}
-    for name, value in urllib.parse.parse_qsl(split.query, keep_blank_values=True):
-        multi_query.setdefault(name, []).append(value)
-    all_headers = [*headers, ("X-Forwarded-For", source_ip), ("X-Forwarded-Port", str(port)),
-                   ("X-Forwarded-Proto", "http")]
-    multi_headers: dict[str, list[str]] = {}
-    for name, value in all_headers:
-        multi_headers.setdefault(name, []).append(value)
-    lower = {name.lower(): values[-1] for name, values in multi_headers.items()}
-    binary = is_binary(lower.get("content-type"), binary_media_types)
-    if not body:
-        event_body = None
-    elif binary:
-        event_body = base64.b64encode(body).decode("ascii")
-    else:
-        event_body = body.decode("utf-8", errors="replace")
-    now = datetime.now(UTC)
-    request_id = str(uuid.uuid4())
-    return {
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "headers": {name: values[-1] for name, values in multi_headers.items()},
-        "multiValueHeaders": multi_headers,
-        "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
-        "multiValueQueryStringParameters": multi_query or None,
-        "pathParameters": path_parameters,
-        "stageVariables": None,
-        "requestContext": {
-            "resourceId": "local",
-            "resourcePath": resource,
-            "httpMethod": method,
-            "extendedRequestId": request_id,
-            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "path": f"/{stage}{path}",
-            "accountId": "123456789012",
-            "protocol": "HTTP/1.1",
-            "stage": stage,
-            "domainPrefix": host.split(".")[0],
-            "requestTimeEpoch": int(now.timestamp() * 1000),
-            "requestId": request_id,
-            "identity": {
-                "cognitoIdentityPoolId": None, "accountId": None, "cognitoIdentityId": None,
-                "caller": None, "sourceIp": source_ip, "principalOrgId": None,
-                "accessKey": None, "cognitoAuthenticationType": None,
-                "cognitoAuthenticationProvider": None, "userArn": None,
-                "userAgent": lower.get("user-agent"), "user": None,
-            },
-            "domainName": host,
-            "apiId": "local",
-        },
-        "body": event_body,
-        "isBase64Encoded": bool(event_body) and binary,
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class ProxyResponse:
-    """A handler reply ready to write: status, header pairs (repeats allowed), body bytes."""
-
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-
-def parse_response(reply: Any) -> ProxyResponse:
-    """Read a Lambda proxy reply the way API Gateway does.
-
-    ``headers`` and ``multiValueHeaders`` are merged (both kept); a base64 body is decoded.
-
-    Raises:
-        ValueError: the reply is not a valid proxy response (API Gateway answers 502).
-    """
-    if not isinstance(reply, dict) or not isinstance(reply.get("statusCode"), int):
-        msg = f"expected a dict with an int statusCode, got {type(reply).__name__}"
-        raise ValueError(msg)
-    pairs: list[tuple[str, str]] = []
-    multi = reply.get("multiValueHeaders") or {}
-    for name, value in (reply.get("headers") or {}).items():
-        if name not in multi:
-            pairs.append((name, str(value)))
-    for name, values in multi.items():
-        pairs.extend((name, str(v)) for v in values)
-    body = reply.get("body") or ""
-    if reply.get("isBase64Encoded"):
-        try:
-            data = base64.b64decode(body, validate=True)
-        except (binascii.Error, TypeError) as e:
-            msg = "isBase64Encoded is true but the body is not base64"
-            raise ValueError(msg) from e
-    else:
-        data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-    return ProxyResponse(reply["statusCode"], pairs, data)
-
-
-def _json(status: int, payload: dict[str, Any]) -> ProxyResponse:
-    headers = [("Content-Type", "application/json"), ("Access-Control-Allow-Origin", "*")]
-    return ProxyResponse(status, headers, json.dumps(payload).encode())
-
-
-def cors_headers(origin: str | None, allow_origins: tuple[str, ...]) -> list[tuple[str, str]]:
-    """The CORS headers the API answers with (handlers/http.py ``cors_headers``' rules):
-    ``*`` allows any origin; otherwise a listed ``origin`` is echoed with ``Vary: Origin``."""
-    headers = [("Access-Control-Expose-Headers", "Location")]
-    if "*" in allow_origins:
-        return [*headers, ("Access-Control-Allow-Origin", "*")]
-    headers.append(("Vary", "Origin"))
-    if origin and origin in allow_origins:
-        headers.append(("Access-Control-Allow-Origin", origin))
-    return headers
-
-
-def too_large_response(method: str, path: str, size_bytes: int, limit_bytes: int, *,
-                       what: str = "", cors: list[tuple[str, str]] | None = None) -> ProxyResponse:
-    """413 in the project's error shape (Contract 3): ``{"error": {"code":
-    "payload_too_large", "message"}}``; for ``POST /images`` the message points at
-    ``POST /uploads``. ``what`` qualifies the limit (e.g. the Lambda event size)."""
-    message = (f"request body too large for {method} {path} ({size_bytes} bytes{what}, "
-               f"the limit is {limit_bytes} bytes)")
-    if method == "POST" and path.rstrip("/") == "/images":
-        message += "; use POST /uploads for a presigned S3 upload"
-    payload = {"error": {"code": "payload_too_large", "message": message}}
-    headers = [("Content-Type", "application/json"), *(cors or [])]
-    return ProxyResponse(413, headers, json.dumps(payload).encode())
-
-
-def allowed_origins(value: str | None) -> tuple[str, ...]:
-    """``CORS_ALLOW_ORIGINS`` (comma-separated, default ``*``) as a tuple."""
-    origins = tuple(o.strip() for o in (value or "*").split(",") if o.strip())
-    return origins or ("*",)
+DEFAULT_HANDLER = "handlers.api.handler"
 
 
 @dataclass
@@ -304,11 +138,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
         """Read the request, call the handler; (response, body bytes, close the connection)."""
         length_header = self.headers.get("Content-Length")
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            return _json(411, {"message": "Content-Length required"}), 0, True
+            return error_response(411, "length_required", "chunked request bodies are not "
+                                  "accepted; send a Content-Length", cors=self._cors()), 0, True
         try:
             length = int(length_header or 0)
+            if length < 0:
+                raise ValueError(length)
         except ValueError:
-            return _json(400, {"message": "bad Content-Length"}), 0, True
+            return error_response(400, "bad_request", f"bad Content-Length {length_header!r}",
+                                  cors=self._cors()), 0, True
         if length > self.server.max_body_bytes:
             self._drain(length)
             return too_large_response(self.command, path, length, self.server.max_body_bytes,
@@ -324,7 +162,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         return self._invoke(event, len(body)), len(body), False
 
     def _cors(self) -> list[tuple[str, str]]:
-        return cors_headers(self.headers.get("Origin"), self.server.cors_allow_origins)
+        return cors_header_pairs(self.headers.get("Origin"), self.server.cors_allow_origins)
 
     def _record(self, path: str, response: ProxyResponse | None, started: float,
                 body_bytes: int) -> None:
@@ -357,31 +195,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return too_large_response(
                 event["httpMethod"], event["path"], body_bytes, MAX_EVENT_BYTES,
                 what=f", {event_bytes} bytes as a Lambda event", cors=self._cors())
-        context = _ApiContext(aws_request_id=event["requestContext"]["requestId"])
+        context = lambda_context("api", self.server.region, API_TIMEOUT_S, memory_limit_in_mb=512,
+                                 aws_request_id=event["requestContext"]["requestId"])
         try:
             return parse_response(self.server.handler(event, context))
         except Exception:
             log.exception("API handler failed for %s %s", event["httpMethod"], event["path"])
-            return _json(502, {"message": "Internal server error"})
+            return error_response(502, "internal_error", "Internal server error",
+                                  cors=self._cors())
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
-
-
-@dataclass
-class _ApiContext:
-    """The Lambda context attributes handlers read (see deploy.dispatcher.LambdaContext)."""
-
-    aws_request_id: str
-    function_name: str = "api"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:api"
-    memory_limit_in_mb: int = 512
-    log_group_name: str = "/aws/lambda/api"
-    log_stream_name: str = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        """API Gateway's integration timeout is 29 s; report that as the budget."""
-        return 29_000
 
 
 class _Server(ThreadingHTTPServer):
@@ -391,6 +214,7 @@ class _Server(ThreadingHTTPServer):
     max_body_bytes: int
     binary_media_types: tuple[str, ...]
     cors_allow_origins: tuple[str, ...]
+    region: str
     on_request: Callable[[RequestRecord], None] | None
     on_request_started: Callable[[str, str], None] | None
 
@@ -410,8 +234,10 @@ class ApiFront:
 
     Args:
         handler: the API Lambda handler (``handlers.api.handler``).
-        cors_allow_origins: for the front's own 413 answers, as the API's
-            ``CORS_ALLOW_ORIGINS`` (default: that variable, else ``*``).
+        cors_allow_origins: for the front's own answers: the API's setting
+            (``handlers.config.Settings.cors_allow_origins``; default ``("*",)``).
+        region: for the Lambda context's function ARN (default ``AWS_REGION``, else
+            us-east-1).
         on_request_started: called with (method, percent-decoded path) when a proxied
             request arrives; each such call is followed by exactly one ``on_request``.
         on_request: called once per proxied request (not the static page) with a
@@ -428,7 +254,8 @@ class ApiFront:
         static_dir: Path = STATIC_DIR,
         max_body_bytes: int = MAX_BODY_BYTES,
         binary_media_types: tuple[str, ...] = BINARY_MEDIA_TYPES,
-        cors_allow_origins: tuple[str, ...] | None = None,
+        cors_allow_origins: tuple[str, ...] = ("*",),
+        region: str | None = None,
         on_request_started: Callable[[str, str], None] | None = None,
         on_request: Callable[[RequestRecord], None] | None = None,
     ) -> None:
@@ -437,8 +264,8 @@ class ApiFront:
         self._server.static_dir = static_dir
         self._server.max_body_bytes = max_body_bytes
         self._server.binary_media_types = binary_media_types
-        self._server.cors_allow_origins = cors_allow_origins or allowed_origins(
-            os.environ.get("CORS_ALLOW_ORIGINS"))
+        self._server.cors_allow_origins = cors_allow_origins
+        self._server.region = region or os.environ.get("AWS_REGION") or "us-east-1"
         self._server.on_request_started = on_request_started
         self._server.on_request = on_request
         self._thread: threading.Thread | None = None
@@ -473,10 +300,16 @@ def main(argv: list[str] | None = None) -> int:
         description="Serve a Lambda handler over HTTP as an API Gateway REST proxy would.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=8080, help="port, 0 = free (default: 8080)")
-    parser.add_argument("--handler", default="handlers.api.handler",
+    parser.add_argument("--port", type=port_number, default=8080,
+                        help="port, 0 = free (default: 8080)")
+    parser.add_argument("--handler", default=DEFAULT_HANDLER,
                         help="dotted path of the handler (default: %(default)s)")
     args = parser.parse_args(argv)
+    try:  # the API's settings: its CORS origins for the front's own answers, checked now
+        settings = Settings.from_env(os.environ,
+                                     role="api" if args.handler == DEFAULT_HANDLER else "any")
+    except ConfigError as e:
+        parser.exit(2, f"{parser.prog}: error: {e}\n")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(message)s")
     for noisy in ("botocore", "boto3", "urllib3"):
@@ -488,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
                  record.duration_s * 1000)
 
     front = ApiFront(load_handler(args.handler), host=args.host, port=args.port,
+                     cors_allow_origins=settings.cors_allow_origins, region=settings.region,
                      on_request=log_request)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import numbers
-import os
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -30,15 +29,21 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from deploy.dispatcher import BatchOutcome
-from deploy.http_front import RequestRecord
-from handlers.events import EventShapeError, ObjectCreated, objects_from_message
+from deploy.http_front import CLIENT_CLOSED_STATUS, RequestRecord
+from handlers.config import normalise_prefix
+from handlers.events import (
+    EventShapeError,
+    ObjectCreated,
+    format_utc,
+    iso_utc,
+    objects_from_message,
+)
 from handlers.keys import direct_image_id, image_id_from_upload_key
 
 log = logging.getLogger("journey")
 
 Handler = Callable[[dict[str, Any], Any], Any]
 UPLOAD_LINE_WAIT_S = 5.0
-CLIENT_CLOSED_STATUS = 499  # deploy.http_front: the client left before its answer
 
 
 def human_size(size_bytes: object) -> str:
@@ -69,15 +74,17 @@ def describe_item(item: dict[str, Any]) -> str:
 
 
 class Journey:
-    """Logs each image's steps; looks items up in ``table`` to tell outcomes."""
+    """Logs each image's steps; looks items up in ``table`` to tell outcomes.
+
+    ``uploads_prefix``: the API's key prefix for uploads (``Settings.uploads_prefix``), to
+    give an object the image id the resize handler gives it.
+    """
 
     def __init__(self, *, table: str, region: str, endpoint_url: str,
-                 visibility_timeout_s: int) -> None:
+                 visibility_timeout_s: int, uploads_prefix: str = "uploads/") -> None:
         self.table = table
         self.visibility_timeout_s = visibility_timeout_s
-        self.uploads_prefix = os.environ.get("UPLOADS_PREFIX") or "uploads/"
-        if not self.uploads_prefix.endswith("/"):
-            self.uploads_prefix += "/"
+        self.uploads_prefix = normalise_prefix(uploads_prefix)  # as Settings has it
         self.dynamodb = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
         self._deserialize = TypeDeserializer().deserialize
         self._seen_status: dict[str, str] = {}
@@ -218,13 +225,9 @@ class Journey:
 
 
 def _before(stamp: object, moment: datetime) -> bool:
-    """``stamp`` (ISO 8601, ``Z`` or offset) is earlier than ``moment``; False if unreadable."""
-    if not isinstance(stamp, str):
-        return False
-    try:
-        parsed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed < moment
+    """``stamp`` (ISO 8601, ``Z`` or offset) is earlier than ``moment``; False if unreadable.
+
+    Compared as the table stores times (``handlers.events.iso_utc``: UTC, milliseconds).
+    """
+    normalised = iso_utc(stamp)
+    return normalised is not None and normalised < format_utc(moment)

@@ -7,10 +7,12 @@
 2. creates the buckets, the metadata table, the queue (+ dead-letter queue) and the uploads
    bucket's ``ObjectCreated`` -> SQS notification (deploy/resources.py);
 3. points the handlers at the emulator through the SDK's own variables (``AWS_ENDPOINT_URL``,
-   region, dummy credentials, bucket/table names) *before* importing them;
+   region, dummy credentials, bucket/table names) *before* importing them, and checks their
+   settings (``handlers.config.Settings`` for both functions) before anything starts;
 4. runs the SQS dispatcher (deploy/dispatcher.py) calling ``handlers.resize.handler``, and the
    HTTP front (deploy/http_front.py) calling ``handlers.api.handler``, with the upload page at
-   ``/``;
+   ``/``; the two functions' invocations run one at a time, as on one Lambda instance (their
+   Powertools log keys are process-wide; see ``deploy.lambda_context.one_at_a_time``);
 5. prints where everything is on stderr and, once ready, one JSON line on stdout::
 
        {"api_url": ..., "endpoint_url": ..., "uploads_bucket": ..., "processed_bucket": ...,
@@ -42,7 +44,10 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from deploy.batch import Source, collect_images, out_dir_problem, run_batch, summary_table
+from deploy.cli_args import int_range, port_number, positive_float, positive_int
 from deploy.emulator import Emulator, EmulatorError, EmulatorPortInUse
+from handlers.config import ConfigError, Settings
 
 log = logging.getLogger("deploy.local")
 journey_log = logging.getLogger("journey")
@@ -60,6 +65,8 @@ DEFAULTS = {
 }
 IDLE_POLL_S = 2  # the dispatcher's long poll; also bounds how long a stop waits for it
 CLI_CREDENTIALS = "AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x"  # the emulator takes any
+MAX_VISIBILITY_TIMEOUT_S = 43_200  # SQS: 12 hours
+MAX_RECEIVE_COUNT = 1000  # SQS redrive policy maximum
 
 
 class StartError(RuntimeError):
@@ -120,11 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="images or folders to process, then exit (none: serve)")
     parser.add_argument("--host", default=DEFAULTS["host"],
                         help="address to listen on (default: %(default)s)")
-    parser.add_argument("--api-port", type=int, default=DEFAULTS["api_port"],
+    parser.add_argument("--api-port", type=port_number, default=DEFAULTS["api_port"],
                         help="API and upload page port, 0 = free (default: %(default)s)")
-    parser.add_argument("--emulator-port", type=int, default=DEFAULTS["emulator_port"],
+    parser.add_argument("--emulator-port", type=port_number, default=DEFAULTS["emulator_port"],
                         help="AWS emulator port, 0 = free (default: %(default)s)")
-    parser.add_argument("--max-dim", type=int, default=DEFAULTS["max_dim"],
+    parser.add_argument("--max-dim", type=positive_int, default=DEFAULTS["max_dim"],
                         help="longest side of renditions, pixels (default: %(default)s)")
     parser.add_argument("--uploads-bucket", default=DEFAULTS["uploads_bucket"],
                         help="default: %(default)s")
@@ -135,20 +142,22 @@ def build_parser() -> argparse.ArgumentParser:
                         help="SQS queue name; its DLQ is NAME-dlq (default: %(default)s)")
     parser.add_argument("--region", default=None,
                         help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)")
-    parser.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 1),
-                        help="concurrent resize invocations (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=10,
+    parser.add_argument("--workers", type=positive_int, default=max(2, os.cpu_count() or 1),
+                        help="SQS pollers; the handler invocations themselves run one at a "
+                        "time (deploy/lambda_context.py one_at_a_time) (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int_range(1, 10), default=10,
                         help="SQS messages per resize invocation, 1-10 (default: %(default)s)")
-    parser.add_argument("--visibility-timeout", type=int, default=30,
+    parser.add_argument("--visibility-timeout", type=int_range(0, MAX_VISIBILITY_TIMEOUT_S),
+                        default=30,
                         help="seconds before a failed message is retried (default: %(default)s)")
-    parser.add_argument("--max-receives", type=int, default=3,
+    parser.add_argument("--max-receives", type=int_range(1, MAX_RECEIVE_COUNT), default=3,
                         help="receives before a message goes to the DLQ (default: %(default)s)")
-    parser.add_argument("--timeout", type=float, default=120.0,
+    parser.add_argument("--timeout", type=positive_float, default=120.0,
                         help="batch form: seconds to wait for each image (default: %(default)s)")
     parser.add_argument("--out", default="out", metavar="DIR",
                         help="batch form: where renditions and results.jsonl go "
                         "(default: %(default)s; '' to keep nothing)")
-    parser.add_argument("--concurrency", type=int, default=4,
+    parser.add_argument("--concurrency", type=positive_int, default=4,
                         help="batch form: uploads in flight (default: %(default)s)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no journey lines, only warnings")
@@ -157,17 +166,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_environment(environ: Any, *, endpoint_url: str, region: str,
-                          args: argparse.Namespace) -> None:
+def configure_environment(environ: Any, *, region: str, args: argparse.Namespace) -> None:
     """Set what the handlers read, before they build their clients (handlers/config.py).
 
-    The SDK's own ``AWS_ENDPOINT_URL`` points every client at the emulator; per-service
-    overrides are removed since they would win over it. Credentials are dummies unless set.
+    Per-service endpoint overrides are removed since they would win over the SDK's own
+    ``AWS_ENDPOINT_URL``, which is set to the emulator once it runs. Credentials are dummies
+    unless set. Other tunables (``API_MAX_BODY_BYTES``, ``CORS_ALLOW_ORIGINS``, ...) are
+    taken from the caller's environment as they are.
     """
     for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS",
                  "AWS_PROFILE"):
         environ.pop(name, None)
-    environ["AWS_ENDPOINT_URL"] = endpoint_url
     environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     environ["AWS_REGION"] = region
@@ -236,17 +245,26 @@ class LocalPipeline:
         self.dispatcher: Any = None
         self.front: Any = None
         self.resources: Any = None
+        self.api_settings: Settings | None = None
 
     def start(self) -> Ready:
-        """Start everything. Both ports are taken before any resource is created.
+        """Start everything. The handlers' settings are checked, and both ports taken, before
+        anything starts or any resource is created.
 
         Raises:
-            StartError: a port is in use or cannot be bound (the message names its flag).
+            StartError: the handlers' configuration is bad (``handlers.config.ConfigError``),
+                or a port is in use or cannot be bound (the message names its flag).
             EmulatorError: the emulator did not come up.
         """
         args = self.args
         region = args.region or os.environ.get("AWS_REGION") \
             or os.environ.get("AWS_DEFAULT_REGION") or DEFAULTS["region"]
+        configure_environment(os.environ, region=region, args=args)
+        try:  # as each function would at its first invocation; a start error instead
+            self.api_settings = Settings.from_env(os.environ, role="api")
+            resize_settings = Settings.from_env(os.environ, role="resize")
+        except ConfigError as e:
+            raise StartError(f"bad configuration: {e}") from e
         if args.api_port and args.api_port == args.emulator_port:
             msg = (f"--api-port and --emulator-port are both {args.api_port}; give them "
                    "different ports (0 picks a free one)")
@@ -257,22 +275,28 @@ class LocalPipeline:
             endpoint_url = self.emulator.start()
         except EmulatorPortInUse as e:  # taken between the check and the bind
             raise StartError(port_in_use_message(e.host, e.port, "--emulator-port")) from e
-        configure_environment(os.environ, endpoint_url=endpoint_url, region=region, args=args)
+        os.environ["AWS_ENDPOINT_URL"] = endpoint_url  # every SDK client: the emulator
 
         # Imported only now: handler modules may build settings and clients at import.
         from deploy.dispatcher import SqsDispatcher
         from deploy.http_front import ApiFront
         from deploy.journey import Journey
+        from deploy.lambda_context import one_at_a_time
         from deploy.resources import ensure_resources
         from handlers import api, bootstrap, resize
 
+        invocation_lock = threading.Lock()  # shared by both functions: see one_at_a_time
+        api_handler = one_at_a_time(api.handler, invocation_lock)
+        resize_handler = one_at_a_time(resize.handler, invocation_lock)
         bootstrap.reset()  # in case anything built clients before the environment was set
         route_stdout_logs_to_stderr()
         journey = Journey(table=args.table, region=region, endpoint_url=endpoint_url,
-                          visibility_timeout_s=args.visibility_timeout)
+                          visibility_timeout_s=args.visibility_timeout,
+                          uploads_prefix=resize_settings.uploads_prefix)
         try:  # binds now, serves once the resources exist
-            self.front = ApiFront(api.handler, host=args.host, port=args.api_port,
-                                  on_request_started=journey.on_request_started,
+            self.front = ApiFront(api_handler, host=args.host, port=args.api_port,
+                                  cors_allow_origins=self.api_settings.cors_allow_origins,
+                                  region=region, on_request_started=journey.on_request_started,
                                   on_request=journey.on_request)
         except OSError as e:
             if e.errno == errno.EADDRINUSE:
@@ -285,7 +309,7 @@ class LocalPipeline:
             max_receive_count=args.max_receives, visibility_timeout_s=args.visibility_timeout,
         )
         self.dispatcher = SqsDispatcher(
-            self.resources.queue_url, journey.wrap_resize(resize.handler),
+            self.resources.queue_url, journey.wrap_resize(resize_handler),
             batch_size=args.batch_size, wait_time_s=IDLE_POLL_S, on_batch=journey.on_batch,
         )
         self.dispatcher.start(args.workers)
@@ -325,16 +349,17 @@ def describe(ready: Ready, console: Console, args: argparse.Namespace, queue_url
 
 
 def run_batch_form(ready: Ready, args: argparse.Namespace, console: Console,
-                   stop: threading.Event) -> int:
-    """Upload ``args.paths`` through the API, show progress, print the table; exit code."""
-    from deploy.batch import collect_images, run_batch, summary_table
+                   stop: threading.Event, *, sources: list[Source],
+                   api_max_body_bytes: int) -> int:
+    """Upload ``sources`` through the API, show progress, print the table; exit code.
 
-    sources = collect_images(args.paths)
+    ``api_max_body_bytes``: the API's ``POST /images`` limit (bigger files go by
+    ``POST /uploads``), from its settings.
+    """
     out_dir = Path(args.out) if args.out else None
     if not sources:
         console.print("no images found in the given paths", style="red")
         return 1
-    api_max_body_bytes = int(os.environ.get("API_MAX_BODY_BYTES") or 4_500_000)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     started = time.monotonic()
@@ -363,8 +388,17 @@ def run_batch_form(ready: Ready, args: argparse.Namespace, console: Console,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the local pipeline; the exit code (0 ok, 1 not all processed, 2 failed start)."""
-    args = build_parser().parse_args(argv)
+    """Run the local pipeline; the exit code (0 ok, 1 not all processed, 2 usage error or
+    failed start)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    sources: list[Source] = []
+    if args.paths:  # checked before anything starts: a bad --out is a usage error
+        out_dir = Path(args.out) if args.out else None
+        sources = collect_images(args.paths, out_dir=out_dir)
+        problem = out_dir_problem(args.paths, sources, out_dir) if out_dir else None
+        if problem:
+            parser.error(problem)
     console = Console(stderr=True)
     configure_logging(console, quiet=args.quiet)
     stop = threading.Event()
@@ -389,7 +423,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         describe(ready, console, args, pipeline.resources.queue_url)
         if args.paths:
-            return run_batch_form(ready, args, console, stop)
+            assert pipeline.api_settings is not None
+            return run_batch_form(ready, args, console, stop, sources=sources,
+                                  api_max_body_bytes=pipeline.api_settings.api_max_body_bytes)
         while not stop.wait(0.5):
             pass
         return 0

@@ -4,7 +4,8 @@ What it makes, the same shape as on AWS (deploy/template.yaml):
 
 - the uploads and processed S3 buckets (the uploads bucket with a CORS rule so a browser page
   can POST to a presigned upload URL);
-- the metadata DynamoDB table, from ``handlers.dynamo_store.TABLE_DEFINITION``;
+- the metadata DynamoDB table, from ``handlers.dynamo_store.TABLE_DEFINITION``, with TTL on
+  ``handlers.dynamo_store.TTL_ATTRIBUTE`` (unused upload grants expire);
 - an SQS queue with a redrive policy to a dead-letter queue after ``max_receive_count``
   receives, and a queue policy letting S3 (for this bucket only) send to it;
 - the uploads bucket's event notification ``s3:ObjectCreated:*`` -> that queue.
@@ -25,7 +26,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from handlers.dynamo_store import TABLE_DEFINITION
+from handlers.dynamo_store import TABLE_DEFINITION, TTL_ATTRIBUTE
 
 log = logging.getLogger(__name__)
 
@@ -150,22 +151,42 @@ def ensure_upload_cors(s3: Any, bucket: str) -> None:
 
 
 def ensure_table(dynamodb: Any, table: str) -> None:
-    """Create ``table`` from ``TABLE_DEFINITION`` unless it exists; wait until ACTIVE."""
+    """Create ``table`` from ``TABLE_DEFINITION`` unless it exists; wait until ACTIVE; TTL on
+    (:func:`ensure_ttl`)."""
     try:
         dynamodb.describe_table(TableName=table)
-        return
     except ClientError as e:
         if e.response["Error"]["Code"] != "ResourceNotFoundException":
             raise
+        try:
+            dynamodb.create_table(TableName=table, **TABLE_DEFINITION)
+            log.info("created table %s", table)
+        except ClientError as e2:
+            if e2.response["Error"]["Code"] != "ResourceInUseException":
+                raise
+        dynamodb.get_waiter("table_exists").wait(
+            TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+        )
+    ensure_ttl(dynamodb, table)
+
+
+def ensure_ttl(dynamodb: Any, table: str) -> None:
+    """Turn on DynamoDB TTL on ``TTL_ATTRIBUTE`` (``handlers.dynamo_store``): pending items of
+    ``POST /uploads`` grants nobody used expire. Harmless when it is on already."""
+    current = dynamodb.describe_time_to_live(TableName=table).get(
+        "TimeToLiveDescription", {})
+    if (current.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
+            and current.get("AttributeName") == TTL_ATTRIBUTE):
+        return
     try:
-        dynamodb.create_table(TableName=table, **TABLE_DEFINITION)
-        log.info("created table %s", table)
-    except ClientError as e:
-        if e.response["Error"]["Code"] != "ResourceInUseException":
+        dynamodb.update_time_to_live(
+            TableName=table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+        )
+        log.info("table %s: TTL on %s", table, TTL_ATTRIBUTE)
+    except ClientError as e:  # "TimeToLive is already enabled", e.g. set by another run
+        if "already enabled" not in str(e.response.get("Error", {}).get("Message", "")):
             raise
-    dynamodb.get_waiter("table_exists").wait(
-        TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
-    )
 
 
 def ensure_queue(sqs: Any, name: str, attributes: dict[str, str]) -> tuple[str, str]:

@@ -11,10 +11,17 @@ Routes (DESIGN.md, Contract 3):
 - ``POST /uploads``: optional JSON ``{"filename", "content_type", "size_bytes"}`` (the
   type matched case-insensitively, 415 when not an accepted image type); answers
   201 with a presigned POST (``upload.url`` + ``upload.fields``) bound to a new image id,
-  its key, a content-length-range, a Content-Type and the ``image-id`` metadata.
-- ``GET /images/{image_id}``: the item, plus ``download_url`` once processed (404 unknown).
-- ``GET /images?limit=&cursor=``: newest first (``by_uploaded_at`` index), ``limit`` 1-100
-  (default 20), ``next_cursor`` opaque (400 when tampered with).
+  its key, a content-length-range, a Content-Type and the ``image-id`` metadata. Its
+  ``pending`` item carries ``expires_at`` (epoch seconds: URL expiry + 1 day), the table's
+  TTL attribute, removed when any outcome is recorded: an upload that never arrives
+  expires instead of staying pending forever.
+- ``GET /images/{image_id}``: the item, plus ``download_url`` once processed (404 unknown,
+  and 404 for a pending upload past its ``expires_at`` that TTL has not deleted yet).
+- ``GET /images?limit=&cursor=``: newest first (``by_uploaded_at`` index), ``limit``
+  default 20; a non-integer ``limit`` is a 400, an integer outside 1-100 is clamped to
+  that range. Expired pending uploads are left out, so a page may hold fewer than
+  ``limit`` items while ``next_cursor`` is set; ``next_cursor`` is opaque (400 when
+  tampered with).
 
 Every answer carries CORS headers; OPTIONS on a known route is a 204 preflight; unknown
 paths are 404, other methods 405. Errors are ``{"error": {"code", "message"}}``;
@@ -33,6 +40,7 @@ from handlers import bootstrap
 from handlers.bootstrap import Deps
 from handlers.config import ConfigError
 from handlers.cursor import decode_cursor, encode_cursor
+from handlers.dynamo_store import TTL_ATTRIBUTE
 from handlers.errors import (
     ApiError,
     BadRequest,
@@ -53,7 +61,8 @@ from handlers.sniff import CONTENT_TYPES, EXTENSIONS, sniff_image
 MULTIPART_SLACK_BYTES = 64 * 1024  # form boundaries and part headers around the image
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
-_HIDDEN = ("listing", "source_revision")
+PENDING_GRACE_S = 86_400  # a POST /uploads item outlives its upload URL by a day
+_HIDDEN = ("listing", "source_revision", TTL_ATTRIBUTE)
 FORM_URLENCODED = "application/x-www-form-urlencoded"
 
 Route = Callable[[Request, Deps, dict[str, str]], dict[str, Any]]
@@ -247,6 +256,7 @@ def create_upload(request: Request, deps: Deps, _: dict[str, str]) -> dict[str, 
             "source_key": key,
             "original_content_type": content_type,
             "uploaded_at": utc_now(),
+            TTL_ATTRIBUTE: int(time.time()) + settings.upload_url_expires_s + PENDING_GRACE_S,
         }
     )
     upload = deps.objects.presign_post(
@@ -274,14 +284,18 @@ def get_image(request: Request, deps: Deps, params: dict[str, str]) -> dict[str,
     """GET /images/{image_id}: the item, and a download URL once processed."""
     image_id = params["image_id"]
     item = deps.metadata.get(image_id) if is_image_id(image_id) else None
-    if item is None:
+    if item is None or _expired(item, time.time()):
         raise NotFound(f"no image with id {image_id!r}")
     logger.append_keys(image_id=image_id)
     return json_response(200, _public(item, deps))
 
 
 def list_images(request: Request, deps: Deps, _: dict[str, str]) -> dict[str, Any]:
-    """GET /images: one page, newest first, with ``next_cursor`` (``None`` at the end)."""
+    """GET /images: one page, newest first, with ``next_cursor`` (``None`` at the end).
+
+    ``limit``: 400 when not an integer; clamped to 1-100 otherwise. Expired pending
+    uploads (``expires_at`` in the past, not yet deleted by TTL) are left out.
+    """
     raw_limit = request.query.get("limit", str(DEFAULT_PAGE))
     try:
         limit = min(max(int(raw_limit), 1), MAX_PAGE)
@@ -290,8 +304,9 @@ def list_images(request: Request, deps: Deps, _: dict[str, str]) -> dict[str, An
     cursor = request.query.get("cursor")
     start_key = decode_cursor(cursor) if cursor else None
     items, last_key = deps.metadata.list_recent(limit=limit, start_key=start_key)
+    now_s = time.time()
     body = {
-        "items": [_public(item, deps) for item in items],
+        "items": [_public(item, deps) for item in items if not _expired(item, now_s)],
         "next_cursor": encode_cursor(last_key) if last_key else None,
     }
     return json_response(200, body)
@@ -308,6 +323,16 @@ def _public(item: dict[str, Any], deps: Deps) -> dict[str, Any]:
         )
         out["download_expires_in_s"] = expires_s
     return out
+
+
+def _expired(item: Mapping[str, Any], now_s: float) -> bool:
+    """True for a pending upload past its ``expires_at`` (TTL deletes it within days)."""
+    expires_at = item.get(TTL_ATTRIBUTE)
+    return (
+        item.get("status") == "pending"
+        and isinstance(expires_at, int | float)
+        and expires_at < now_s
+    )
 
 
 def _uploads_bucket(deps: Deps) -> str:

@@ -23,16 +23,21 @@ from botocore.config import Config
 from handlers.config import Role, Settings
 from handlers.dynamo_store import DynamoMetadataStore
 from handlers.observability import set_namespace
+from handlers.ports import MetadataStore, ObjectStore
 from handlers.s3_store import S3ObjectStore
 
 
 @dataclass(frozen=True, slots=True)
 class Deps:
-    """Everything a handler needs: settings and the two stores."""
+    """Everything a handler needs: settings and the two stores (typed by their ports).
+
+    :func:`build` fills them with :class:`S3ObjectStore` and
+    :class:`DynamoMetadataStore`; tests may pass any implementation of the ports.
+    """
 
     settings: Settings
-    objects: S3ObjectStore
-    metadata: DynamoMetadataStore
+    objects: ObjectStore
+    metadata: MetadataStore
 
 
 _lock = threading.Lock()

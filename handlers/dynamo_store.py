@@ -9,9 +9,18 @@ Table layout (shared contract; the CloudFormation template mirrors it):
   up to roughly a thousand writes per second, beyond which the listing key would be
   sharded.
 
-Idempotency: every outcome write is conditional on the item not already holding a final
-outcome (``processed`` / ``rejected``) for the same ``source_revision`` (the object's
-version id, or its ETag in an unversioned bucket).
+Time to live: pending items made by ``POST /uploads`` carry ``expires_at`` (epoch
+seconds, :data:`TTL_ATTRIBUTE`); DynamoDB deletes such items some time (up to a few
+days) after that moment when the table's TTL is enabled (:data:`TTL_SPECIFICATION`; the
+template enables it, a local runner calls ``update_time_to_live`` with it). Every outcome
+write REMOVEs the attribute, so only uploads that never arrived expire.
+
+Idempotency and ordering: every outcome write is conditional. It is refused when the item
+already holds a final outcome (``processed`` / ``rejected``) for the same
+``source_revision`` (the object's version id, or its ETag in an unversioned bucket): a
+duplicate delivery. It is also refused when the item describes another revision whose
+``source_event_time`` (the S3 event time of that revision) is later than the one being
+written: a late outcome of an older upload of the same key never replaces a newer one.
 """
 
 from __future__ import annotations
@@ -23,10 +32,18 @@ from typing import Any
 import botocore.exceptions
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from handlers.errors import TRANSPORT_ERRORS, is_transient_client_error, transient_from
+from handlers.errors import (
+    TRANSPORT_ERRORS,
+    ItemExists,
+    is_transient_client_error,
+    transient_from,
+)
 
 LISTING = "images"
 INDEX_NAME = "by_uploaded_at"
+TTL_ATTRIBUTE = "expires_at"
+TTL_SPECIFICATION: dict[str, Any] = {"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+ORDER_ATTRIBUTE = "source_event_time"
 
 TABLE_DEFINITION: dict[str, Any] = {
     "KeySchema": [{"AttributeName": "image_id", "KeyType": "HASH"}],
@@ -50,10 +67,6 @@ TABLE_DEFINITION: dict[str, Any] = {
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-
-
-class ItemExists(Exception):
-    """``create_pending`` found an item with the same ``image_id``."""
 
 
 class DynamoMetadataStore:
@@ -117,14 +130,18 @@ class DynamoMetadataStore:
         Args:
             image_id: the item.
             revision: the source object's version id or ETag; stored as ``source_revision``.
-            fields: attributes to SET (``None`` values are skipped).
-            remove: attributes to REMOVE (stale fields of an earlier outcome).
+            fields: attributes to SET; a ``None`` value REMOVEs the attribute (it describes
+                an earlier revision). ``source_event_time`` (ISO 8601 UTC), when given,
+                orders revisions (see the module docstring).
+            remove: attributes to REMOVE (stale fields of an earlier outcome);
+                ``expires_at`` is always removed.
             keep_if_present: attributes SET only when the item lacks them
                 (``uploaded_at``, ``filename`` of an API upload's pending item).
 
         Returns:
-            True when written; False when the item already holds a final outcome
-            (processed or rejected) for this revision, i.e. a duplicate delivery.
+            True when written; False when refused: the item already holds a final outcome
+            (processed or rejected) for this revision (a duplicate delivery), or it
+            describes a revision with a later ``source_event_time`` (superseded).
 
         Raises:
             TransientError: throttling, timeout, 5xx.
@@ -137,34 +154,45 @@ class DynamoMetadataStore:
             ":listing": LISTING,
         }
         sets = ["#rev = :rev", "listing = :listing"]
+        removals = [n for n in (*remove, TTL_ATTRIBUTE) if fields.get(n) is None]
         for i, (name, value) in enumerate(fields.items()):
-            if value is None or name in ("image_id", "source_revision", "listing"):
+            if name in ("image_id", "source_revision", "listing"):
+                continue
+            if value is None:
+                removals.append(name)
                 continue
             names[f"#f{i}"] = name
             values[f":f{i}"] = value
             sets.append(f"#f{i} = :f{i}")
         for i, (name, value) in enumerate((keep_if_present or {}).items()):
-            if value is None:
+            if value is None or name in fields:
                 continue
             names[f"#k{i}"] = name
             values[f":k{i}"] = value
             sets.append(f"#k{i} = if_not_exists(#k{i}, :k{i})")
         expression = "SET " + ", ".join(sets)
-        removals = [n for n in remove if n not in fields]
+        removals = list(dict.fromkeys(removals))
         if removals:
             for i, name in enumerate(removals):
                 names[f"#r{i}"] = name
             expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removals)))
+        other_revision = "#rev <> :rev"
+        if fields.get(ORDER_ATTRIBUTE) is not None:
+            names["#order"] = ORDER_ATTRIBUTE
+            values[":order"] = fields[ORDER_ATTRIBUTE]
+            other_revision = "(#rev <> :rev AND (attribute_not_exists(#order) OR #order <= :order))"
+        condition = (
+            "attribute_not_exists(image_id) OR attribute_not_exists(#rev)"
+            " OR (#rev = :rev AND #status IN (:pending, :failed))"
+            f" OR {other_revision}"
+        )
         try:
             self._call(
                 "update_item",
                 TableName=self.table_name,
                 Key={"image_id": {"S": image_id}},
                 UpdateExpression=expression,
-                ConditionExpression=(
-                    "attribute_not_exists(image_id) OR #status IN (:pending, :failed)"
-                    " OR attribute_not_exists(#rev) OR #rev <> :rev"
-                ),
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues={
                     k: _serializer.serialize(_to_decimal(v)) for k, v in values.items()

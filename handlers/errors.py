@@ -4,9 +4,12 @@
   function lets it propagate so Lambda retries (or reports the SQS record as failed);
   the API answers 503.
 - :class:`ObjectMissing`: the S3 object (or version) does not exist; permanent.
+- :class:`ItemExists`: ``MetadataStore.create_pending`` found the image id taken.
 - :class:`ApiError` and subclasses: client errors of the API, each with its HTTP
   ``status`` and ``code`` as class attributes, mapped to a response at one boundary
-  (``handlers.http.error_response``).
+  (``handlers.http.error_response``). Where the API refuses an image for a reason the
+  engine also knows (413, 415) it uses the engine's reason code (``too_large``,
+  ``unsupported_format``), so one code means one thing in API errors and in the table.
 
 The permanent image error is the engine's :class:`imgproc.ImageRejected`.
 """
@@ -14,6 +17,8 @@ The permanent image error is the engine's :class:`imgproc.ImageRejected`.
 from __future__ import annotations
 
 import botocore.exceptions
+
+from imgproc.errors import TOO_LARGE, UNSUPPORTED_FORMAT
 
 # Error codes from S3 / DynamoDB that mean "try again later".
 TRANSIENT_CODES = frozenset(
@@ -61,6 +66,10 @@ class ObjectMissing(Exception):
 
 class PreconditionFailed(Exception):
     """A conditional S3 read found a different object version than expected."""
+
+
+class ItemExists(Exception):
+    """``MetadataStore.create_pending`` found an item with the same ``image_id``."""
 
 
 def is_transient_client_error(error: botocore.exceptions.ClientError) -> bool:
@@ -126,17 +135,17 @@ class MethodNotAllowed(ApiError):
 
 
 class PayloadTooLarge(ApiError):
-    """Body bigger than the limit of the route (413)."""
+    """Body bigger than the limit of the route (413); code ``too_large`` as the engine's."""
 
     status = 413
-    code = "payload_too_large"
+    code = TOO_LARGE
 
 
 class UnsupportedMediaType(ApiError):
-    """Not an image we accept (415)."""
+    """Not an image we accept (415); code ``unsupported_format`` as the engine's."""
 
     status = 415
-    code = "unsupported_media_type"
+    code = UNSUPPORTED_FORMAT
 
 
 class ServiceUnavailable(ApiError):

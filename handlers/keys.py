@@ -1,7 +1,8 @@
 """Pure rules about identifiers and S3 keys (no I/O).
 
 - image ids: 32 lowercase hex characters; ``uuid4().hex`` for API uploads, a SHA-256
-  prefix of bucket, key and version for direct S3 uploads.
+  prefix of bucket and key for direct S3 uploads (one item per key: a new version of the
+  key updates the same item, as its rendition replaces the same rendition key).
 - rendition keys: derived from the source key under the processed prefix, at most
   1,024 bytes of UTF-8 (S3's limit), never leaving the prefix.
 - upload keys: ``{uploads_prefix}{image_id}/{sanitised filename}``.
@@ -42,17 +43,20 @@ def is_image_id(value: object) -> bool:
     return isinstance(value, str) and bool(IMAGE_ID_RE.match(value))
 
 
-def direct_image_id(bucket: str, key: str, revision: str) -> str:
-    """Deterministic image id of a direct S3 upload.
+def direct_image_id(bucket: str, key: str, revision: str | None = None) -> str:
+    """Deterministic image id of a direct S3 upload: one per (bucket, key).
 
     Args:
         bucket, key: where the object is.
-        revision: its version id, or (unversioned bucket) its ETag.
+        revision: ignored. Accepted so callers written for the former rule (an id per
+            version) keep working; the id no longer depends on the version.
 
-    Returns 32 lowercase hex characters (the first half of a SHA-256), so a redelivered
-    event finds the same id, and a new version of the key gets a new one.
+    Returns 32 lowercase hex characters (the first half of a SHA-256 of bucket and key),
+    so a redelivered event and a new version of the key find the same item, which then
+    records the revision it describes (``source_revision``).
     """
-    digest = hashlib.sha256("\x00".join(("s3", bucket, key, revision)).encode("utf-8"))
+    del revision
+    digest = hashlib.sha256("\x00".join(("s3", bucket, key)).encode("utf-8"))
     return digest.hexdigest()[:32]
 
 

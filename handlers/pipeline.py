@@ -10,16 +10,24 @@ The rules (decided here, carried out through the two ports):
   newest version's rendition wins whatever the delivery order.
 - image id: ``image-id`` object metadata, else ``{UPLOADS_PREFIX}{image_id}/`` in the key
   (API uploads; both only for objects in ``UPLOADS_BUCKET`` when it is set), else
-  :func:`handlers.keys.direct_image_id` of bucket, key and revision.
-- Idempotency: the revision (version id, else ETag) is stored as ``source_revision``; a
-  final outcome already recorded for it means a duplicate delivery: skipped, no second
-  output. The outcome write itself is conditional (see ``DynamoMetadataStore.record``).
+  :func:`handlers.keys.direct_image_id` of bucket and key: one item per direct key, as
+  there is one rendition per key. The item describes one revision (version id, else ETag:
+  ``source_revision``; also ``source_version_id``, ``source_etag``, ``source_event_time``);
+  an outcome for a newer revision rewrites it (sizes, status, ``processed_at``; a direct
+  upload's ``uploaded_at`` moves to the new version's event time, an API upload keeps its
+  pending item's ``uploaded_at`` and ``filename``).
+- Idempotency and order: a final outcome already recorded for the same revision makes the
+  event a ``duplicate``; an item describing another revision with a later event time makes
+  it ``superseded``. Both are checked before the work and again by the conditional write
+  (``DynamoMetadataStore.record``). Caveat: two versions of one key processed at the same
+  moment can still race on the rendition PUT (the newer item is kept either way).
+- Rejected items also record what the engine knew (``ImageRejected.facts``).
 - Oversize objects (HEAD ContentLength > ``MAX_OBJECT_BYTES``) are rejected as
   ``too_large`` without a GET. ``ImageRejected`` from the engine gives a ``rejected``
   item, no output, no retry. ``TransientError`` propagates for a retry; any other error
   (engine bug, S3 refusing the rendition PUT) marks the item ``failed``, then propagates.
 - A source deleted before it could be read is a final outcome, never retried: an API
-  upload's item becomes ``failed`` (``source_missing``); a direct upload leaves no item.
+  upload's item becomes ``failed`` (``source_missing``); a direct upload records nothing.
 - Folder markers (a zero-byte object whose key ends in ``/``, what the S3 console's
   "Create folder" writes) are skipped without an item.
 """
@@ -27,7 +35,7 @@ The rules (decided here, carried out through the two ports):
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -60,11 +68,19 @@ _PROCESSED_FIELDS = (
     "original_width",
     "original_height",
     "original_format",
+    "original_mode",
     "has_alpha",
     "orientation",
     "icc_converted",
 )
 _ERROR_FIELDS = ("error_reason", "error_message")
+# Facts an ImageRejected may carry, and the type each must have to be recorded.
+_REJECTION_FACTS: dict[str, type] = {
+    "original_format": str,
+    "original_width": int,
+    "original_height": int,
+    "original_mode": str,
+}
 
 SkipReason = Literal["recursion", "duplicate", "superseded", "source_missing", "folder_marker"]
 
@@ -137,28 +153,37 @@ def resize_object(
         return Outcome("skipped", reason="recursion")
 
     revision = head.version_id or head.etag
-    image_id, origin = _image_id(obj, head, settings, revision)
+    image_id, origin = _image_id(obj, head, settings)
     logger.append_keys(image_id=image_id)
-    existing = metadata.get(image_id)
-    if existing and existing.get("status") in FINAL and existing.get("source_revision") == revision:
-        return Outcome("skipped", image_id=image_id, reason="duplicate")
+    late = _late_reason(metadata.get(image_id), revision, obj.event_time)
+    if late:
+        return Outcome("skipped", image_id=image_id, reason=late)
 
     common: dict[str, Any] = {
         "source_bucket": obj.bucket,
         "source_key": obj.key,
         "source_etag": head.etag,
         "source_version_id": head.version_id,
+        "source_event_time": obj.event_time,
         "original_size_bytes": head.size_bytes,
         "origin": origin,
         "updated_at": now(),
     }
-    keep = {"uploaded_at": obj.event_time or now(), "filename": obj.key.rsplit("/", 1)[-1]}
+    # An API upload keeps its pending item's values; a direct upload's item describes
+    # the version at hand, so a new version moves uploaded_at to its own time.
+    upload = {"uploaded_at": obj.event_time or now(), "filename": obj.key.rsplit("/", 1)[-1]}
+    keep = upload if origin == "api" else {}
+    if origin != "api":
+        common.update(upload)
 
-    def record(status: str, fields: dict[str, Any], remove: tuple[str, ...]) -> bool:
+    def record(status: str, fields: dict[str, Any], remove: tuple[str, ...]) -> str | None:
+        """Write the outcome; ``None`` when written, else the skip reason."""
         stamped = {"image_id": image_id, "status": status, "processed_at": now(), **fields}
-        return metadata.record(
+        if metadata.record(
             image_id, revision, {**common, **stamped}, remove=remove, keep_if_present=keep
-        )
+        ):
+            return None
+        return _late_reason(metadata.get(image_id), revision, obj.event_time) or "duplicate"
 
     try:
         if head.size_bytes > settings.max_object_bytes:
@@ -179,11 +204,15 @@ def resize_object(
         result = process(data, max_dim=settings.max_dim_px, max_pixels=settings.max_pixels)
         out_key = _write_rendition(obj, head, image_id, result, settings, objects)
     except ImageRejected as rejection:
-        fields = {"error_reason": rejection.reason, "error_message": rejection.message}
-        written = record("rejected", fields, _PROCESSED_FIELDS)
+        fields = {
+            "error_reason": rejection.reason,
+            "error_message": rejection.message,
+            **rejection_facts(rejection),
+        }
+        skipped = record("rejected", fields, _PROCESSED_FIELDS)
         elapsed = _ms(started)
-        if not written:
-            return Outcome("skipped", image_id=image_id, reason="duplicate", duration_ms=elapsed)
+        if skipped:
+            return Outcome("skipped", image_id=image_id, reason=skipped, duration_ms=elapsed)
         return Outcome("rejected", image_id=image_id, reason=rejection.reason, duration_ms=elapsed)
     except TransientError:
         raise
@@ -201,21 +230,46 @@ def resize_object(
         "original_width": result.original_width,
         "original_height": result.original_height,
         "original_format": result.original_format,
+        "original_mode": result.original_mode,
         "has_alpha": result.has_alpha,
         "orientation": result.orientation,
         "icc_converted": result.icc_converted,
     }
-    written = record("processed", fields, _ERROR_FIELDS)
-    status = "processed" if written else "skipped"
+    skipped = record("processed", fields, _ERROR_FIELDS)
+    if skipped == "superseded":
+        logger.warning(
+            "a newer version was recorded while this one was processed; its rendition at "
+            "processed_key may now hold this older version",
+            extra={"processed_key": out_key},
+        )
     return Outcome(
-        status,
+        "skipped" if skipped else "processed",
         image_id=image_id,
-        reason=None if written else "duplicate",
+        reason=skipped,
         processed_key=out_key,
         bytes_in=len(data),
-        bytes_out=result.size_bytes if written else 0,
+        bytes_out=0 if skipped else result.size_bytes,
         duration_ms=_ms(started),
     )
+
+
+def rejection_facts(rejection: ImageRejected) -> dict[str, Any]:
+    """What the engine knew about a rejected image, for its item.
+
+    Reads the optional ``facts`` attribute of :class:`imgproc.ImageRejected` (a mapping,
+    possibly empty, absent from older engines) and keeps only ``original_format``,
+    ``original_width``, ``original_height`` and ``original_mode`` of the right type
+    (widths and heights as int numbers, never bools or strings).
+    """
+    facts = getattr(rejection, "facts", None)
+    if not isinstance(facts, Mapping):
+        return {}
+    out: dict[str, Any] = {}
+    for name, kind in _REJECTION_FACTS.items():
+        value = facts.get(name)
+        if isinstance(value, kind) and not isinstance(value, bool):
+            out[name] = value
+    return out
 
 
 def _write_rendition(
@@ -254,9 +308,7 @@ def _write_rendition(
     return out_key
 
 
-def _image_id(
-    obj: ObjectCreated, head: ObjectHead, settings: Settings, revision: str
-) -> tuple[str, str]:
+def _image_id(obj: ObjectCreated, head: ObjectHead, settings: Settings) -> tuple[str, str]:
     """``(image_id, origin)``; origin is ``"api"`` for API uploads, ``"s3"`` otherwise.
 
     The API's ids (metadata or key) are trusted only in the uploads bucket (any bucket
@@ -269,7 +321,25 @@ def _image_id(
         from_key = image_id_from_upload_key(obj.key, settings.uploads_prefix)
         if from_key:
             return from_key, "api"
-    return direct_image_id(obj.bucket, obj.key, revision), "s3"
+    return direct_image_id(obj.bucket, obj.key), "s3"
+
+
+def _late_reason(
+    existing: Mapping[str, Any] | None, revision: str, event_time: str | None
+) -> str | None:
+    """``"duplicate"``, ``"superseded"`` or ``None`` (go ahead) for an event of ``revision``.
+
+    Duplicate: the item already holds a final outcome for this revision. Superseded: the
+    item describes another revision whose S3 event time is later than ``event_time``.
+    """
+    if not existing:
+        return None
+    if existing.get("source_revision") == revision:
+        return "duplicate" if existing.get("status") in FINAL else None
+    recorded = existing.get("source_event_time")
+    if event_time and isinstance(recorded, str) and recorded > event_time:
+        return "superseded"
+    return None
 
 
 def _superseded(obj: ObjectCreated, head: ObjectHead) -> bool:
@@ -284,7 +354,7 @@ def _superseded(obj: ObjectCreated, head: ObjectHead) -> bool:
 def _source_missing(
     obj: ObjectCreated, settings: Settings, metadata: MetadataStore, now: Callable[[], str]
 ) -> Outcome:
-    """The object is gone: mark an API upload's item failed; a direct upload leaves none."""
+    """The object is gone: mark an API upload's item failed; a direct upload records none."""
     image_id = None
     if settings.uploads_bucket in (None, obj.bucket):
         image_id = image_id_from_upload_key(obj.key, settings.uploads_prefix)
@@ -321,7 +391,7 @@ def _mark_failed(
         "processed_at": now(),
     }
     try:
-        metadata.record(image_id, revision, fields, keep_if_present=keep)
+        metadata.record(image_id, revision, fields, remove=_PROCESSED_FIELDS, keep_if_present=keep)
     except Exception:  # best effort: the original error matters more
         logger.exception("could not mark the item failed")
 

@@ -87,7 +87,12 @@ class MetadataStore(Protocol):
         ...
 
     def create_pending(self, item: Mapping[str, Any]) -> None:
-        """Write a new ``pending`` item; raises if ``image_id`` exists."""
+        """Write a new ``pending`` item.
+
+        Raises:
+            handlers.errors.ItemExists: an item with this ``image_id`` exists.
+            handlers.errors.TransientError: throttling, timeout, 5xx.
+        """
         ...
 
     def record(
@@ -99,7 +104,12 @@ class MetadataStore(Protocol):
         remove: tuple[str, ...] = (),
         keep_if_present: Mapping[str, Any] | None = None,
     ) -> bool:
-        """Upsert an outcome unless this revision already has a final one; True when written."""
+        """Upsert an outcome for source ``revision``; True when written.
+
+        ``None`` values in ``fields`` remove the attribute; ``expires_at`` is always
+        removed. Refused (False) when the item already holds a final outcome for this
+        revision, or describes a revision with a later ``source_event_time``.
+        """
         ...
 
     def list_recent(

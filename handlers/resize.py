@@ -2,10 +2,18 @@
 
 Deliveries: S3 notification (direct), SQS messages holding S3 notifications (the
 deployed shape: S3 -> SQS -> Lambda with ``ReportBatchItemFailures``), EventBridge
-"Object Created". For SQS the answer is ``{"batchItemFailures": [{"itemIdentifier":
-message_id}, ...]}`` naming only the messages that hit a transient or unexpected error;
-for the other shapes a transient error is raised after every record was tried, so
-Lambda retries the event (records already done are skipped as duplicates).
+"Object Created".
+
+- SQS: the answer is ``{"batchItemFailures": [{"itemIdentifier": message_id}, ...]}``
+  naming only the messages that hit a transient or unexpected error, so only those are
+  redelivered (and reach the DLQ after ``maxReceiveCount``). A malformed message (body
+  not JSON, or not an S3 notification: ``EventShapeError``) can never succeed: it is
+  logged at ERROR with its message id, counted as ``MalformedMessages`` and acknowledged
+  (not reported), so it does not cycle through retries into the DLQ.
+- Other shapes: every record is tried; then the first exception of any kind (transient
+  or unexpected; rejections are outcomes, not exceptions) is raised, so Lambda retries
+  the event (records already done are skipped as duplicates). An event of an unknown
+  shape raises ``EventShapeError``.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from typing import Any
 from handlers import bootstrap
 from handlers.bootstrap import Deps
 from handlers.events import (
+    EventShapeError,
     ObjectCreated,
     event_kind,
     objects_from_event,
@@ -56,7 +65,17 @@ def _handle_batch(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     for message in sqs_messages(event):
         logger.append_keys(message_id=message.message_id)
         try:
-            for obj in objects_from_message(message.body):
+            objects = objects_from_message(message.body)
+        except EventShapeError as error:
+            logger.error(
+                "malformed message acknowledged without processing; it can never succeed",
+                extra={"message_id": message.message_id, "error": str(error)},
+            )
+            metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=1)
+            logger.remove_keys(["message_id"])
+            continue
+        try:
+            for obj in objects:
                 process_one(obj, deps)
         except Exception:
             logger.exception("message failed; reported for redelivery")

@@ -11,7 +11,7 @@ from cfnlint.api import ManualArgs, lint_file
 from cfnlint.decode import decode_str
 
 from deploy import compose_init, http_front
-from handlers.dynamo_store import TABLE_DEFINITION
+from handlers.dynamo_store import TABLE_DEFINITION, TTL_SPECIFICATION
 from tests.deploy.conftest import PROJECT_ROOT, TEMPLATE_PATH
 
 
@@ -49,6 +49,8 @@ def test_table_mirrors_dynamo_store_table_definition(template: dict[str, Any]) -
             == sorted(TABLE_DEFINITION["AttributeDefinitions"], key=lambda a: a["AttributeName"]))
     assert table["GlobalSecondaryIndexes"] == TABLE_DEFINITION["GlobalSecondaryIndexes"]
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    # pending uploads that never arrive expire (a separate API call for create_table users)
+    assert table["TimeToLiveSpecification"] == TTL_SPECIFICATION
 
 
 def config_variables() -> set[str]:
@@ -105,6 +107,8 @@ def test_buckets_are_private_encrypted_and_abort_abandoned_uploads(
         assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
         rule = props["LifecycleConfiguration"]["Rules"][0]
         assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    (cors,) = buckets["UploadsBucket"]["CorsConfiguration"]["CorsRules"]
+    assert cors["AllowedMethods"] == ["POST"]  # presigned POST only; nothing PUTs from a page
     notification = buckets["UploadsBucket"]["NotificationConfiguration"]
     assert notification == {"QueueConfigurations": [
         {"Event": "s3:ObjectCreated:*", "Queue": {"Fn::GetAtt": ["ResizeQueue", "Arn"]}}]}
@@ -149,9 +153,36 @@ def test_resize_role_reads_uploads_writes_processed_and_may_not_write_uploads(
     assert "s3:PutObject" in denies[0]["Action"]
     assert denies[0]["Resource"] == {"Fn::Sub": "${UploadsBucket.Arn}/*"}
     actions = {a for a, _ in grants}
-    assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-            "sqs:ReceiveMessage", "sqs:DeleteMessage"} <= actions
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= actions
     assert not any(a.endswith("*") for a in actions)
+    # exactly the DynamoDB calls the resize code makes (GetItem, UpdateItem)
+    assert {a for a in actions if a.startswith("dynamodb:")} == {
+        "dynamodb:GetItem", "dynamodb:UpdateItem"}
+    assert called_dynamodb_operations(["pipeline.py", "resize.py"]) == {
+        "get_item", "update_item"}
+
+
+def called_dynamodb_operations(entry_modules: list[str]) -> set[str]:
+    """DynamoDB operations reachable from ``entry_modules``: the DynamoMetadataStore methods
+    they call, mapped to the client operations each method makes."""
+    handlers_dir = PROJECT_ROOT / "handlers"
+    store = ast.parse((handlers_dir / "dynamo_store.py").read_text(encoding="utf-8"))
+    (store_class,) = [n for n in store.body
+                      if isinstance(n, ast.ClassDef) and n.name == "DynamoMetadataStore"]
+    operations = {
+        method.name: {c.args[0].value for c in ast.walk(method)
+                      if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)
+                      and c.func.attr == "_call" and isinstance(c.args[0], ast.Constant)}
+        for method in store_class.body if isinstance(method, ast.FunctionDef)}
+    used: set[str] = set()
+    for module in entry_modules:
+        tree = ast.parse((handlers_dir / module).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name | ast.Attribute)
+                    and "metadata" in ast.unparse(node.func.value)):
+                used |= operations.get(node.func.attr, set())
+    return used
 
 
 def test_api_role_writes_uploads_reads_processed_and_queries_the_index(
@@ -207,6 +238,7 @@ def test_request_too_large_answers_413_in_the_api_error_shape_with_cors(
     too_large = responses["REQUEST_TOO_LARGE"]
     assert too_large["StatusCode"] == "413"
     body = json.loads(too_large["ResponseTemplates"]["application/json"])
+    assert PayloadTooLarge.code == "too_large"  # the engine's reason code
     assert body == {"error": {
         "code": PayloadTooLarge.code,
         "message": "request body too large for POST /images (about 4.5 MB of image at most); "
@@ -226,3 +258,21 @@ def test_the_stage_serves_a_deployment_made_after_every_gateway_response(
     depends = as_list(deployment.get("DependsOn", []))
     gateway_responses = resources_of(template, "AWS::ApiGateway::GatewayResponse")
     assert set(gateway_responses) <= set(depends)
+
+
+def test_default_gateway_errors_use_the_api_error_shape(template: dict[str, Any]) -> None:
+    """429/403/502/504 made by API Gateway itself read like the function's errors."""
+    import json
+
+    responses = {p["ResponseType"]: p
+                 for p in resources_of(template, "AWS::ApiGateway::GatewayResponse").values()}
+    for response_type in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        template_text = responses[response_type]["ResponseTemplates"]["application/json"]
+        # what API Gateway substitutes: the type as text, the message already JSON-quoted
+        rendered = (template_text
+                    .replace("$context.error.responseType", "THROTTLED")
+                    .replace("$context.error.messageString", json.dumps('Too "Many" Requests')))
+        assert json.loads(rendered) == {
+            "error": {"code": "THROTTLED", "message": 'Too "Many" Requests'}}
+        assert "gatewayresponse.header.Access-Control-Allow-Origin" in responses[
+            response_type]["ResponseParameters"]

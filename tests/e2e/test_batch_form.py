@@ -7,6 +7,7 @@ exit 2, naming the port and its flag, when a port is taken (before any resource 
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import socket
@@ -47,7 +48,11 @@ def test_folder_of_images_exits_0_with_table(tmp_path: Path) -> None:
     noise.save(folder / "big.jpg", quality=95)
     assert (folder / "big.jpg").stat().st_size > 4_500_000
 
-    out = tmp_path / "out"
+    # --out inside the folder walked: the previous run's renditions there are not inputs.
+    out = folder / "out"
+    (out / "nested").mkdir(parents=True)
+    (out / "stale.jpg").write_bytes(quadrant_jpeg((64, 64)))
+    (out / "nested" / "two.jpg").write_bytes(quadrant_jpeg((64, 64)))
     done = run_local(str(folder), "--out", str(out))
 
     assert done.returncode == 0, done.stderr[-3000:]
@@ -57,6 +62,7 @@ def test_folder_of_images_exits_0_with_table(tmp_path: Path) -> None:
                            "table", "region"]
     text = "\n".join(table)
     assert "one.jpg" in text and "two.jpeg" in text and "notes.txt" not in text
+    assert "stale.jpg" not in text and "two.jpg" not in text
     assert text.count("processed") >= 2
     assert "1000x800" in text and "500x400" in text and "300x200" in text
     assert "3 of 3 processed" in text
@@ -111,7 +117,7 @@ def test_a_bad_file_exits_1(tmp_path: Path) -> None:
                                          .read_text().splitlines())}
     assert results["notes.jpg"]["status"] == "rejected"
     assert results["notes.jpg"]["reason"] == "unsupported_format"
-    assert results["notes.jpg"]["message"].startswith("HTTP 415 unsupported_media_type: ")
+    assert results["notes.jpg"]["message"].startswith("HTTP 415 unsupported_format: ")
     assert results["cut.jpg"]["status"] == "rejected"
     assert results["cut.jpg"]["reason"] == results["cut.jpg"]["item"]["error_reason"]
     assert results["good.jpg"]["reason"] is None and results["good.jpg"]["message"] is None
@@ -141,3 +147,53 @@ def test_a_taken_port_exits_2_naming_it_before_creating_anything(
     assert (f"cannot start the local pipeline: port {busy_port} ({flag}) is already in use "
             f"on 127.0.0.1; stop what uses it or pass {flag} 0 for a free port") in message
     assert "created" not in done.stderr and "Traceback" not in done.stderr
+
+
+def usage_error(done: subprocess.CompletedProcess[str]) -> str:
+    """The one-line complaint of a run that stopped before starting anything (exit 2)."""
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert done.stdout == ""  # no ready line
+    assert "Traceback" not in done.stderr and "created" not in done.stderr
+    return " ".join(done.stderr.split())
+
+
+@pytest.mark.parametrize(("flags", "complaint"), [
+    (["--max-dim", "0"], "argument --max-dim: expected an integer of at least 1, got '0'"),
+    (["--batch-size", "11"], "argument --batch-size: expected an integer from 1 to 10, got '11'"),
+    (["--workers", "0"], "argument --workers: expected an integer of at least 1, got '0'"),
+    (["--api-port", "70000"], "argument --api-port: expected an integer from 0 to 65535"),
+    (["--timeout", "-1"], "argument --timeout: expected a positive number, got '-1'"),
+    (["--max-receives", "0"], "argument --max-receives: expected an integer from 1 to 1000"),
+])
+def test_bad_flags_are_usage_errors_before_the_ready_line(
+        flags: list[str], complaint: str, tmp_path: Path) -> None:
+    done = run_local(*flags, str(tmp_path / "never.jpg"))
+    assert complaint in usage_error(done)
+
+
+def test_bad_handler_settings_are_a_start_error_before_the_ready_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "deploy.local", "--api-port", "0", "--emulator-port", "0",
+         str(tmp_path / "never.jpg")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "MAX_PIXELS": "lots", "API_MAX_BODY_BYTES": "-1"},
+    )
+    message = usage_error(done)
+    assert "cannot start the local pipeline: bad configuration: " in message
+    assert "MAX_PIXELS='lots' is invalid" in message
+    assert "API_MAX_BODY_BYTES='-1' is invalid" in message
+
+
+def test_out_that_would_overwrite_an_input_is_refused(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "a.jpg").write_bytes(quadrant_jpeg((64, 64)))
+    (tmp_path / "b.jpg").write_bytes(quadrant_jpeg((64, 64)))
+
+    done = run_local("b.jpg", "--out", ".", cwd=tmp_path)
+    assert ("--out .: the rendition of b.jpg would be written to b.jpg, which is the input "
+            "b.jpg; originals are never overwritten") in usage_error(done)
+
+    done = run_local("photos", "--out", "photos", cwd=tmp_path)
+    assert "--out photos is the input folder photos" in usage_error(done)
+    assert (photos / "a.jpg").read_bytes() == quadrant_jpeg((64, 64))

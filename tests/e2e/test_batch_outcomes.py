@@ -1,8 +1,9 @@
 """The batch form's outcomes against a stand-in API over HTTP: the pipeline's vocabulary.
 
-A file the API refuses is ``rejected`` with the engine's reason (415 -> unsupported_format,
-413 -> too_large, 400 -> its code); ``error`` is kept for real failures (5xx, connection
-refused), with the HTTP detail in ``message``.
+A file the API refuses (400, 413, 415) is ``rejected`` with the API's error code as the
+reason, which is the engine's reason code (``unsupported_format``, ``too_large``, ``empty``);
+the older codes ``unsupported_media_type``/``payload_too_large`` are read as those. ``error``
+is kept for real failures (5xx, connection refused), with the HTTP detail in ``message``.
 """
 
 from __future__ import annotations
@@ -28,17 +29,23 @@ def _error(status: int, code: str, message: str) -> dict[str, Any]:
 
 def stand_in_api(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """POST /images answers by the query's ``answer``; POST /uploads refuses big files."""
-    if event["path"] == "/uploads":
-        return _error(413, "payload_too_large", "uploads are limited to 52428800 bytes")
-    answer = (event.get("queryStringParameters") or {}).get("answer")
     body = event.get("body") or ""
+    if event["path"] == "/uploads":
+        if "legacy.jpg" in body:
+            return _error(413, "payload_too_large", "uploads are limited to 52428800 bytes")
+        return _error(413, "too_large", "uploads are limited to 52428800 bytes")
+    answer = (event.get("queryStringParameters") or {}).get("answer")
     if "empty.jpg" in body or answer == "400":
         return _error(400, "empty", "the request body is empty")
     if "down.jpg" in body:
         return _error(503, "service_unavailable", "the table is throttling; retry")
     if "crash.jpg" in body:
         raise RuntimeError("the handler crashed")
-    return _error(415, "unsupported_media_type", "expected an image")
+    if "legacy.jpg" in body:
+        return _error(415, "unsupported_media_type", "expected an image")
+    if "bare.jpg" in body:  # a refusal without the error shape (a proxy in between, say)
+        return {"statusCode": 415, "body": "nope"}
+    return _error(415, "unsupported_format", "expected an image")
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +64,7 @@ def test_refusals_are_rejected_with_the_pipeline_reason(api_url: str, tmp_path: 
     notes.write_bytes(b"not an image")
     outcome = _outcome(api_url, notes)
     assert (outcome.status, outcome.reason) == ("rejected", "unsupported_format")
-    assert outcome.message == "HTTP 415 unsupported_media_type: expected an image"
+    assert outcome.message == "HTTP 415 unsupported_format: expected an image"
     assert status_text(outcome) == "rejected (unsupported_format)"
 
     empty = tmp_path / "empty.jpg"
@@ -69,7 +76,25 @@ def test_refusals_are_rejected_with_the_pipeline_reason(api_url: str, tmp_path: 
     huge.write_bytes(quadrant_jpeg((64, 64)))
     outcome = _outcome(api_url, huge, api_max_body_bytes=10)  # so it asks POST /uploads
     assert (outcome.status, outcome.reason) == ("rejected", "too_large")
-    assert outcome.message.startswith("HTTP 413 payload_too_large: ")
+    assert outcome.message.startswith("HTTP 413 too_large: ")
+
+
+def test_older_codes_and_bare_refusals_map_to_the_engine_reasons(
+        api_url: str, tmp_path: Path) -> None:
+    legacy = tmp_path / "legacy.jpg"
+    legacy.write_bytes(b"not an image")
+    outcome = _outcome(api_url, legacy)
+    assert (outcome.status, outcome.reason) == ("rejected", "unsupported_format")
+    assert outcome.message == "HTTP 415 unsupported_media_type: expected an image"
+    legacy.write_bytes(quadrant_jpeg((64, 64)))
+    outcome = _outcome(api_url, legacy, api_max_body_bytes=10)  # by POST /uploads
+    assert (outcome.status, outcome.reason) == ("rejected", "too_large")
+
+    bare = tmp_path / "bare.jpg"
+    bare.write_bytes(b"not an image")
+    outcome = _outcome(api_url, bare)
+    assert (outcome.status, outcome.reason, outcome.message) == (
+        "rejected", "unsupported_format", "HTTP 415 nope")
 
 
 def test_server_failures_are_errors_with_the_detail_in_message(
@@ -84,8 +109,8 @@ def test_server_failures_are_errors_with_the_detail_in_message(
     crash = tmp_path / "crash.jpg"
     crash.write_bytes(quadrant_jpeg((64, 64)))
     outcome = _outcome(api_url, crash)
-    assert (outcome.status, outcome.reason) == ("error", "http_502")
-    assert "Internal server error" in outcome.message
+    assert (outcome.status, outcome.reason) == ("error", "internal_error")
+    assert outcome.message == "HTTP 502 internal_error: Internal server error"
 
 
 def test_connection_refused_is_an_error_and_results_carry_message(tmp_path: Path) -> None:

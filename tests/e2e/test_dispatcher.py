@@ -10,15 +10,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
 import pytest
 
-from deploy.dispatcher import LambdaContext, SqsDispatcher, failed_ids
-from deploy.resources import ensure_resources
+from deploy.dispatcher import SqsDispatcher, failed_ids
+from deploy.lambda_context import LambdaContext, one_at_a_time
+from deploy.resources import ensure_resources, ensure_ttl
+from handlers.dynamo_store import TTL_ATTRIBUTE
 
 
 def _names() -> dict[str, str]:
@@ -188,3 +193,44 @@ def test_ensure_resources_is_idempotent(emulator: str) -> None:
     assert [json.loads(m["Body"]).get("Event") for m in messages] == ["s3:TestEvent"]
     table = _client(emulator, "dynamodb").describe_table(TableName=names["table"])["Table"]
     assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["by_uploaded_at"]
+    # Pending items of unused upload grants expire: TTL on handlers.dynamo_store's attribute.
+    ttl = _client(emulator, "dynamodb").describe_time_to_live(TableName=names["table"])
+    assert ttl["TimeToLiveDescription"] == {"TimeToLiveStatus": "ENABLED",
+                                            "AttributeName": TTL_ATTRIBUTE}
+
+
+def test_ensure_ttl_accepts_a_table_where_it_is_on_already(emulator: str) -> None:
+    names = _names()
+    ensure_resources(**names, endpoint_url=emulator, region="us-east-1")
+    dynamodb = _client(emulator, "dynamodb")
+    calls: list[str] = []
+
+    class Recording:
+        """The client, recording update_time_to_live calls (there should be none)."""
+
+        def __getattr__(self, name: str) -> Any:
+            if name == "update_time_to_live":
+                calls.append(name)
+            return getattr(dynamodb, name)
+
+    ensure_ttl(Recording(), names["table"])
+    assert calls == []
+
+
+def test_one_at_a_time_never_overlaps_invocations() -> None:
+    inside: list[int] = []
+    overlaps: list[int] = []
+
+    def handler(event: dict[str, Any], _context: Any) -> int:
+        inside.append(event["n"])
+        if len(inside) > 1:
+            overlaps.append(event["n"])
+        time.sleep(0.01)
+        inside.remove(event["n"])
+        return event["n"] * 2
+
+    lock = threading.Lock()
+    serial = one_at_a_time(handler, lock)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda n: serial({"n": n}, None), range(32)))
+    assert results == [n * 2 for n in range(32)] and overlaps == []

@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 import requests
 
-from deploy.http_front import ApiFront, match_route
+from deploy.apigw_events import match_route
+from deploy.http_front import ApiFront
+from deploy.lambda_context import LambdaContext
 
 
 def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -120,7 +122,7 @@ def test_body_over_the_cap_is_413_without_calling_the_handler(front: str) -> Non
                                       "Origin": "http://localhost:3000"}, timeout=10)
     assert response.status_code == 413
     assert response.headers["Access-Control-Allow-Origin"] == "*"
-    assert response.json() == {"error": {"code": "payload_too_large", "message": (
+    assert response.json() == {"error": {"code": "too_large", "message": (
         "request body too large for POST /images (1000001 bytes, the limit is 1000000 "
         "bytes); use POST /uploads for a presigned S3 upload")}}
     # Only POST /images has the presigned way round.
@@ -149,7 +151,7 @@ def test_event_over_the_lambda_limit_is_413_in_the_error_shape() -> None:
     assert response.status_code == 413 and calls == []
     assert response.headers["Access-Control-Allow-Origin"] == "http://page.test"
     error = response.json()["error"]
-    assert error["code"] == "payload_too_large"
+    assert error["code"] == "too_large"
     assert error["message"].startswith("request body too large for POST /images (5000000 bytes, ")
     assert "as a Lambda event, the limit is 6291456 bytes" in error["message"]
     assert error["message"].endswith("; use POST /uploads for a presigned S3 upload")
@@ -193,10 +195,51 @@ def test_every_proxied_request_is_recorded_once_before_its_answer() -> None:
                       ("started", "POST", "/images/"), ("done", "POST", "/images/", "413")]
 
 
-def test_crashing_handler_is_502(front: str) -> None:
-    response = requests.get(f"{front}/boom", timeout=5)
+def test_crashing_handler_is_502_in_the_error_shape(front: str) -> None:
+    response = requests.get(f"{front}/boom", headers={"Origin": "http://page.test"}, timeout=5)
     assert response.status_code == 502
-    assert response.json() == {"message": "Internal server error"}
+    assert response.json() == {"error": {"code": "internal_error",
+                                         "message": "Internal server error"}}
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.headers["Access-Control-Expose-Headers"] == "Location"
+
+
+def _raw_request(url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send bytes as they are (requests would fix the framing); status, headers, body."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as client:
+        client.sendall(request)
+        data = b""
+        while chunk := client.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.parametrize(("framing", "status", "code"), [
+    ("Transfer-Encoding: chunked", 411, "length_required"),
+    ("Content-Length: -5", 400, "bad_request"),
+    ("Content-Length: lots", 400, "bad_request"),
+])
+def test_bad_framing_is_answered_in_the_error_shape_with_cors(
+        framing: str, status: int, code: str) -> None:
+    calls: list[str] = []
+    server = ApiFront(lambda event, _c: calls.append(event["path"]), port=0,
+                      cors_allow_origins=("http://page.test",))
+    url = server.start()
+    try:
+        got, headers, body = _raw_request(url, (
+            f"POST /images HTTP/1.1\r\nHost: x\r\nOrigin: http://page.test\r\n{framing}\r\n"
+            "Content-Type: image/jpeg\r\n\r\n").encode())
+    finally:
+        server.stop()
+    assert got == status and calls == []
+    assert json.loads(body)["error"]["code"] == code
+    assert json.loads(body)["error"]["message"]
+    assert headers["Access-Control-Allow-Origin"] == "http://page.test"
+    assert headers["Vary"] == "Origin"
 
 
 def test_upload_page_is_served(front: str) -> None:
@@ -205,3 +248,23 @@ def test_upload_page_is_served(front: str) -> None:
         assert response.status_code == 200
         assert response.headers["Content-Type"].startswith("text/html")
         assert "<form" in response.text and "/images" in response.text
+
+
+def test_handler_gets_the_shared_lambda_context_of_the_api_function() -> None:
+    seen: list[tuple[dict[str, Any], Any]] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen.append((event, context))
+        return {"statusCode": 200, "body": "{}"}
+
+    server = ApiFront(handler, port=0, region="eu-west-1")
+    url = server.start()
+    try:
+        assert requests.get(f"{url}/images", timeout=5).status_code == 200
+    finally:
+        server.stop()
+    [(event, context)] = seen
+    assert isinstance(context, LambdaContext)
+    assert context.aws_request_id == event["requestContext"]["requestId"]
+    assert context.invoked_function_arn == "arn:aws:lambda:eu-west-1:123456789012:function:api"
+    assert 28_000 < context.get_remaining_time_in_millis() <= 29_000

@@ -16,6 +16,7 @@ from PIL import Image
 
 from handlers import api, bootstrap, resize
 from handlers.cursor import encode_cursor
+from imgproc.errors import TOO_LARGE, UNSUPPORTED_FORMAT
 from tests.handlers.conftest import (
     Aws,
     LambdaContext,
@@ -160,7 +161,7 @@ def test_post_images_non_image_is_415(
 
     status, resp_headers, payload = call(event, context)
 
-    assert_error(status, payload, 415, "unsupported_media_type")
+    assert_error(status, payload, 415, UNSUPPORTED_FORMAT)
     assert resp_headers["Access-Control-Allow-Origin"] == "*"
     assert aws.items() == []
     assert aws.keys(aws.uploads_bucket) == []
@@ -179,7 +180,7 @@ def test_form_urlencoded_body_gets_a_415_that_says_how_to_send_an_image(
 
     status, _headers, payload = call(event, context)
 
-    assert_error(status, payload, 415, "unsupported_media_type")
+    assert_error(status, payload, 415, UNSUPPORTED_FORMAT)
     assert "Content-Type: image/jpeg" in payload["error"]["message"]
     assert "-F file=@" in payload["error"]["message"]
     assert aws.keys(aws.uploads_bucket) == []
@@ -197,7 +198,7 @@ def test_post_images_too_large_is_413_pointing_to_uploads(
 
     status, _, body = call(event, context)
 
-    assert_error(status, body, 413, "payload_too_large")
+    assert_error(status, body, 413, TOO_LARGE)
     assert "POST /uploads" in body["error"]["message"]
     assert "5000" in body["error"]["message"]
     assert aws.items() == []
@@ -294,8 +295,8 @@ def test_post_uploads_without_body_allows_any_image_type(aws: Aws, context: Lamb
 @pytest.mark.parametrize(
     ("payload", "status", "code"),
     [
-        ({"size_bytes": 52428801}, 413, "payload_too_large"),
-        ({"content_type": "application/pdf"}, 415, "unsupported_media_type"),
+        ({"size_bytes": 52428801}, 413, TOO_LARGE),
+        ({"content_type": "application/pdf"}, 415, UNSUPPORTED_FORMAT),
         ({"size_bytes": -1}, 400, "bad_request"),
         ("[1, 2]", 400, "bad_request"),
         ("{not json", 400, "bad_request"),

@@ -127,10 +127,13 @@ def test_sanitise_filename_caps_length() -> None:
 
 
 def test_image_ids() -> None:
-    first = direct_image_id("b", "k.jpg", "v1")
-    assert first == direct_image_id("b", "k.jpg", "v1")
-    assert first != direct_image_id("b", "k.jpg", "v2")
-    assert first != direct_image_id("c", "k.jpg", "v1")
+    first = direct_image_id("b", "k.jpg")
+    assert first == direct_image_id("b", "k.jpg")
+    # one item per (bucket, key): a new version of the key keeps the id
+    assert first == direct_image_id("b", "k.jpg", "v2")
+    assert first != direct_image_id("c", "k.jpg")
+    assert first != direct_image_id("b", "k2.jpg")
+    assert direct_image_id("ab", "c") != direct_image_id("a", "bc")
     assert is_image_id(first) and is_image_id(new_image_id())
     assert not is_image_id("A" * 32) and not is_image_id("../x")
 

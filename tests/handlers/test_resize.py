@@ -52,7 +52,7 @@ def test_direct_put_makes_rendition_and_item(aws: Aws, context: LambdaContext) -
     assert obj["ContentType"] == "image/jpeg"
     assert obj["CacheControl"] == "public, max-age=86400"
     etag = event["Records"][0]["s3"]["object"]["eTag"]
-    image_id = direct_image_id(aws.uploads_bucket, "photos/cat.jpg", etag)
+    image_id = direct_image_id(aws.uploads_bucket, "photos/cat.jpg")
     assert obj["Metadata"] == {
         "generated-by": "image-pipeline",
         "image-id": image_id,
@@ -64,6 +64,8 @@ def test_direct_put_makes_rendition_and_item(aws: Aws, context: LambdaContext) -
     assert item["status"] == "processed"
     assert item["source_bucket"] == aws.uploads_bucket
     assert item["source_key"] == "photos/cat.jpg"
+    assert (item["source_revision"], item["source_etag"]) == (etag, etag)
+    assert "source_version_id" not in item  # unversioned bucket
     assert item["filename"] == "cat.jpg"
     assert item["uploaded_at"] == "2019-09-03T19:37:27.192Z"  # the event time
     assert item["processed_at"].endswith("Z")
@@ -192,13 +194,18 @@ def test_reupload_same_key_replaces_rendition(aws: Aws, context: LambdaContext) 
     resize.handler(new_event, context)
     late = resize.handler(old_event, context)  # an old event delivered late
 
-    assert late["outcomes"][0]["reason"] in ("duplicate", "superseded")
+    assert late["outcomes"][0]["reason"] == "superseded"
     image, _ = _image(aws, "same.jpg")
     assert image.size == (333, 500)
     assert aws.keys() == ["same.jpg"]
-    versions = {i["source_version_id"]: i for i in aws.items()}
-    assert len(versions) == 2
-    assert all(i["status"] == "processed" for i in versions.values())
+    item = _only_item(aws)  # one item per key, describing the newest version
+    new_version = new_event["Records"][0]["s3"]["object"]["versionId"]
+    assert item["source_version_id"] == item["source_revision"] == new_version
+    assert (item["status"], item["original_width"], item["original_height"]) == (
+        "processed",
+        600,
+        900,
+    )
 
 
 def test_out_of_order_old_version_is_superseded(aws: Aws, context: LambdaContext) -> None:
@@ -421,11 +428,22 @@ def test_sqs_malformed_and_test_messages(aws: Aws, context: LambdaContext) -> No
     test_event = json.loads(load_event("sqs_s3_test_event")["Records"][0]["body"])
     event = sqs_event(good, "{not json", test_event)
 
-    result = resize.handler(event, context)
+    stream = io.StringIO()
+    previous = logger.registered_handler.setStream(stream)
+    try:
+        result = resize.handler(event, context)
+    finally:
+        logger.registered_handler.setStream(previous)
 
-    bad_id = event["Records"][1]["messageId"]
-    assert result == {"batchItemFailures": [{"itemIdentifier": bad_id}]}
+    # Not JSON can never succeed: acknowledged (no retries into the DLQ), logged at ERROR.
+    assert result == {"batchItemFailures": []}
     assert aws.keys() == ["fine.jpg"]
+    bad_id = event["Records"][1]["messageId"]
+    errors = [json.loads(line) for line in stream.getvalue().splitlines()]
+    errors = [line for line in errors if line["level"] == "ERROR"]
+    assert len(errors) == 1
+    assert errors[0]["message_id"] == bad_id
+    assert "not an S3 notification" in errors[0]["error"]
 
 
 def test_sqs_documented_fixture_with_substituted_key(aws: Aws, context: LambdaContext) -> None:
