@@ -96,7 +96,7 @@ class Journey:
     def image_id(self, obj: ObjectCreated) -> str:
         """The image id the resize handler gives ``obj`` (handlers/keys.py rules)."""
         return image_id_from_upload_key(obj.key, self.uploads_prefix) or direct_image_id(
-            obj.bucket, obj.key, obj.version_id or obj.etag or ""
+            obj.bucket, obj.key
         )
 
     def item(self, image_id: str) -> dict[str, Any] | None:

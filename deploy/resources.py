@@ -135,13 +135,13 @@ def ensure_bucket(s3: Any, bucket: str, region: str) -> None:
 
 
 def ensure_upload_cors(s3: Any, bucket: str) -> None:
-    """Let browsers POST/PUT to presigned upload URLs of ``bucket`` from any origin."""
+    """Let browsers POST to presigned upload URLs of ``bucket`` from any origin."""
     s3.put_bucket_cors(
         Bucket=bucket,
         CORSConfiguration={
             "CORSRules": [{
                 "AllowedOrigins": ["*"],
-                "AllowedMethods": ["POST", "PUT"],
+                "AllowedMethods": ["POST"],
                 "AllowedHeaders": ["*"],
                 "ExposeHeaders": ["ETag", "Location"],
                 "MaxAgeSeconds": 3000,

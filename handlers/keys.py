@@ -43,19 +43,13 @@ def is_image_id(value: object) -> bool:
     return isinstance(value, str) and bool(IMAGE_ID_RE.match(value))
 
 
-def direct_image_id(bucket: str, key: str, revision: str | None = None) -> str:
+def direct_image_id(bucket: str, key: str) -> str:
     """Deterministic image id of a direct S3 upload: one per (bucket, key).
-
-    Args:
-        bucket, key: where the object is.
-        revision: ignored. Accepted so callers written for the former rule (an id per
-            version) keep working; the id no longer depends on the version.
 
     Returns 32 lowercase hex characters (the first half of a SHA-256 of bucket and key),
     so a redelivered event and a new version of the key find the same item, which then
     records the revision it describes (``source_revision``).
     """
-    del revision
     digest = hashlib.sha256("\x00".join(("s3", bucket, key)).encode("utf-8"))
     return digest.hexdigest()[:32]
 
