@@ -234,7 +234,8 @@ def check_out_dir(inputs: Sequence[Path], out_dir: Path, tasks: Sequence[Task]) 
                 what = "is the input folder" if folder is arg else f"holds the input {arg}"
                 msg = (
                     f"--out {out_dir} {what}: the outputs would replace or mix with the "
-                    f"originals; choose another --out (for example {out_dir / 'resized'})"
+                    f"originals; choose another --out outside the inputs (for example "
+                    f"{out_dir.parent / (out_dir.name + '-resized')})"
                 )
                 raise UsageError(msg)
 

@@ -92,8 +92,16 @@ def collect_with_progress(records: Iterable[Record], total: int) -> list[Record]
     return done
 
 
+def _size(size_bytes: int) -> str:
+    """``"1.42 MB"`` or ``"2.2 kB"`` (decimal units)."""
+    if size_bytes >= 1_000_000:
+        return f"{size_bytes / 1e6:,.2f} MB"
+    return f"{size_bytes / 1e3:,.1f} kB"
+
+
 def _kb(size_bytes: object) -> str:
-    return f"{size_bytes / 1024:,.1f}" if isinstance(size_bytes, int) else ""
+    """Decimal kilobytes (1 kB = 1,000 bytes), the unit the pipeline's tables use."""
+    return f"{size_bytes / 1000:,.1f}" if isinstance(size_bytes, int) else ""
 
 
 def _dims(record: Record) -> str:
@@ -121,7 +129,7 @@ def print_summary(records: Sequence[Record], elapsed_s: float) -> None:
     table.add_column("input", overflow="fold", min_width=16, ratio=3)
     table.add_column("status", no_wrap=True)
     table.add_column("original -> output", no_wrap=True)
-    table.add_column("KB in -> out", justify="right", no_wrap=True)
+    table.add_column("kB in -> out", justify="right", no_wrap=True)
     table.add_column("output / reason", overflow="fold", min_width=16, ratio=2)
     style = {PROCESSED: "green", REJECTED: "yellow", FAILED: "red"}
     for r in records:
@@ -145,8 +153,9 @@ def print_summary(records: Sequence[Record], elapsed_s: float) -> None:
     if records:
         console.print(table)
     console.print(
-        f"{len(records)} inputs: {counts[PROCESSED]} processed, {counts[REJECTED]} rejected, "
-        f"{counts[FAILED]} failed; {in_bytes / 1e6:,.2f} MB in -> {out_bytes / 1e6:,.2f} MB out "
+        f"{len(records)} input{'' if len(records) == 1 else 's'}: {counts[PROCESSED]} processed, "
+        f"{counts[REJECTED]} rejected, {counts[FAILED]} failed; "
+        f"{_size(in_bytes)} in -> {_size(out_bytes)} out "
         f"(processed inputs) in {elapsed_s:.1f} s",
         highlight=False,
     )
