@@ -6,7 +6,7 @@
 # The AWS Lambda Runtime Interface Client (awslambdaric) is the entry point, so the
 # image runs on Lambda as is (PackageType Image, ImageConfig.Command per function).
 # docker compose reuses the same image with another entry point for the local worker
-# and API front (deploy.dispatcher, deploy.http_front): see docker-compose.yml.
+# and API front (deploy.local.dispatcher, deploy.local.http_front): see docker-compose.yml.
 #
 # Build:
 #   docker build -t image-pipeline .                                 # Pillow from PyPI wheels

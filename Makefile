@@ -25,7 +25,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/cfn-lint deploy/template.yaml
+	$(BIN)/cfn-lint deploy/aws/template.yaml
 
 ## time the engine against plain Pillow, pyvips and the JPEG decode floor
 bench: $(STAMP)

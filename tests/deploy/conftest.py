@@ -18,7 +18,7 @@ from moto import mock_aws
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's account
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE_PATH = PROJECT_ROOT / "deploy" / "template.yaml"
+TEMPLATE_PATH = PROJECT_ROOT / "deploy" / "aws" / "template.yaml"
 
 
 @pytest.fixture

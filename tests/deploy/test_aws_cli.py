@@ -1,5 +1,5 @@
 """The deploy tool's command line: dry runs list every change a real run makes, stack
-parameters are checked against deploy/template.yaml before any call, and each command has
+parameters are checked against deploy/aws/template.yaml before any call, and each command has
 its own parser and help."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from cfnlint.decode import decode_str
 
-from deploy import aws
-from deploy.stack_parameters import parameter_problems, template_parameters
+from deploy.aws import cli as aws
+from deploy.aws.parameters import parameter_problems, template_parameters
 from tests.deploy.conftest import TEMPLATE_PATH, FakeDocker, client
 
 # ------------------------------------------------------------------------- dry runs

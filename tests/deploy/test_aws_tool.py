@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from botocore.stub import Stubber
 
-from deploy import aws
-from deploy.aws_image import ensure_repository, git_image_tag, image_digest, publish_image
-from deploy.aws_lambda import update_functions
-from deploy.aws_options import PROJECT_ROOT
-from deploy.stack import create_change_set, deploy_stack, stack_status
+from deploy.aws import cli as aws
+from deploy.aws.image import ensure_repository, git_image_tag, image_digest, publish_image
+from deploy.aws.functions import update_functions
+from deploy.aws.options import PROJECT_ROOT
+from deploy.aws.stack import create_change_set, deploy_stack, stack_status
 from tests.deploy.conftest import ACCOUNT, REGION, TEMPLATE_PATH, FakeDocker, client
 
 REPO_URI = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/image-pipeline"

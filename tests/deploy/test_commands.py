@@ -107,9 +107,9 @@ def test_compose_commands_name_code_that_imports(
 
 def test_compose_covers_init_worker_and_api() -> None:
     targets = {where: run_target(e, c) for where, e, c in compose_commands()}
-    assert targets["docker-compose.yml:init"] == ("module", "deploy.compose_init")
-    assert targets["docker-compose.yml:worker"] == ("module", "deploy.dispatcher")
-    assert targets["docker-compose.yml:api"] == ("module", "deploy.http_front")
+    assert targets["docker-compose.yml:init"] == ("module", "deploy.local.compose_init")
+    assert targets["docker-compose.yml:worker"] == ("module", "deploy.local.dispatcher")
+    assert targets["docker-compose.yml:api"] == ("module", "deploy.local.http_front")
 
 
 @pytest.mark.parametrize("function, command", template_commands())

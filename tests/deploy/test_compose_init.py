@@ -1,4 +1,4 @@
-"""The compose init step (deploy/compose_init.py) against moto: both wirings make what
+"""The compose init step (deploy/local/compose_init.py) against moto: both wirings make what
 docker-compose.yml and docker-compose.lambda.yml rely on."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from deploy import compose_init
+from deploy.local import compose_init
 from tests.deploy.conftest import PROJECT_ROOT, client
 
 # An AWS CLI command line: `aws` followed by an option or a service name.

@@ -1,8 +1,8 @@
 """The modules the container image runs import only what requirements.txt installs.
 
 The image holds imgproc/, handlers/ and deploy/ but only the runtime requirements
-(no moto, rich, requests, pytest...): compose runs deploy.dispatcher, deploy.http_front
-and deploy.compose_init from it, Lambda runs the two handlers.
+(no moto, rich, requests, pytest...): compose runs deploy.local.dispatcher, deploy.local.http_front
+and deploy.local.compose_init from it, Lambda runs the two handlers.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ NOT_IN_IMAGE = ("moto", "rich", "requests", "pytest", "pyvips", "playwright", "t
 IMAGE_ENTRY_MODULES = (
     "handlers.resize",
     "handlers.api",
-    "deploy.dispatcher",
-    "deploy.http_front",
-    "deploy.compose_init",
+    "deploy.local.dispatcher",
+    "deploy.local.http_front",
+    "deploy.local.compose_init",
 )
 
 

@@ -1,4 +1,4 @@
-"""deploy/template.yaml: cfn-lint clean, and it says what the handlers and the issue need."""
+"""deploy/aws/template.yaml: cfn-lint clean, and it says what the handlers and the issue need."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from cfnlint.api import ManualArgs, lint_file
 from cfnlint.decode import decode_str
 
-from deploy import compose_init, http_front
+from deploy.local import compose_init, http_front
 from handlers.dynamo_store import TABLE_DEFINITION, TTL_SPECIFICATION
 from tests.deploy.conftest import PROJECT_ROOT, TEMPLATE_PATH
 
@@ -221,7 +221,7 @@ def test_parameters_and_outputs(template: dict[str, Any]) -> None:
 
 
 def test_template_fits_an_inline_template_body() -> None:
-    from deploy.stack import TEMPLATE_BODY_MAX_BYTES
+    from deploy.aws.stack import TEMPLATE_BODY_MAX_BYTES
 
     assert Path(TEMPLATE_PATH).stat().st_size < TEMPLATE_BODY_MAX_BYTES
 

@@ -129,7 +129,7 @@ def wait_until(check: Any, timeout_s: float, interval_s: float = 0.1) -> Any:
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[str]:
     """A bare in-process AWS emulator on a free port; yields its endpoint URL."""
-    from deploy.emulator import Emulator
+    from deploy.local.emulator import Emulator
 
     with Emulator(port=0) as running:
         yield running.endpoint_url

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from deploy.batch import Source, human_size, process_one, run_batch, status_text
-from deploy.http_front import ApiFront
-from deploy.journey import human_size as journey_size
+from deploy.local.batch import Source, human_size, process_one, run_batch, status_text
+from deploy.local.http_front import ApiFront
+from deploy.local.journey import human_size as journey_size
 from tests.e2e.conftest import quadrant_jpeg
 
 

@@ -2,7 +2,7 @@
 
 Event shape, partial batch failure, whole-batch failure when the handler raises,
 redelivery after the visibility timeout, the dead-letter queue after maxReceiveCount, and
-the S3 -> SQS notification the emulator emits for the resources deploy/resources.py makes.
+the S3 -> SQS notification the emulator emits for the resources deploy/local/resources.py makes.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from urllib.parse import unquote_plus
 import boto3
 import pytest
 
-from deploy.dispatcher import SqsDispatcher, failed_ids
-from deploy.lambda_context import LambdaContext, one_at_a_time
-from deploy.resources import ensure_resources, ensure_ttl
+from deploy.local.dispatcher import SqsDispatcher, failed_ids
+from deploy.local.lambda_context import LambdaContext, one_at_a_time
+from deploy.local.resources import ensure_resources, ensure_ttl
 from handlers.dynamo_store import TTL_ATTRIBUTE
 
 

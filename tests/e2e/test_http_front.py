@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import requests
 
-from deploy.apigw_events import match_route
-from deploy.http_front import ApiFront
-from deploy.lambda_context import LambdaContext
+from deploy.local.apigw_events import match_route
+from deploy.local.http_front import ApiFront
+from deploy.local.lambda_context import LambdaContext
 
 
 def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -159,7 +159,7 @@ def test_event_over_the_lambda_limit_is_413_in_the_error_shape() -> None:
 
 def test_client_hanging_up_is_one_debug_line_not_a_traceback(
         front: str, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> None:
-    caplog.set_level(logging.DEBUG, logger="deploy.http_front")
+    caplog.set_level(logging.DEBUG, logger="deploy.local.http_front")
     host, port = front.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as client:
         client.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")

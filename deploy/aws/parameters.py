@@ -1,4 +1,4 @@
-"""Check stack parameters against deploy/template.yaml before any Docker or AWS call.
+"""Check stack parameters against deploy/aws/template.yaml before any Docker or AWS call.
 
 The checks are the constraints CloudFormation applies (Type: Number, MinValue, MaxValue,
 AllowedValues, AllowedPattern, MinLength, MaxLength), read from the template itself.
@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from deploy.aws_errors import UsageError
-from deploy.aws_options import Options
+from deploy.aws.errors import UsageError
+from deploy.aws.options import Options
 
 # Parameters the tool fills itself, and the option that sets each (never --parameter).
 TOOL_PARAMETERS = {

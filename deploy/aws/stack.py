@@ -10,8 +10,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
-from deploy.aws_errors import DeployError
-from deploy.aws_options import Options, Say
+from deploy.aws.errors import DeployError
+from deploy.aws.options import Options, Say
 
 TEMPLATE_BODY_MAX_BYTES = 51_200  # CloudFormation's limit for an inline TemplateBody
 CAPABILITIES = ["CAPABILITY_IAM"]  # the template makes two roles, unnamed

@@ -10,7 +10,7 @@ source uses, and settles the batch the way Lambda does with ``ReportBatchItemFai
 
 Messages left alone reappear after the queue's visibility timeout, and SQS itself moves them
 to the dead-letter queue once they have been received ``maxReceiveCount`` times (the queue's
-redrive policy, see deploy/resources.py). Nothing here retries on its own.
+redrive policy, see deploy/local/resources.py). Nothing here retries on its own.
 
 Event shape (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html)::
 
@@ -22,10 +22,10 @@ Threads: ``start(workers)`` runs that many pollers, each invoking the handler in
 thread. The project's handlers log through one Powertools logger whose per-record keys
 (``append_keys``: ``image_id``, ``key``) are process-wide, so with several workers a log
 line can carry another record's keys. ``deploy.local`` therefore wraps both functions in
-``deploy.lambda_context.one_at_a_time`` (no throughput cost measured); standalone, use
+``deploy.local.lambda_context.one_at_a_time`` (no throughput cost measured); standalone, use
 ``--workers 1`` (the default) or run several processes when log keys matter.
 
-Standalone: ``python -m deploy.dispatcher --queue-url URL`` (the handler defaults to
+Standalone: ``python -m deploy.local.dispatcher --queue-url URL`` (the handler defaults to
 ``handlers.resize.handler``; the environment configures it and the AWS endpoint).
 """
 
@@ -48,8 +48,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from deploy.cli_args import int_range
-from deploy.lambda_context import lambda_context
+from deploy.local.cli_args import int_range
+from deploy.local.lambda_context import lambda_context
 from handlers.config import ConfigError, Settings
 
 log = logging.getLogger(__name__)
@@ -266,7 +266,7 @@ def load_handler(dotted: str) -> Handler:
 def main(argv: list[str] | None = None) -> int:
     """CLI: poll a queue and invoke a handler until Ctrl-C or SIGTERM. Returns the exit code."""
     parser = argparse.ArgumentParser(
-        prog="python -m deploy.dispatcher",
+        prog="python -m deploy.local.dispatcher",
         description="Poll an SQS queue and invoke a Lambda handler as the SQS event source does.",
     )
     parser.add_argument("--queue-url", required=True, help="the queue to poll")

@@ -1,7 +1,7 @@
 """A local stand-in for API Gateway (REST API, Lambda proxy integration) in front of a handler.
 
 Each HTTP request becomes the proxy event API Gateway would send, the handler's reply
-becomes the HTTP response (shapes in deploy/apigw_events.py). Like API Gateway:
+becomes the HTTP response (shapes in deploy/local/apigw_events.py). Like API Gateway:
 
 - bodies whose Content-Type matches a binary media type arrive base64-encoded with
   ``isBase64Encoded: true``; other bodies arrive as text; no body is ``null``;
@@ -19,10 +19,10 @@ way): 413 ``too_large`` (the engine's reason code, as the API's own 413), 411
 is ``{"message": "Internal server error"}``).
 
 Not API Gateway: ``GET /`` and ``GET /index.html`` serve the upload page from
-deploy/static/index.html (on AWS that page is hosted elsewhere). A client that hangs up
+deploy/local/static/index.html (on AWS that page is hosted elsewhere). A client that hangs up
 mid-response is logged at DEBUG, without a traceback.
 
-Standalone: ``python -m deploy.http_front --port 8080`` (handler ``handlers.api.handler``,
+Standalone: ``python -m deploy.local.http_front --port 8080`` (handler ``handlers.api.handler``,
 configured by the environment, read through ``handlers.config.Settings``).
 """
 
@@ -43,7 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from deploy.apigw_events import (
+from deploy.local.apigw_events import (
     BINARY_MEDIA_TYPES,
     ProxyResponse,
     build_event,
@@ -52,8 +52,8 @@ from deploy.apigw_events import (
     parse_response,
     too_large_response,
 )
-from deploy.cli_args import port_number
-from deploy.lambda_context import lambda_context
+from deploy.local.cli_args import port_number
+from deploy.local.lambda_context import lambda_context
 from handlers.config import ConfigError, Settings
 
 log = logging.getLogger(__name__)
@@ -296,7 +296,7 @@ class ApiFront:
 def main(argv: list[str] | None = None) -> int:
     """CLI: serve the API handler on a port until Ctrl-C or SIGTERM. Returns the exit code."""
     parser = argparse.ArgumentParser(
-        prog="python -m deploy.http_front",
+        prog="python -m deploy.local.http_front",
         description="Serve a Lambda handler over HTTP as an API Gateway REST proxy would.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(name)s %(message)s")
     for noisy in ("botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from deploy.dispatcher import load_handler
+    from deploy.local.dispatcher import load_handler
 
     def log_request(record: RequestRecord) -> None:
         log.info("%s %s -> %d (%.0f ms)", record.method, record.path, record.status,

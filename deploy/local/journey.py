@@ -28,8 +28,8 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from deploy.dispatcher import BatchOutcome
-from deploy.http_front import CLIENT_CLOSED_STATUS, RequestRecord
+from deploy.local.dispatcher import BatchOutcome
+from deploy.local.http_front import CLIENT_CLOSED_STATUS, RequestRecord
 from handlers.config import normalise_prefix
 from handlers.events import (
     EventShapeError,

@@ -1,6 +1,6 @@
 """Create the pipeline's storage and event wiring against any AWS endpoint, idempotently.
 
-What it makes, the same shape as on AWS (deploy/template.yaml):
+What it makes, the same shape as on AWS (deploy/aws/template.yaml):
 
 - the uploads and processed S3 buckets (the uploads bucket with a CORS rule so a browser page
   can POST to a presigned upload URL);
@@ -213,7 +213,7 @@ def ensure_queue(sqs: Any, name: str, attributes: dict[str, str]) -> tuple[str, 
 
 def s3_send_policy(queue_arn: str, bucket_arn: str) -> dict[str, Any]:
     """The SQS queue policy that lets S3 deliver ``bucket_arn``'s events to ``queue_arn``
-    (as deploy/template.yaml's ResizeQueuePolicy: that bucket, this account only)."""
+    (as deploy/aws/template.yaml's ResizeQueuePolicy: that bucket, this account only)."""
     return {
         "Version": "2012-10-17",
         "Statement": [{

@@ -5,14 +5,14 @@
 
 1. starts the AWS emulator (moto's server: S3, DynamoDB, SQS) on 127.0.0.1;
 2. creates the buckets, the metadata table, the queue (+ dead-letter queue) and the uploads
-   bucket's ``ObjectCreated`` -> SQS notification (deploy/resources.py);
+   bucket's ``ObjectCreated`` -> SQS notification (deploy/local/resources.py);
 3. points the handlers at the emulator through the SDK's own variables (``AWS_ENDPOINT_URL``,
    region, dummy credentials, bucket/table names) *before* importing them, and checks their
    settings (``handlers.config.Settings`` for both functions) before anything starts;
-4. runs the SQS dispatcher (deploy/dispatcher.py) calling ``handlers.resize.handler``, and the
-   HTTP front (deploy/http_front.py) calling ``handlers.api.handler``, with the upload page at
+4. runs the SQS dispatcher (deploy/local/dispatcher.py) calling ``handlers.resize.handler``, and the
+   HTTP front (deploy/local/http_front.py) calling ``handlers.api.handler``, with the upload page at
    ``/``; the two functions' invocations run one at a time, as on one Lambda instance (their
-   Powertools log keys are process-wide; see ``deploy.lambda_context.one_at_a_time``);
+   Powertools log keys are process-wide; see ``deploy.local.lambda_context.one_at_a_time``);
 5. prints where everything is on stderr and, once ready, one JSON line on stdout::
 
        {"api_url": ..., "endpoint_url": ..., "uploads_bucket": ..., "processed_bucket": ...,
@@ -44,9 +44,9 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from deploy.batch import Source, collect_images, out_dir_problem, run_batch, summary_table
-from deploy.cli_args import int_range, port_number, positive_float, positive_int
-from deploy.emulator import Emulator, EmulatorError, EmulatorPortInUse
+from deploy.local.batch import Source, collect_images, out_dir_problem, run_batch, summary_table
+from deploy.local.cli_args import int_range, port_number, positive_float, positive_int
+from deploy.local.emulator import Emulator, EmulatorError, EmulatorPortInUse
 from handlers.config import ConfigError, Settings
 
 log = logging.getLogger("deploy.local")
@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)")
     parser.add_argument("--workers", type=positive_int, default=max(2, os.cpu_count() or 1),
                         help="SQS pollers; the handler invocations themselves run one at a "
-                        "time (deploy/lambda_context.py one_at_a_time) (default: %(default)s)")
+                        "time (deploy/local/lambda_context.py one_at_a_time) (default: %(default)s)")
     parser.add_argument("--batch-size", type=int_range(1, 10), default=10,
                         help="SQS messages per resize invocation, 1-10 (default: %(default)s)")
     parser.add_argument("--visibility-timeout", type=int_range(0, MAX_VISIBILITY_TIMEOUT_S),
@@ -278,11 +278,11 @@ class LocalPipeline:
         os.environ["AWS_ENDPOINT_URL"] = endpoint_url  # every SDK client: the emulator
 
         # Imported only now: handler modules may build settings and clients at import.
-        from deploy.dispatcher import SqsDispatcher
-        from deploy.http_front import ApiFront
-        from deploy.journey import Journey
-        from deploy.lambda_context import one_at_a_time
-        from deploy.resources import ensure_resources
+        from deploy.local.dispatcher import SqsDispatcher
+        from deploy.local.http_front import ApiFront
+        from deploy.local.journey import Journey
+        from deploy.local.lambda_context import one_at_a_time
+        from deploy.local.resources import ensure_resources
         from handlers import api, bootstrap, resize
 
         invocation_lock = threading.Lock()  # shared by both functions: see one_at_a_time

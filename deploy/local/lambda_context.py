@@ -4,7 +4,7 @@ Carries the attributes handlers and Powertools read (``aws_request_id``, ``funct
 ``invoked_function_arn``, ``memory_limit_in_mb``, ...) and counts the function timeout down
 in :meth:`LambdaContext.get_remaining_time_in_millis`
 (https://docs.aws.amazon.com/lambda/latest/dg/python-context.html).
-Used by deploy/dispatcher.py (resize) and deploy/http_front.py (api).
+Used by deploy/local/dispatcher.py (resize) and deploy/local/http_front.py (api).
 :func:`one_at_a_time` runs handler invocations one at a time, as one Lambda instance does.
 """
 

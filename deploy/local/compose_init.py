@@ -4,15 +4,15 @@ Two wirings (see docker-compose.yml and the README):
 
 ``worker`` (default; LocalStack's free edition)
     Buckets, table, queue + DLQ and the S3 -> SQS notification, made by
-    :func:`deploy.resources.ensure_resources`, the same code the embedded runner uses. The
-    project image then runs as two long-lived containers: ``deploy.dispatcher`` consumes
+    :func:`deploy.local.resources.ensure_resources`, the same code the embedded runner uses. The
+    project image then runs as two long-lived containers: ``deploy.local.dispatcher`` consumes
     the queue exactly as Lambda's SQS event source would (ReportBatchItemFailures), and
-    ``deploy.http_front`` serves the API as API Gateway's proxy integration would. Lambda
+    ``deploy.local.http_front`` serves the API as API Gateway's proxy integration would. Lambda
     itself is not used: container-image functions need a paid LocalStack edition.
 
 ``lambda`` (``--mode lambda``; LocalStack with an auth token that includes container images)
     The same storage, then both functions from the project image (PackageType Image,
-    ImageConfig.Command per function, as in deploy/template.yaml), waited for until
+    ImageConfig.Command per function, as in deploy/aws/template.yaml), waited for until
     Active; then the SQS event source mapping with ReportBatchItemFailures; only then the
     S3 -> SQS notification; and a REST API with the template's binary media types,
     ``{proxy+}`` and root ``ANY`` routes to the API function.
@@ -40,14 +40,14 @@ from typing import Any
 
 import boto3
 
-from deploy import resources
+from deploy.local import resources
 
 log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE = "image-pipeline-resize"
-# Same list as deploy/template.yaml RestApi.BinaryMediaTypes and deploy/http_front.py.
+# Same list as deploy/aws/template.yaml RestApi.BinaryMediaTypes and deploy/local/http_front.py.
 BINARY_MEDIA_TYPES = ["multipart/form-data", "image/*", "application/octet-stream"]
-# Function settings mirrored from deploy/template.yaml (tests/deploy checks they agree).
+# Function settings mirrored from deploy/aws/template.yaml (tests/deploy checks they agree).
 FUNCTIONS = {
     "resize": {"command": "handlers.resize.handler", "memory_mb": 1024, "timeout_s": 60},
     "api": {"command": "handlers.api.handler", "memory_mb": 512, "timeout_s": 29},
@@ -235,7 +235,7 @@ def cli_hints(env: Mapping[str, str], *, region: str) -> list[str]:
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """CLI: create the resources, print one JSON line; 0 ok, 1 failed."""
-    parser = argparse.ArgumentParser(prog="python -m deploy.compose_init",
+    parser = argparse.ArgumentParser(prog="python -m deploy.local.compose_init",
                                      description="Create the pipeline's resources in LocalStack.")
     parser.add_argument("--mode", choices=["worker", "lambda"], default="worker")
     parser.add_argument("--image-uri", default="image-pipeline:local",

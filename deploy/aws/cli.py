@@ -16,14 +16,14 @@ immutable), ``--arch x86_64|arm64``, ``--max-dimension``, ``--cors-allow-origins
 ``--parameter KEY=VALUE``; deploy and update-functions also ``--pillow-simd``; destroy
 ``--yes`` and ``--delete-repository``.
 
-Stack parameters are checked against deploy/template.yaml (names, MinValue, MaxValue,
+Stack parameters are checked against deploy/aws/template.yaml (names, MinValue, MaxValue,
 AllowedValues, AllowedPattern, MinLength, MaxLength) before any Docker or AWS call.
 
 This module is the command line and :func:`run`, which strings the steps together. The
 steps are plain functions over boto3 clients and a Docker port
-(:class:`deploy.docker_cli.ImageBuilder`), so tests run them against moto and a fake
-builder: the image in :mod:`deploy.aws_image`, the stack in :mod:`deploy.stack` and
-:mod:`deploy.stack_parameters`, the functions in :mod:`deploy.aws_lambda`. :func:`main`
+(:class:`deploy.aws.docker_cli.ImageBuilder`), so tests run them against moto and a fake
+builder: the image in :mod:`deploy.aws.image`, the stack in :mod:`deploy.aws.stack` and
+:mod:`deploy.aws.parameters`, the functions in :mod:`deploy.aws.functions`. :func:`main`
 is the only place that builds real clients.
 """
 
@@ -37,13 +37,13 @@ from typing import Any
 
 from botocore.exceptions import NoCredentialsError
 
-from deploy.aws_errors import DeployError, UsageError
-from deploy.aws_image import check_tag, git_image_tag, planned_image_uri, publish_image
-from deploy.aws_lambda import check_architecture, function_names, update_functions
-from deploy.aws_options import PLATFORMS, Options, Say
-from deploy.docker_cli import DockerCli, ImageBuilder
-from deploy.stack import deploy_stack, destroy, preview_changes, stack_outputs, stack_status
-from deploy.stack_parameters import check_parameters
+from deploy.aws.errors import DeployError, UsageError
+from deploy.aws.image import check_tag, git_image_tag, planned_image_uri, publish_image
+from deploy.aws.functions import check_architecture, function_names, update_functions
+from deploy.aws.options import PLATFORMS, Options, Say
+from deploy.aws.docker_cli import DockerCli, ImageBuilder
+from deploy.aws.stack import deploy_stack, destroy, preview_changes, stack_outputs, stack_status
+from deploy.aws.parameters import check_parameters
 
 # ------------------------------------------------------------------------- commands
 

@@ -3,7 +3,7 @@
 - :func:`build_event`: the proxy event API Gateway sends for one HTTP request
   (https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html):
   bodies of a binary media type base64-encoded with ``isBase64Encoded: true``, other bodies
-  as text, no body ``null``; routes as the REST API in deploy/template.yaml (``/`` and one
+  as text, no body ``null``; routes as the REST API in deploy/aws/template.yaml (``/`` and one
   greedy ``/{proxy+}`` resource).
 - :func:`parse_response`: a handler's ``{"statusCode", "headers", "multiValueHeaders",
   "body", "isBase64Encoded"}`` reply read as API Gateway reads it.
@@ -34,7 +34,7 @@ TOO_LARGE_CODE = "too_large"  # the engine's reason code, as the API's own 413 (
 def match_route(path: str) -> tuple[str, dict[str, str] | None]:
     """Map a request path to its API Gateway ``resource`` and ``pathParameters``.
 
-    Mirrors the REST API in ``deploy/template.yaml``: the root resource ``/`` and one
+    Mirrors the REST API in ``deploy/aws/template.yaml``: the root resource ``/`` and one
     greedy ``/{proxy+}`` resource, so ``/images/abc`` arrives exactly as on AWS:
     ``("/{proxy+}", {"proxy": "images/abc"})``. Parameter values are percent-decoded.
     """

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = Path(__file__).resolve().parent / "template.yaml"
 PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
 
@@ -49,7 +49,7 @@ class Options:
         """The stack parameters for ``image_uri`` (REPO@sha256:...).
 
         Settings left unset are left out: an update keeps the stack's current value
-        (see :func:`deploy.stack.create_change_set`), a new stack gets the template default.
+        (see :func:`deploy.aws.stack.create_change_set`), a new stack gets the template default.
         """
         optional = {"MaxDimension": self.max_dimension, "CorsAllowOrigins": self.cors_allow_origins}
         return {

@@ -7,9 +7,9 @@ from typing import Any
 
 from botocore.exceptions import WaiterError
 
-from deploy.aws_errors import DeployError
-from deploy.aws_options import Say
-from deploy.stack import stack_resources, stack_status
+from deploy.aws.errors import DeployError
+from deploy.aws.options import Say
+from deploy.aws.stack import stack_resources, stack_status
 
 FUNCTIONS = ("ResizeFunction", "ApiFunction")  # logical ids in the template
 
