@@ -37,13 +37,13 @@ from typing import Any
 
 from botocore.exceptions import NoCredentialsError
 
-from deploy.aws.errors import DeployError, UsageError
-from deploy.aws.image import check_tag, git_image_tag, planned_image_uri, publish_image
-from deploy.aws.functions import check_architecture, function_names, update_functions
-from deploy.aws.options import PLATFORMS, Options, Say
 from deploy.aws.docker_cli import DockerCli, ImageBuilder
-from deploy.aws.stack import deploy_stack, destroy, preview_changes, stack_outputs, stack_status
+from deploy.aws.errors import DeployError, UsageError
+from deploy.aws.functions import check_architecture, function_names, update_functions
+from deploy.aws.image import check_tag, git_image_tag, planned_image_uri, publish_image
+from deploy.aws.options import PLATFORMS, Options, Say
 from deploy.aws.parameters import check_parameters
+from deploy.aws.stack import deploy_stack, destroy, preview_changes, stack_outputs, stack_status
 
 # ------------------------------------------------------------------------- commands
 

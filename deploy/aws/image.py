@@ -11,9 +11,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from deploy.aws.docker_cli import ImageBuilder
 from deploy.aws.errors import DeployError, UsageError
 from deploy.aws.options import Options, Say
-from deploy.aws.docker_cli import ImageBuilder
 
 TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # ECR image tag rule
 

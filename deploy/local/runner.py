@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)")
     parser.add_argument("--workers", type=positive_int, default=max(2, os.cpu_count() or 1),
                         help="SQS pollers; the handler invocations themselves run one at a "
-                        "time (deploy/local/lambda_context.py one_at_a_time) (default: %(default)s)")
+                        "time (lambda_context.one_at_a_time) (default: %(default)s)")
     parser.add_argument("--batch-size", type=int_range(1, 10), default=10,
                         help="SQS messages per resize invocation, 1-10 (default: %(default)s)")
     parser.add_argument("--visibility-timeout", type=int_range(0, MAX_VISIBILITY_TIMEOUT_S),

@@ -11,8 +11,8 @@ import pytest
 from botocore.stub import Stubber
 
 from deploy.aws import cli as aws
-from deploy.aws.image import ensure_repository, git_image_tag, image_digest, publish_image
 from deploy.aws.functions import update_functions
+from deploy.aws.image import ensure_repository, git_image_tag, image_digest, publish_image
 from deploy.aws.options import PROJECT_ROOT
 from deploy.aws.stack import create_change_set, deploy_stack, stack_status
 from tests.deploy.conftest import ACCOUNT, REGION, TEMPLATE_PATH, FakeDocker, client
