@@ -48,8 +48,9 @@ from deploy.aws.stack import deploy_stack, destroy, preview_changes, stack_outpu
 # ------------------------------------------------------------------------- commands
 
 
-def dry_run_plan(command: str, opts: Options, tag: str, *, delete_repository: bool = False,
-                 confirm: bool = False) -> list[str]:
+def dry_run_plan(
+    command: str, opts: Options, tag: str, *, delete_repository: bool = False, confirm: bool = False
+) -> list[str]:
     """Every step ``command`` would take, in order, without calling AWS or Docker.
 
     Each call that creates, changes or deletes something in the real run (see :func:`run`)
@@ -71,10 +72,13 @@ def dry_run_plan(command: str, opts: Options, tag: str, *, delete_repository: bo
         "read the pushed image's digest from ECR",
     ]
     params = ", ".join(f"{k}={v}" for k, v in opts.parameters(f"{repo}@sha256:...").items())
-    change_set = (f"create a change set for stack {stack!r} "
-                  f"from {opts.template_path.name} with {params}")
-    functions = [f"update both functions ({opts.prefix}-resize, {opts.prefix}-api) to the "
-                 "digest where they run another image, and wait until they are Active"]
+    change_set = (
+        f"create a change set for stack {stack!r} from {opts.template_path.name} with {params}"
+    )
+    functions = [
+        f"update both functions ({opts.prefix}-resize, {opts.prefix}-api) to the "
+        "digest where they run another image, and wait until they are Active"
+    ]
     if command == "deploy":
         return [
             *image,
@@ -86,9 +90,12 @@ def dry_run_plan(command: str, opts: Options, tag: str, *, delete_repository: bo
             "print the stack outputs (ApiUrl, buckets, table)",
         ]
     if command == "update-functions":
-        return [f"read the function names and Architecture from stack {stack!r} (fails if "
-                f"there is no stack, or if it is not {opts.architecture}: see --arch)",
-                *image, *functions]
+        return [
+            f"read the function names and Architecture from stack {stack!r} (fails if "
+            f"there is no stack, or if it is not {opts.architecture}: see --arch)",
+            *image,
+            *functions,
+        ]
     if command == "plan":
         return [
             f"look up image {opts.repository_name}:{tag} in ECR (nothing is built)",
@@ -107,14 +114,23 @@ def dry_run_plan(command: str, opts: Options, tag: str, *, delete_repository: bo
     if delete_repository:
         steps.append(f"delete ECR repository {opts.repository_name!r} and all its images")
     else:
-        steps.append(f"keep ECR repository {opts.repository_name!r} and its images "
-                     "(--delete-repository deletes them)")
+        steps.append(
+            f"keep ECR repository {opts.repository_name!r} and its images "
+            "(--delete-repository deletes them)"
+        )
     return steps
 
 
-def run(command: str, opts: Options, *, clients: Callable[[str], Any],
-        builder: ImageBuilder, tag: str, delete_repository: bool = False,
-        say: Say = print) -> dict[str, str]:
+def run(
+    command: str,
+    opts: Options,
+    *,
+    clients: Callable[[str], Any],
+    builder: ImageBuilder,
+    tag: str,
+    delete_repository: bool = False,
+    say: Say = print,
+) -> dict[str, str]:
     """Run ``command`` (deploy, update-functions, plan, destroy) with real effects.
 
     Args:
@@ -139,8 +155,10 @@ def run(command: str, opts: Options, *, clients: Callable[[str], Any],
         return {}
     if command == "plan":
         if stack_status(cfn, opts.stack_name) == "ROLLBACK_COMPLETE":
-            say(f"stack {opts.stack_name} is ROLLBACK_COMPLETE (an earlier create failed): "
-                "nothing to preview; deploy deletes it and creates it anew")
+            say(
+                f"stack {opts.stack_name} is ROLLBACK_COMPLETE (an earlier create failed): "
+                "nothing to preview; deploy deletes it and creates it anew"
+            )
             return {}
         uri = planned_image_uri(ecr, clients("sts"), opts, tag, say=say)
         preview_changes(cfn, opts.stack_name, template_body, opts.parameters(uri), say=say)
@@ -152,10 +170,8 @@ def run(command: str, opts: Options, *, clients: Callable[[str], Any],
         update_functions(clients("lambda"), names, image_uri, say=say)
         return stack_outputs(cfn, opts.stack_name)
     image_uri = publish_image(ecr, builder, opts, tag, say=say)
-    outputs = deploy_stack(cfn, opts.stack_name, template_body, opts.parameters(image_uri),
-                           say=say)
-    update_functions(clients("lambda"), function_names(cfn, opts.stack_name), image_uri,
-                     say=say)
+    outputs = deploy_stack(cfn, opts.stack_name, template_body, opts.parameters(image_uri), say=say)
+    update_functions(clients("lambda"), function_names(cfn, opts.stack_name), image_uri, say=say)
     for key, value in outputs.items():
         say(f"{key}: {value}")
     return outputs
@@ -163,20 +179,29 @@ def run(command: str, opts: Options, *, clients: Callable[[str], Any],
 
 COMMANDS = {
     "deploy": "build and push the image, create or update the stack through a change set, "
-              "point both functions at the new image, print the stack outputs",
+    "point both functions at the new image, print the stack outputs",
     "update-functions": "build and push the image, point the stack's two functions at it "
-                        "(the stack itself is not changed)",
+    "(the stack itself is not changed)",
     "plan": "preview what deploy would change in the stack (a change set, created and "
-            "deleted again); builds nothing",
-    "destroy": "empty the stack's buckets and delete the stack; optionally the ECR "
-               "repository too",
+    "deleted again); builds nothing",
+    "destroy": "empty the stack's buckets and delete the stack; optionally the ECR repository too",
 }
 # What each command's namespace holds when the command has no such option.
 ARG_DEFAULTS: dict[str, Any] = {
-    "dry_run": False, "region": None, "profile": None, "stack_name": "image-pipeline",
-    "name_prefix": None, "repository": None, "image_tag": None, "arch": "x86_64",
-    "pillow_simd": False, "max_dimension": None, "cors_allow_origins": None, "parameter": [],
-    "yes": False, "delete_repository": False,
+    "dry_run": False,
+    "region": None,
+    "profile": None,
+    "stack_name": "image-pipeline",
+    "name_prefix": None,
+    "repository": None,
+    "image_tag": None,
+    "arch": "x86_64",
+    "pillow_simd": False,
+    "max_dimension": None,
+    "cors_allow_origins": None,
+    "parameter": [],
+    "yes": False,
+    "delete_repository": False,
 }
 
 
@@ -186,61 +211,100 @@ def _add_common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     On the subcommand parsers their default is SUPPRESS, so a value given before the
     command name is not overwritten by the subcommand's default.
     """
+
     def default(value: Any) -> Any:
         return argparse.SUPPRESS if suppress else value
 
-    parser.add_argument("--dry-run", action="store_true", default=default(False),
-                        help="print every step the command would take; no AWS or Docker "
-                             "calls")
-    parser.add_argument("--region", default=default(None),
-                        help="AWS region (default: AWS_REGION or the AWS CLI config)")
-    parser.add_argument("--profile", default=default(None),
-                        help="AWS CLI profile (default: AWS_PROFILE or the default profile)")
-    parser.add_argument("--stack-name", default=default("image-pipeline"),
-                        help="CloudFormation stack name (default: image-pipeline)")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        default=default(False),
+        help="print every step the command would take; no AWS or Docker calls",
+    )
+    parser.add_argument(
+        "--region",
+        default=default(None),
+        help="AWS region (default: AWS_REGION or the AWS CLI config)",
+    )
+    parser.add_argument(
+        "--profile",
+        default=default(None),
+        help="AWS CLI profile (default: AWS_PROFILE or the default profile)",
+    )
+    parser.add_argument(
+        "--stack-name",
+        default=default("image-pipeline"),
+        help="CloudFormation stack name (default: image-pipeline)",
+    )
 
 
 def _add_naming(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--name-prefix",
-                        help="prefix of the stack's resource names and the ECR repository "
-                             "(default: the stack name)")
-    parser.add_argument("--repository",
-                        help="ECR repository name (default: the name prefix)")
+    parser.add_argument(
+        "--name-prefix",
+        help="prefix of the stack's resource names and the ECR repository "
+        "(default: the stack name)",
+    )
+    parser.add_argument("--repository", help="ECR repository name (default: the name prefix)")
 
 
 def _add_image(parser: argparse.ArgumentParser, *, build: bool) -> None:
-    parser.add_argument("--image-tag",
-                        help="immutable image tag (default: the git commit SHA, "
-                             "SHA-dirty-TIMESTAMP with uncommitted changes)")
-    parser.add_argument("--arch", choices=sorted(PLATFORMS), default="x86_64",
-                        help="CPU architecture of the image and the functions "
-                             "(default: x86_64; arm64 is Graviton)")
+    parser.add_argument(
+        "--image-tag",
+        help="immutable image tag (default: the git commit SHA, "
+        "SHA-dirty-TIMESTAMP with uncommitted changes)",
+    )
+    parser.add_argument(
+        "--arch",
+        choices=sorted(PLATFORMS),
+        default="x86_64",
+        help="CPU architecture of the image and the functions (default: x86_64; arm64 is Graviton)",
+    )
     if build:
-        parser.add_argument("--pillow-simd", action="store_true",
-                            help="build the image with Pillow-SIMD (x86_64 only)")
+        parser.add_argument(
+            "--pillow-simd",
+            action="store_true",
+            help="build the image with Pillow-SIMD (x86_64 only)",
+        )
 
 
 def _add_stack_parameters(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max-dimension", type=int, default=None, metavar="PX",
-                        help="longest side of a rendition in pixels (default: the stack's "
-                             "current value, 500 for a new stack; the template allows 16-10000)")
-    parser.add_argument("--cors-allow-origins", default=None, metavar="ORIGINS",
-                        help="comma-separated origins allowed to call the API, or * "
-                             "(default: the stack's current value, * for a new stack)")
-    parser.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
-                        help="another template parameter, repeatable: "
-                             "ResizeReservedConcurrency, AlarmTopicArn, UploadsRetentionDays; "
-                             "one not given keeps the stack's current value")
+    parser.add_argument(
+        "--max-dimension",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="longest side of a rendition in pixels (default: the stack's "
+        "current value, 500 for a new stack; the template allows 16-10000)",
+    )
+    parser.add_argument(
+        "--cors-allow-origins",
+        default=None,
+        metavar="ORIGINS",
+        help="comma-separated origins allowed to call the API, or * "
+        "(default: the stack's current value, * for a new stack)",
+    )
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another template parameter, repeatable: "
+        "ResizeReservedConcurrency, AlarmTopicArn, UploadsRetentionDays; "
+        "one not given keeps the stack's current value",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """``python -m deploy.aws COMMAND [options]``: one subparser per command."""
     parser = argparse.ArgumentParser(
-        prog="python -m deploy.aws", description="Deploy the image pipeline to AWS.",
-        epilog="`python -m deploy.aws COMMAND --help` lists the options of one command.")
+        prog="python -m deploy.aws",
+        description="Deploy the image pipeline to AWS.",
+        epilog="`python -m deploy.aws COMMAND --help` lists the options of one command.",
+    )
     _add_common(parser, suppress=False)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                     title="commands")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", title="commands"
+    )
     for name, text in COMMANDS.items():
         sub = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         _add_common(sub, suppress=True)
@@ -250,10 +314,14 @@ def build_parser() -> argparse.ArgumentParser:
             _add_stack_parameters(sub)
         _add_naming(sub)
         if name == "destroy":
-            sub.add_argument("--yes", action="store_true",
-                             help="do not ask for the stack name to confirm")
-            sub.add_argument("--delete-repository", action="store_true",
-                             help="also delete the ECR repository and all its images")
+            sub.add_argument(
+                "--yes", action="store_true", help="do not ask for the stack name to confirm"
+            )
+            sub.add_argument(
+                "--delete-repository",
+                action="store_true",
+                help="also delete the ECR repository and all its images",
+            )
     return parser
 
 
@@ -282,11 +350,18 @@ def options_from(args: argparse.Namespace) -> Options:
     if args.pillow_simd and args.arch != "x86_64":
         msg = "--pillow-simd needs --arch x86_64 (Pillow-SIMD has SSE4/AVX2 code only)"
         raise UsageError(msg)
-    return Options(stack_name=args.stack_name, region=args.region,
-                   name_prefix=args.name_prefix, repository=args.repository,
-                   image_tag=args.image_tag, architecture=args.arch,
-                   pillow_simd=args.pillow_simd, max_dimension=args.max_dimension,
-                   cors_allow_origins=args.cors_allow_origins, extra_parameters=extra)
+    return Options(
+        stack_name=args.stack_name,
+        region=args.region,
+        name_prefix=args.name_prefix,
+        repository=args.repository,
+        image_tag=args.image_tag,
+        architecture=args.arch,
+        pillow_simd=args.pillow_simd,
+        max_dimension=args.max_dimension,
+        cors_allow_origins=args.cors_allow_origins,
+        extra_parameters=extra,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -307,19 +382,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             tag = git_image_tag(opts.project_root)
         if args.dry_run:
-            print(f"dry run: {args.command} (stack {opts.stack_name}, region "
-                  f"{opts.region or 'from the AWS config'}); nothing is called")
-            steps = dry_run_plan(args.command, opts, tag,
-                                 delete_repository=args.delete_repository,
-                                 confirm=not args.yes)
+            print(
+                f"dry run: {args.command} (stack {opts.stack_name}, region "
+                f"{opts.region or 'from the AWS config'}); nothing is called"
+            )
+            steps = dry_run_plan(
+                args.command,
+                opts,
+                tag,
+                delete_repository=args.delete_repository,
+                confirm=not args.yes,
+            )
             for number, step in enumerate(steps, 1):
                 print(f"{number}. {step}")
             if args.command in ("deploy", "update-functions") and not DockerCli().available():
                 print("note: no `docker` command on PATH; the real run needs Docker with buildx")
             return 0
         if args.command == "destroy" and not args.yes:
-            answer = input(f"delete stack {opts.stack_name} and everything in its buckets? "
-                           "type the stack name: ")
+            answer = input(
+                f"delete stack {opts.stack_name} and everything in its buckets? "
+                "type the stack name: "
+            )
             if answer.strip() != opts.stack_name:
                 print("not deleted")
                 return 1
@@ -330,8 +413,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             msg = "no AWS region: pass --region or set AWS_REGION"
             raise DeployError(msg)
         started = time.monotonic()
-        run(args.command, opts, clients=session.client, builder=DockerCli(), tag=tag,
-            delete_repository=args.delete_repository)
+        run(
+            args.command,
+            opts,
+            clients=session.client,
+            builder=DockerCli(),
+            tag=tag,
+            delete_repository=args.delete_repository,
+        )
         print(f"{args.command} done in {time.monotonic() - started:.0f} s")
         return 0
     except UsageError as e:
@@ -341,8 +430,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except NoCredentialsError:
-        print("error: no AWS credentials: run `aws configure` (or `aws sso login`), or set "
-              "AWS_PROFILE / AWS_ACCESS_KEY_ID", file=sys.stderr)
+        print(
+            "error: no AWS credentials: run `aws configure` (or `aws sso login`), or set "
+            "AWS_PROFILE / AWS_ACCESS_KEY_ID",
+            file=sys.stderr,
+        )
         return 1
     except Exception as e:  # botocore's NoCredentialsError, ClientError, DockerError...
         print(f"error: {type(e).__name__}: {e}", file=sys.stderr)

@@ -50,8 +50,7 @@ class DockerCli:
 
     def login(self, registry: str, username: str, password: str) -> None:
         """``docker login --password-stdin``: the password never shows in ``ps``."""
-        self._run(["login", "--username", username, "--password-stdin", registry],
-                  stdin=password)
+        self._run(["login", "--username", username, "--password-stdin", registry], stdin=password)
 
     def build(
         self,
@@ -68,8 +67,17 @@ class DockerCli:
         index with attestation manifests, and Lambda rejects such an image
         ("The image manifest, config or layer media type ... is not supported").
         """
-        args = ["build", "--platform", platform, "--provenance=false", "--sbom=false",
-                "--file", str(dockerfile), "--tag", tag]
+        args = [
+            "build",
+            "--platform",
+            platform,
+            "--provenance=false",
+            "--sbom=false",
+            "--file",
+            str(dockerfile),
+            "--tag",
+            tag,
+        ]
         for name, value in sorted(build_args.items()):
             args += ["--build-arg", f"{name}={value}"]
         self._run([*args, str(context)], capture=False)
@@ -78,12 +86,12 @@ class DockerCli:
         """``docker push``."""
         self._run(["push", tag], capture=False)
 
-    def _run(self, args: Sequence[str], *, stdin: str | None = None,
-             capture: bool = True) -> None:
+    def _run(self, args: Sequence[str], *, stdin: str | None = None, capture: bool = True) -> None:
         command = [self.executable, *args]
         try:
-            done = subprocess.run(command, input=stdin, text=True, check=False,
-                                  capture_output=capture)
+            done = subprocess.run(
+                command, input=stdin, text=True, check=False, capture_output=capture
+            )
         except FileNotFoundError as e:
             msg = f"{self.executable!r} not found: install Docker (Engine or Desktop)"
             raise DockerError(msg) from e

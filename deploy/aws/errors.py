@@ -9,4 +9,3 @@ class DeployError(RuntimeError):
 
 class UsageError(DeployError):
     """The command line asks for something the tool or the template refuses (exit 2)."""
-

@@ -38,17 +38,21 @@ def check_architecture(cfn: Any, stack_name: str, architecture: str) -> None:
         msg = f"no stack {stack_name}: run `python -m deploy.aws deploy` first"
         raise DeployError(msg)
     stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
-    deployed_arch = {p["ParameterKey"]: p.get("ParameterValue")
-                     for p in stack.get("Parameters", [])}.get("Architecture")
+    deployed_arch = {
+        p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters", [])
+    }.get("Architecture")
     if deployed_arch and deployed_arch != architecture:
-        msg = (f"stack {stack_name} runs {deployed_arch} functions; an "
-               f"{architecture} image would not start there: pass --arch "
-               f"{deployed_arch} (or deploy with --arch {architecture})")
+        msg = (
+            f"stack {stack_name} runs {deployed_arch} functions; an "
+            f"{architecture} image would not start there: pass --arch "
+            f"{deployed_arch} (or deploy with --arch {architecture})"
+        )
         raise DeployError(msg)
 
 
-def update_functions(lambda_: Any, function_names: Iterable[str], image_uri: str, *,
-                     say: Say = print) -> dict[str, str]:
+def update_functions(
+    lambda_: Any, function_names: Iterable[str], image_uri: str, *, say: Say = print
+) -> dict[str, str]:
     """Point each function at ``image_uri`` (REPO@sha256:...) and wait until it is Active.
 
     Functions already on that image are only waited for.
@@ -69,14 +73,18 @@ def update_functions(lambda_: Any, function_names: Iterable[str], image_uri: str
     for name in names:
         try:
             lambda_.get_waiter("function_updated_v2").wait(
-                FunctionName=name, WaiterConfig={"Delay": 2, "MaxAttempts": 150})
+                FunctionName=name, WaiterConfig={"Delay": 2, "MaxAttempts": 150}
+            )
             lambda_.get_waiter("function_active_v2").wait(
-                FunctionName=name, WaiterConfig={"Delay": 2, "MaxAttempts": 150})
+                FunctionName=name, WaiterConfig={"Delay": 2, "MaxAttempts": 150}
+            )
         except WaiterError as e:
             config = lambda_.get_function_configuration(FunctionName=name)
-            msg = (f"function {name} is {config.get('State')}/"
-                   f"{config.get('LastUpdateStatus')}: "
-                   f"{config.get('LastUpdateStatusReason') or config.get('StateReason') or e}")
+            msg = (
+                f"function {name} is {config.get('State')}/"
+                f"{config.get('LastUpdateStatus')}: "
+                f"{config.get('LastUpdateStatusReason') or config.get('StateReason') or e}"
+            )
             raise DeployError(msg) from e
         code = lambda_.get_function(FunctionName=name)["Code"]
         resolved[name] = str(code.get("ResolvedImageUri") or code.get("ImageUri"))

@@ -27,12 +27,16 @@ def git_image_tag(root: Path, *, now: datetime | None = None) -> str:
     Raises:
         DeployError: not a git work tree, or no commit yet.
     """
+
     def git(*args: str) -> str:
-        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True,
-                              text=True, check=False)
+        done = subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
+        )
         if done.returncode != 0:
-            msg = (f"cannot name the image after a git commit ({done.stderr.strip()}); "
-                   "commit first or pass --image-tag")
+            msg = (
+                f"cannot name the image after a git commit ({done.stderr.strip()}); "
+                "commit first or pass --image-tag"
+            )
             raise DeployError(msg)
         return done.stdout.strip()
 
@@ -75,11 +79,11 @@ def ensure_repository(ecr: Any, name: str, *, say: Say = print) -> str:
 def image_digest(ecr: Any, repository: str, tag: str) -> str | None:
     """The digest (``sha256:...``) of ``repository:tag`` in ECR, or ``None``."""
     try:
-        images = ecr.describe_images(repositoryName=repository,
-                                     imageIds=[{"imageTag": tag}])["imageDetails"]
+        images = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])[
+            "imageDetails"
+        ]
     except ClientError as e:
-        if e.response["Error"]["Code"] in ("ImageNotFoundException",
-                                           "RepositoryNotFoundException"):
+        if e.response["Error"]["Code"] in ("ImageNotFoundException", "RepositoryNotFoundException"):
             return None
         raise
     return str(images[0]["imageDigest"]) if images else None
@@ -93,8 +97,9 @@ def registry_credentials(ecr: Any) -> tuple[str, str, str]:
     return registry, username, password
 
 
-def publish_image(ecr: Any, builder: ImageBuilder, opts: Options, tag: str, *,
-                  say: Say = print) -> str:
+def publish_image(
+    ecr: Any, builder: ImageBuilder, opts: Options, tag: str, *, say: Say = print
+) -> str:
     """Build and push the image as ``REPO:tag`` unless ECR has it already.
 
     Returns:
@@ -111,11 +116,17 @@ def publish_image(ecr: Any, builder: ImageBuilder, opts: Options, tag: str, *,
     registry, username, password = registry_credentials(ecr)
     builder.login(registry, username, password)
     local_tag = f"{repo_uri}:{tag}"
-    say(f"building {local_tag} for {opts.platform}"
-        + (" with Pillow-SIMD" if opts.pillow_simd else ""))
-    builder.build(context=opts.project_root, dockerfile=opts.project_root / "Dockerfile",
-                  tag=local_tag, platform=opts.platform,
-                  build_args={"PILLOW_SIMD": "1" if opts.pillow_simd else "0"})
+    say(
+        f"building {local_tag} for {opts.platform}"
+        + (" with Pillow-SIMD" if opts.pillow_simd else "")
+    )
+    builder.build(
+        context=opts.project_root,
+        dockerfile=opts.project_root / "Dockerfile",
+        tag=local_tag,
+        platform=opts.platform,
+        build_args={"PILLOW_SIMD": "1" if opts.pillow_simd else "0"},
+    )
     say(f"pushing {local_tag}")
     builder.push(local_tag)
     digest = image_digest(ecr, opts.repository_name, tag)
@@ -125,8 +136,7 @@ def publish_image(ecr: Any, builder: ImageBuilder, opts: Options, tag: str, *,
     return f"{repo_uri}@{digest}"
 
 
-def planned_image_uri(ecr: Any, sts: Any, opts: Options, tag: str, *,
-                      say: Say = print) -> str:
+def planned_image_uri(ecr: Any, sts: Any, opts: Options, tag: str, *, say: Say = print) -> str:
     """The image URI a deploy of ``tag`` would pass to the stack; builds nothing.
 
     Returns:
@@ -134,9 +144,13 @@ def planned_image_uri(ecr: Any, sts: Any, opts: Options, tag: str, *,
         zeros when the tag is not built yet (deploy would build it).
     """
     digest = image_digest(ecr, opts.repository_name, tag)
-    say(f"image {opts.repository_name}:{tag}: "
-        + (f"in ECR ({digest})" if digest else "not built yet; deploy will build it"))
+    say(
+        f"image {opts.repository_name}:{tag}: "
+        + (f"in ECR ({digest})" if digest else "not built yet; deploy will build it")
+    )
     account = sts.get_caller_identity()["Account"]
     region = opts.region or ecr.meta.region_name
-    return (f"{account}.dkr.ecr.{region}.amazonaws.com/{opts.repository_name}"
-            f"@{digest or 'sha256:' + '0' * 64}")
+    return (
+        f"{account}.dkr.ecr.{region}.amazonaws.com/{opts.repository_name}"
+        f"@{digest or 'sha256:' + '0' * 64}"
+    )

@@ -115,19 +115,25 @@ def check_parameters(opts: Options) -> None:
     where = opts.template_path.name
     errors = []
     if not STACK_NAME_PATTERN.match(opts.stack_name):
-        errors.append(f"--stack-name {opts.stack_name!r}: a stack name is letters, digits "
-                      "and hyphens, starts with a letter, at most 128 characters")
+        errors.append(
+            f"--stack-name {opts.stack_name!r}: a stack name is letters, digits "
+            "and hyphens, starts with a letter, at most 128 characters"
+        )
     for name in opts.extra_parameters:
         if name in TOOL_PARAMETERS:
-            errors.append(f"--parameter {name}: set by {TOOL_PARAMETERS[name]}, "
-                          "not --parameter")
+            errors.append(f"--parameter {name}: set by {TOOL_PARAMETERS[name]}, not --parameter")
         elif name not in specs:
             valid = ", ".join(sorted(n for n in specs if n not in TOOL_PARAMETERS))
-            errors.append(f"--parameter {name}: {where} has no such parameter; "
-                          f"--parameter takes {valid or '(none)'}")
+            errors.append(
+                f"--parameter {name}: {where} has no such parameter; "
+                f"--parameter takes {valid or '(none)'}"
+            )
     shown = {
-        "NamePrefix": (f"--name-prefix {opts.prefix}" if opts.name_prefix else
-                       f"--stack-name {opts.prefix} (the NamePrefix unless --name-prefix)"),
+        "NamePrefix": (
+            f"--name-prefix {opts.prefix}"
+            if opts.name_prefix
+            else f"--stack-name {opts.prefix} (the NamePrefix unless --name-prefix)"
+        ),
         "Architecture": f"--arch {opts.architecture}",
         "MaxDimension": f"--max-dimension {opts.max_dimension}",
         "CorsAllowOrigins": f"--cors-allow-origins {opts.cors_allow_origins}",

@@ -44,6 +44,7 @@ def stack_resources(cfn: Any, stack_name: str, resource_type: str) -> dict[str, 
                 found[summary["LogicalResourceId"]] = summary["PhysicalResourceId"]
     return found
 
+
 def failure_events(cfn: Any, stack_name: str, since: datetime) -> list[str]:
     """Lines describing the stack's failed resource events since ``since``, oldest first."""
     try:
@@ -70,8 +71,14 @@ def _previous_values(cfn: Any, stack_name: str, given: Mapping[str, str]) -> lis
     return [{"ParameterKey": k, "UsePreviousValue": True} for k in current if k not in given]
 
 
-def create_change_set(cfn: Any, stack_name: str, template_body: str,
-                      parameters: Mapping[str, str], *, say: Say = print) -> dict[str, Any] | None:
+def create_change_set(
+    cfn: Any,
+    stack_name: str,
+    template_body: str,
+    parameters: Mapping[str, str],
+    *,
+    say: Say = print,
+) -> dict[str, Any] | None:
     """Create a change set for the stack and wait until it is ready.
 
     Returns:
@@ -102,9 +109,8 @@ def create_change_set(cfn: Any, stack_name: str, template_body: str,
             ChangeSetName=name,
             ChangeSetType=change_type,
             TemplateBody=template_body,
-            Parameters=stack_parameters + (
-                _previous_values(cfn, stack_name, parameters) if change_type == "UPDATE" else []
-            ),
+            Parameters=stack_parameters
+            + (_previous_values(cfn, stack_name, parameters) if change_type == "UPDATE" else []),
             Capabilities=CAPABILITIES,
             Tags=[{"Key": "project", "Value": "image-pipeline"}],
         )
@@ -114,8 +120,8 @@ def create_change_set(cfn: Any, stack_name: str, template_body: str,
         raise
     with contextlib.suppress(WaiterError):  # a failed change set: the description says why
         cfn.get_waiter("change_set_create_complete").wait(
-            StackName=stack_name, ChangeSetName=name,
-            WaiterConfig={"Delay": 5, "MaxAttempts": 120})
+            StackName=stack_name, ChangeSetName=name, WaiterConfig={"Delay": 5, "MaxAttempts": 120}
+        )
     described = cfn.describe_change_set(StackName=stack_name, ChangeSetName=name)
     if described["Status"] == "FAILED":
         reason = described.get("StatusReason", "")
@@ -133,13 +139,20 @@ def describe_changes(change_set: Mapping[str, Any]) -> list[str]:
     for change in change_set.get("Changes", []):
         rc = change.get("ResourceChange", {})
         replace = " (replacement)" if rc.get("Replacement") == "True" else ""
-        lines.append(f"{rc.get('Action')} {rc.get('LogicalResourceId')} "
-                     f"({rc.get('ResourceType')}){replace}")
+        lines.append(
+            f"{rc.get('Action')} {rc.get('LogicalResourceId')} ({rc.get('ResourceType')}){replace}"
+        )
     return lines
 
 
-def deploy_stack(cfn: Any, stack_name: str, template_body: str,
-                 parameters: Mapping[str, str], *, say: Say = print) -> dict[str, str]:
+def deploy_stack(
+    cfn: Any,
+    stack_name: str,
+    template_body: str,
+    parameters: Mapping[str, str],
+    *,
+    say: Say = print,
+) -> dict[str, str]:
     """Create or update the stack through a change set and wait for it.
 
     Returns:
@@ -161,8 +174,9 @@ def deploy_stack(cfn: Any, stack_name: str, template_body: str,
     waiter = "stack_create_complete" if creating else "stack_update_complete"
     say(f"{'creating' if creating else 'updating'} stack {stack_name} ...")
     try:
-        cfn.get_waiter(waiter).wait(StackName=stack_name,
-                                    WaiterConfig={"Delay": 10, "MaxAttempts": 180})
+        cfn.get_waiter(waiter).wait(
+            StackName=stack_name, WaiterConfig={"Delay": 10, "MaxAttempts": 180}
+        )
     except WaiterError as e:
         events = "\n".join(failure_events(cfn, stack_name, started)) or "(no failed events)"
         msg = f"stack {stack_name}: {e}\nfailed resources:\n{events}"
@@ -170,8 +184,14 @@ def deploy_stack(cfn: Any, stack_name: str, template_body: str,
     return stack_outputs(cfn, stack_name)
 
 
-def preview_changes(cfn: Any, stack_name: str, template_body: str,
-                    parameters: Mapping[str, str], *, say: Say = print) -> None:
+def preview_changes(
+    cfn: Any,
+    stack_name: str,
+    template_body: str,
+    parameters: Mapping[str, str],
+    *,
+    say: Say = print,
+) -> None:
     """Say what a deploy would change in the stack, then delete the change set again.
 
     A stack that did not exist before is deleted too: creating the change set made an
@@ -197,11 +217,14 @@ def empty_bucket(s3: Any, bucket: str) -> int:
     paginator = s3.get_paginator("list_object_versions")
     try:
         for page in paginator.paginate(Bucket=bucket):
-            keys = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                    for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+            keys = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            ]
             for start in range(0, len(keys), 1000):
-                s3.delete_objects(Bucket=bucket,
-                                  Delete={"Objects": keys[start:start + 1000], "Quiet": True})
+                s3.delete_objects(
+                    Bucket=bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True}
+                )
             deleted += len(keys)
     except ClientError as e:
         if e.response["Error"]["Code"] != "NoSuchBucket":
@@ -209,8 +232,9 @@ def empty_bucket(s3: Any, bucket: str) -> int:
     return deleted
 
 
-def destroy(cfn: Any, s3: Any, ecr: Any, opts: Options, *, delete_repository: bool,
-            say: Say = print) -> None:
+def destroy(
+    cfn: Any, s3: Any, ecr: Any, opts: Options, *, delete_repository: bool, say: Say = print
+) -> None:
     """Empty the stack's buckets, delete the stack and wait; optionally the ECR repository.
 
     Raises:
@@ -227,7 +251,8 @@ def destroy(cfn: Any, s3: Any, ecr: Any, opts: Options, *, delete_repository: bo
         say(f"deleting stack {opts.stack_name} ...")
         try:
             cfn.get_waiter("stack_delete_complete").wait(
-                StackName=opts.stack_name, WaiterConfig={"Delay": 10, "MaxAttempts": 180})
+                StackName=opts.stack_name, WaiterConfig={"Delay": 10, "MaxAttempts": 180}
+            )
         except WaiterError as e:
             events = "\n".join(failure_events(cfn, opts.stack_name, started))
             msg = f"stack {opts.stack_name} did not delete: {e}\n{events}"

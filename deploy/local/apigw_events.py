@@ -38,8 +38,7 @@ def match_route(path: str) -> tuple[str, dict[str, str] | None]:
     greedy ``/{proxy+}`` resource, so ``/images/abc`` arrives exactly as on AWS:
     ``("/{proxy+}", {"proxy": "images/abc"})``. Parameter values are percent-decoded.
     """
-    segments = [urllib.parse.unquote(s) for s in path.strip("/").split("/")] if path != "/" \
-        else []
+    segments = [urllib.parse.unquote(s) for s in path.strip("/").split("/")] if path != "/" else []
     if not segments:
         return "/", None
     return "/{proxy+}", {"proxy": "/".join(segments)}
@@ -78,8 +77,12 @@ def build_event(
     multi_query: dict[str, list[str]] = {}
     for name, value in urllib.parse.parse_qsl(split.query, keep_blank_values=True):
         multi_query.setdefault(name, []).append(value)
-    all_headers = [*headers, ("X-Forwarded-For", source_ip), ("X-Forwarded-Port", str(port)),
-                   ("X-Forwarded-Proto", "http")]
+    all_headers = [
+        *headers,
+        ("X-Forwarded-For", source_ip),
+        ("X-Forwarded-Port", str(port)),
+        ("X-Forwarded-Proto", "http"),
+    ]
     multi_headers: dict[str, list[str]] = {}
     for name, value in all_headers:
         multi_headers.setdefault(name, []).append(value)
@@ -117,11 +120,18 @@ def build_event(
             "requestTimeEpoch": int(now.timestamp() * 1000),
             "requestId": request_id,
             "identity": {
-                "cognitoIdentityPoolId": None, "accountId": None, "cognitoIdentityId": None,
-                "caller": None, "sourceIp": source_ip, "principalOrgId": None,
-                "accessKey": None, "cognitoAuthenticationType": None,
-                "cognitoAuthenticationProvider": None, "userArn": None,
-                "userAgent": lower.get("user-agent"), "user": None,
+                "cognitoIdentityPoolId": None,
+                "accountId": None,
+                "cognitoIdentityId": None,
+                "caller": None,
+                "sourceIp": source_ip,
+                "principalOrgId": None,
+                "accessKey": None,
+                "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None,
+                "userArn": None,
+                "userAgent": lower.get("user-agent"),
+                "user": None,
             },
             "domainName": host,
             "apiId": "local",
@@ -170,27 +180,36 @@ def parse_response(reply: Any) -> ProxyResponse:
     return ProxyResponse(reply["statusCode"], pairs, data)
 
 
-def cors_header_pairs(origin: str | None,
-                      allow_origins: tuple[str, ...]) -> list[tuple[str, str]]:
+def cors_header_pairs(origin: str | None, allow_origins: tuple[str, ...]) -> list[tuple[str, str]]:
     """The API's CORS headers (``handlers.http.cors_headers``) for a request from ``origin``,
     as header pairs."""
     return list(cors_headers(origin, allow_origins).items())
 
 
-def error_response(status: int, code: str, message: str, *,
-                   cors: list[tuple[str, str]] | None = None) -> ProxyResponse:
+def error_response(
+    status: int, code: str, message: str, *, cors: list[tuple[str, str]] | None = None
+) -> ProxyResponse:
     """``status`` with ``{"error": {"code", "message"}}`` (Contract 3) and ``cors`` headers."""
     payload = {"error": {"code": code, "message": message}}
     headers = [("Content-Type", "application/json"), *(cors or [])]
     return ProxyResponse(status, headers, json.dumps(payload).encode())
 
 
-def too_large_response(method: str, path: str, size_bytes: int, limit_bytes: int, *,
-                       what: str = "", cors: list[tuple[str, str]] | None = None) -> ProxyResponse:
+def too_large_response(
+    method: str,
+    path: str,
+    size_bytes: int,
+    limit_bytes: int,
+    *,
+    what: str = "",
+    cors: list[tuple[str, str]] | None = None,
+) -> ProxyResponse:
     """413 ``{"error": {"code": "too_large", "message"}}``; for ``POST /images`` the message
     points at ``POST /uploads``. ``what`` qualifies the size (e.g. the Lambda event size)."""
-    message = (f"request body too large for {method} {path} ({size_bytes} bytes{what}, "
-               f"the limit is {limit_bytes} bytes)")
+    message = (
+        f"request body too large for {method} {path} ({size_bytes} bytes{what}, "
+        f"the limit is {limit_bytes} bytes)"
+    )
     if method == "POST" and path.rstrip("/") == "/images":
         message += "; use POST /uploads for a presigned S3 upload"
     return error_response(413, TOO_LARGE_CODE, message, cors=cors)

@@ -43,8 +43,9 @@ from imgproc.cli_plan import OUTPUT_EXTENSIONS
 from imgproc.sniff import IMAGE_SUFFIXES
 
 # The API's POST /images limit when not configured otherwise (handlers/config.py).
-API_MAX_BODY_BYTES: int = next(f.default for f in fields(Settings)
-                               if f.name == "api_max_body_bytes")
+API_MAX_BODY_BYTES: int = next(
+    f.default for f in fields(Settings) if f.name == "api_max_body_bytes"
+)
 FINAL_STATUSES = frozenset({"processed", "rejected", "failed"})
 POLL_INTERVAL_S = 0.2
 HTTP_TIMEOUT_S = 60
@@ -99,20 +100,25 @@ def collect_images(paths: Iterable[str | Path], *, out_dir: Path | None = None) 
             sources.append(Source(path, Path(path.name)))
             continue
         root = path.resolve()
-        skip_here = skip if skip is not None and skip != root and skip.is_relative_to(root) \
-            else None
+        skip_here = (
+            skip if skip is not None and skip != root and skip.is_relative_to(root) else None
+        )
         for p in sorted(path.rglob("*")):
             relative = p.relative_to(path)
-            if (p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                    and not any(part.startswith(".") for part in relative.parts)
-                    and not (skip_here and p.resolve().is_relative_to(skip_here))):
+            if (
+                p.is_file()
+                and p.suffix.lower() in IMAGE_SUFFIXES
+                and not any(part.startswith(".") for part in relative.parts)
+                and not (skip_here and p.resolve().is_relative_to(skip_here))
+            ):
                 sources.append(Source(p, relative))
     dedupe_relative(sources)
     return sources
 
 
-def out_dir_problem(paths: Iterable[str | Path], sources: list[Source],
-                    out_dir: Path) -> str | None:
+def out_dir_problem(
+    paths: Iterable[str | Path], sources: list[Source], out_dir: Path
+) -> str | None:
     """Why ``out_dir`` cannot take the outputs of a batch over ``paths``, or ``None``.
 
     Refused (a usage error for the caller): ``out_dir`` is one of the folders given, or a
@@ -122,19 +128,26 @@ def out_dir_problem(paths: Iterable[str | Path], sources: list[Source],
     """
     for raw in paths:
         if Path(raw).is_dir() and _identity(Path(raw)) == _identity(out_dir):
-            return (f"--out {out_dir} is the input folder {raw}: the renditions would mix with "
-                    f"the originals; choose another --out (for example {out_dir / 'resized'})")
+            return (
+                f"--out {out_dir} is the input folder {raw}: the renditions would mix with "
+                f"the originals; choose another --out (for example {out_dir / 'resized'})"
+            )
     inputs = {_identity(s.path): s.path for s in sources}
     inputs.pop(None, None)
     targets = [(out_dir / "results.jsonl", None)]
-    targets.extend((out_dir / s.relative.with_suffix(f".{ext}"), s.path)
-                   for s in sources for ext in OUTPUT_EXTENSIONS)
+    targets.extend(
+        (out_dir / s.relative.with_suffix(f".{ext}"), s.path)
+        for s in sources
+        for ext in OUTPUT_EXTENSIONS
+    )
     for target, source in targets:
         original = inputs.get(_identity(target))
         if original is not None:
             what = f"the rendition of {source}" if source is not None else "results.jsonl"
-            return (f"--out {out_dir}: {what} would be written to {target}, which is the input "
-                    f"{original}; originals are never overwritten, choose another --out")
+            return (
+                f"--out {out_dir}: {what} would be written to {target}, which is the input "
+                f"{original}; originals are never overwritten, choose another --out"
+            )
     return None
 
 
@@ -153,8 +166,13 @@ def content_type_of(path: Path) -> str:
     return guessed or "application/octet-stream"
 
 
-def upload(session: requests.Session, api_url: str, path: Path, *,
-           api_max_body_bytes: int = API_MAX_BODY_BYTES) -> str:
+def upload(
+    session: requests.Session,
+    api_url: str,
+    path: Path,
+    *,
+    api_max_body_bytes: int = API_MAX_BODY_BYTES,
+) -> str:
     """Send ``path`` through the API; return its image id.
 
     Raises:
@@ -164,9 +182,11 @@ def upload(session: requests.Session, api_url: str, path: Path, *,
     content_type = content_type_of(path)
     if size_bytes <= api_max_body_bytes:
         with path.open("rb") as f:
-            response = session.post(f"{api_url}/images",
-                                    files={"file": (path.name, f, content_type)},
-                                    timeout=HTTP_TIMEOUT_S)
+            response = session.post(
+                f"{api_url}/images",
+                files={"file": (path.name, f, content_type)},
+                timeout=HTTP_TIMEOUT_S,
+            )
         _raise_for_api_error(response)
         return response.json()["image_id"]
     response = session.post(
@@ -178,9 +198,12 @@ def upload(session: requests.Session, api_url: str, path: Path, *,
     grant = response.json()
     post = grant.get("upload", grant)
     with path.open("rb") as f:
-        sent = requests.post(post["url"], data=post["fields"],
-                             files={"file": (path.name, f, content_type)},
-                             timeout=HTTP_TIMEOUT_S)
+        sent = requests.post(
+            post["url"],
+            data=post["fields"],
+            files={"file": (path.name, f, content_type)},
+            timeout=HTTP_TIMEOUT_S,
+        )
     sent.raise_for_status()
     return grant["image_id"]
 
@@ -235,8 +258,14 @@ def classify_failure(error: Exception) -> tuple[str, str, str]:
     return "error", "bad_response", f"{type(error).__name__}: {message}"
 
 
-def wait_for(session: requests.Session, api_url: str, image_id: str, *, timeout_s: float,
-             stop: threading.Event | None = None) -> dict[str, Any]:
+def wait_for(
+    session: requests.Session,
+    api_url: str,
+    image_id: str,
+    *,
+    timeout_s: float,
+    stop: threading.Event | None = None,
+) -> dict[str, Any]:
     """Poll ``GET /images/{image_id}`` until its status is final; return the last item.
 
     Returns the last item seen (status still ``pending``) when ``timeout_s`` passes or
@@ -262,9 +291,15 @@ def _dims(item: dict[str, Any], prefix: str) -> tuple[int, int] | None:
     return (int(width), int(height)) if width is not None and height is not None else None
 
 
-def process_one(api_url: str, source: Source, *, timeout_s: float,
-                api_max_body_bytes: int = API_MAX_BODY_BYTES, out_dir: Path | None = None,
-                stop: threading.Event | None = None) -> ImageOutcome:
+def process_one(
+    api_url: str,
+    source: Source,
+    *,
+    timeout_s: float,
+    api_max_body_bytes: int = API_MAX_BODY_BYTES,
+    out_dir: Path | None = None,
+    stop: threading.Event | None = None,
+) -> ImageOutcome:
     """Upload ``source``, wait for its final status, save the rendition under ``out_dir``
     (``relative`` path, the rendition's extension); never raises."""
     path = source.path
@@ -275,8 +310,7 @@ def process_one(api_url: str, source: Source, *, timeout_s: float,
             if not path.is_file():
                 outcome.status, outcome.message = "missing", "no such file"
                 return outcome
-            outcome.image_id = upload(session, api_url, path,
-                                      api_max_body_bytes=api_max_body_bytes)
+            outcome.image_id = upload(session, api_url, path, api_max_body_bytes=api_max_body_bytes)
             item = wait_for(session, api_url, outcome.image_id, timeout_s=timeout_s, stop=stop)
             outcome.elapsed_s = time.monotonic() - started
             if out_dir is not None and item.get("status") == "processed":
@@ -311,22 +345,35 @@ def save_rendition(session: requests.Session, item: dict[str, Any], target: Path
     return path
 
 
-def run_batch(api_url: str, sources: list[Source], *, timeout_s: float = 120.0,
-              concurrency: int = 4, api_max_body_bytes: int = API_MAX_BODY_BYTES,
-              out_dir: Path | None = None,
-              on_done: Callable[[ImageOutcome], None] | None = None,
-              stop: threading.Event | None = None) -> list[ImageOutcome]:
+def run_batch(
+    api_url: str,
+    sources: list[Source],
+    *,
+    timeout_s: float = 120.0,
+    concurrency: int = 4,
+    api_max_body_bytes: int = API_MAX_BODY_BYTES,
+    out_dir: Path | None = None,
+    on_done: Callable[[ImageOutcome], None] | None = None,
+    stop: threading.Event | None = None,
+) -> list[ImageOutcome]:
     """Process ``sources`` through the API, ``concurrency`` at a time; outcomes in input order.
 
     ``timeout_s`` bounds the wait for each image's final status after its upload. With
     ``out_dir``, renditions are saved there and every item is written, one JSON object per
     line with its ``file``, to ``out_dir/results.jsonl``.
     """
+
     def one(source: Source) -> ImageOutcome:
         if stop is not None and stop.is_set():
             return ImageOutcome(path=source.path, status="cancelled")
-        outcome = process_one(api_url, source, timeout_s=timeout_s,
-                              api_max_body_bytes=api_max_body_bytes, out_dir=out_dir, stop=stop)
+        outcome = process_one(
+            api_url,
+            source,
+            timeout_s=timeout_s,
+            api_max_body_bytes=api_max_body_bytes,
+            out_dir=out_dir,
+            stop=stop,
+        )
         if on_done is not None:
             on_done(outcome)
         return outcome
@@ -338,9 +385,15 @@ def run_batch(api_url: str, sources: list[Source], *, timeout_s: float = 120.0,
         out_dir.mkdir(parents=True, exist_ok=True)
         with (out_dir / "results.jsonl").open("w", encoding="utf-8") as f:
             for o in outcomes:
-                record = {"file": str(o.path), "status": o.status, "reason": o.reason,
-                          "message": o.message, "output": str(o.output) if o.output else None,
-                          "elapsed_s": round(o.elapsed_s, 3), "item": o.item or None}
+                record = {
+                    "file": str(o.path),
+                    "status": o.status,
+                    "reason": o.reason,
+                    "message": o.message,
+                    "output": str(o.output) if o.output else None,
+                    "elapsed_s": round(o.elapsed_s, 3),
+                    "item": o.item or None,
+                }
                 f.write(json.dumps(record, default=str) + "\n")
     return outcomes
 
@@ -353,8 +406,9 @@ def dedupe_relative(sources: list[Source]) -> None:
         relative, n = source.relative, 1
         while relative.with_suffix("") in seen:
             n += 1
-            relative = source.relative.with_name(f"{source.relative.stem}-{n}"
-                                                 f"{source.relative.suffix}")
+            relative = source.relative.with_name(
+                f"{source.relative.stem}-{n}{source.relative.suffix}"
+            )
         seen.add(relative.with_suffix(""))
         if relative != source.relative:
             sources[i] = Source(source.path, relative)
@@ -383,7 +437,7 @@ def status_text(outcome: ImageOutcome, *, max_message_chars: int = 160) -> str:
     if outcome.message and outcome.status not in ("processed", "rejected"):
         message = outcome.message
         if len(message) > max_message_chars:
-            message = message[:max_message_chars - 1] + "…"
+            message = message[: max_message_chars - 1] + "…"
         text += f": {message}"
     return text
 
@@ -399,11 +453,14 @@ def summary_table(outcomes: list[ImageOutcome]) -> Table:
         table.add_column(column, justify="right", no_wrap=True)
     colours = {"processed": "green", "rejected": "yellow"}
     for o in outcomes:
-        table.add_row(str(o.path), o.image_id or "",
-                      Text(status_text(o), style=colours.get(o.status, "red")),
-                      _size(o.original_size_bytes, o.original_dims),
-                      _size(o.processed_size_bytes, o.processed_dims),
-                      f"{o.elapsed_s:.2f} s")
+        table.add_row(
+            str(o.path),
+            o.image_id or "",
+            Text(status_text(o), style=colours.get(o.status, "red")),
+            _size(o.original_size_bytes, o.original_dims),
+            _size(o.processed_size_bytes, o.processed_dims),
+            f"{o.elapsed_s:.2f} s",
+        )
     done = sum(o.status == "processed" for o in outcomes)
     table.caption = f"{done} of {len(outcomes)} processed"
     return table

@@ -160,16 +160,19 @@ class SqsDispatcher:
         self.queue_url = queue_url
         self.handler = handler
         self.sqs = sqs or boto3.client(
-            "sqs", config=Config(retries={"max_attempts": 3, "mode": "standard"},
-                                 read_timeout=wait_time_s + 10)
+            "sqs",
+            config=Config(
+                retries={"max_attempts": 3, "mode": "standard"}, read_timeout=wait_time_s + 10
+            ),
         )
         self.batch_size = batch_size
         self.wait_time_s = wait_time_s
         self.function_name = function_name
         self.timeout_s = timeout_s
         self.on_batch = on_batch
-        attributes = self.sqs.get_queue_attributes(QueueUrl=queue_url,
-                                                   AttributeNames=["QueueArn"])["Attributes"]
+        attributes = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]
         self.queue_arn: str = attributes["QueueArn"]
         self.region: str = self.queue_arn.split(":")[3]
         self._stop = threading.Event()
@@ -202,15 +205,22 @@ class SqsDispatcher:
             response = self.handler({"Records": records}, context)
             failed = failed_ids(response, ids)
         except Exception as e:  # a crashed invocation: Lambda retries the whole batch
-            log.exception("%s raised on a batch of %d; all left for redelivery",
-                          self.function_name, len(records))
+            log.exception(
+                "%s raised on a batch of %d; all left for redelivery",
+                self.function_name,
+                len(records),
+            )
             error, failed = e, set(ids)
         duration_s = time.monotonic() - started
         done = [r for r in records if r["messageId"] not in failed]
         self._delete(done)
-        outcome = BatchOutcome(records=records, deleted=[r["messageId"] for r in done],
-                               failed=[i for i in ids if i in failed], duration_s=duration_s,
-                               error=error)
+        outcome = BatchOutcome(
+            records=records,
+            deleted=[r["messageId"] for r in done],
+            failed=[i for i in ids if i in failed],
+            duration_s=duration_s,
+            error=error,
+        )
         if self.on_batch is not None:
             try:
                 self.on_batch(outcome)
@@ -221,12 +231,14 @@ class SqsDispatcher:
     def _delete(self, records: list[dict[str, Any]]) -> None:
         if not records:
             return
-        entries = [{"Id": str(i), "ReceiptHandle": r["receiptHandle"]}
-                   for i, r in enumerate(records)]
+        entries = [
+            {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(records)
+        ]
         response = self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
         for failure in response.get("Failed", []):
-            log.warning("could not delete message %s: %s", failure.get("Id"),
-                        failure.get("Message"))
+            log.warning(
+                "could not delete message %s: %s", failure.get("Id"), failure.get("Message")
+            )
 
     def run(self) -> None:
         """Poll until :meth:`stop`; errors talking to SQS are logged and retried."""
@@ -270,33 +282,54 @@ def main(argv: list[str] | None = None) -> int:
         description="Poll an SQS queue and invoke a Lambda handler as the SQS event source does.",
     )
     parser.add_argument("--queue-url", required=True, help="the queue to poll")
-    parser.add_argument("--handler", default=DEFAULT_HANDLER,
-                        help="dotted path of the handler (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int_range(1, 10), default=DEFAULT_BATCH_SIZE,
-                        help="messages per invocation, 1-10 (default: %(default)s)")
-    parser.add_argument("--wait-time", type=int_range(0, 20), default=DEFAULT_WAIT_TIME_S,
-                        help="long-poll seconds, 0-20 (default: %(default)s)")
-    parser.add_argument("--workers", type=int_range(1), default=1,
-                        help="concurrent pollers (default: %(default)s)")
+    parser.add_argument(
+        "--handler",
+        default=DEFAULT_HANDLER,
+        help="dotted path of the handler (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int_range(1, 10),
+        default=DEFAULT_BATCH_SIZE,
+        help="messages per invocation, 1-10 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--wait-time",
+        type=int_range(0, 20),
+        default=DEFAULT_WAIT_TIME_S,
+        help="long-poll seconds, 0-20 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--workers", type=int_range(1), default=1, help="concurrent pollers (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     if args.handler == DEFAULT_HANDLER:  # its settings checked now, not at the first message
         try:
             Settings.from_env(os.environ, role="resize")
         except ConfigError as e:
             parser.exit(2, f"{parser.prog}: error: {e}\n")
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
+    )
     for noisy in ("botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     def log_batch(outcome: BatchOutcome) -> None:
-        log.info("batch of %d: %d done, %d left for redelivery (%.0f ms)",
-                 len(outcome.records), len(outcome.deleted), len(outcome.failed),
-                 outcome.duration_s * 1000)
+        log.info(
+            "batch of %d: %d done, %d left for redelivery (%.0f ms)",
+            len(outcome.records),
+            len(outcome.deleted),
+            len(outcome.failed),
+            outcome.duration_s * 1000,
+        )
 
-    dispatcher = SqsDispatcher(args.queue_url, load_handler(args.handler),
-                               batch_size=args.batch_size, wait_time_s=args.wait_time,
-                               on_batch=log_batch)
+    dispatcher = SqsDispatcher(
+        args.queue_url,
+        load_handler(args.handler),
+        batch_size=args.batch_size,
+        wait_time_s=args.wait_time,
+        on_batch=log_batch,
+    )
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())

@@ -116,13 +116,18 @@ class Emulator:
         app = _CachingDispatcher(create_backend_app)
         try:
             self._server = make_server(
-                self.host, self.requested_port, app, threaded=True,
+                self.host,
+                self.requested_port,
+                app,
+                threaded=True,
                 request_handler=MotoRequestHandler,
             )
         except (OSError, SystemExit) as e:  # werkzeug exits (!) when the port is taken
             in_use = not isinstance(e, OSError) or e.errno == errno.EADDRINUSE
-            msg = f"cannot listen on {self.host}:{self.requested_port} for the emulator: " \
+            msg = (
+                f"cannot listen on {self.host}:{self.requested_port} for the emulator: "
                 f"{'address already in use' if in_use else e}"
+            )
             if in_use:
                 raise EmulatorPortInUse(msg, host=self.host, port=self.requested_port) from e
             raise EmulatorError(msg) from e

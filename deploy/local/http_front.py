@@ -138,25 +138,47 @@ class _RequestHandler(BaseHTTPRequestHandler):
         """Read the request, call the handler; (response, body bytes, close the connection)."""
         length_header = self.headers.get("Content-Length")
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            return error_response(411, "length_required", "chunked request bodies are not "
-                                  "accepted; send a Content-Length", cors=self._cors()), 0, True
+            return (
+                error_response(
+                    411,
+                    "length_required",
+                    "chunked request bodies are not accepted; send a Content-Length",
+                    cors=self._cors(),
+                ),
+                0,
+                True,
+            )
         try:
             length = int(length_header or 0)
             if length < 0:
                 raise ValueError(length)
         except ValueError:
-            return error_response(400, "bad_request", f"bad Content-Length {length_header!r}",
-                                  cors=self._cors()), 0, True
+            return (
+                error_response(
+                    400, "bad_request", f"bad Content-Length {length_header!r}", cors=self._cors()
+                ),
+                0,
+                True,
+            )
         if length > self.server.max_body_bytes:
             self._drain(length)
-            return too_large_response(self.command, path, length, self.server.max_body_bytes,
-                                      cors=self._cors()), length, True
+            return (
+                too_large_response(
+                    self.command, path, length, self.server.max_body_bytes, cors=self._cors()
+                ),
+                length,
+                True,
+            )
         body = self.rfile.read(length) if length else b""
         host, port = self.server.server_address[:2]
         event = build_event(
-            method=self.command, target=self.path, headers=list(self.headers.items()),
-            body=body, source_ip=self.client_address[0],
-            host=self.headers.get("Host", f"{host}:{port}"), port=int(port),
+            method=self.command,
+            target=self.path,
+            headers=list(self.headers.items()),
+            body=body,
+            source_ip=self.client_address[0],
+            host=self.headers.get("Host", f"{host}:{port}"),
+            port=int(port),
             binary_media_types=self.server.binary_media_types,
         )
         return self._invoke(event, len(body)), len(body), False
@@ -164,17 +186,24 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _cors(self) -> list[tuple[str, str]]:
         return cors_header_pairs(self.headers.get("Origin"), self.server.cors_allow_origins)
 
-    def _record(self, path: str, response: ProxyResponse | None, started: float,
-                body_bytes: int) -> None:
+    def _record(
+        self, path: str, response: ProxyResponse | None, started: float, body_bytes: int
+    ) -> None:
         """Tell ``on_request`` (status 499 when the client left before its answer)."""
         if self.server.on_request is None:
             return
         status = response.status if response is not None else CLIENT_CLOSED_STATUS
         headers = response.headers if response is not None else []
         content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
-        record = RequestRecord(self.command, path, status, time.monotonic() - started,
-                               body_bytes, response.body if response is not None else b"",
-                               content_type)
+        record = RequestRecord(
+            self.command,
+            path,
+            status,
+            time.monotonic() - started,
+            body_bytes,
+            response.body if response is not None else b"",
+            content_type,
+        )
         try:
             self.server.on_request(record)
         except Exception:
@@ -193,16 +222,25 @@ class _RequestHandler(BaseHTTPRequestHandler):
         event_bytes = len(json.dumps(event))
         if event_bytes > MAX_EVENT_BYTES:
             return too_large_response(
-                event["httpMethod"], event["path"], body_bytes, MAX_EVENT_BYTES,
-                what=f", {event_bytes} bytes as a Lambda event", cors=self._cors())
-        context = lambda_context("api", self.server.region, API_TIMEOUT_S, memory_limit_in_mb=512,
-                                 aws_request_id=event["requestContext"]["requestId"])
+                event["httpMethod"],
+                event["path"],
+                body_bytes,
+                MAX_EVENT_BYTES,
+                what=f", {event_bytes} bytes as a Lambda event",
+                cors=self._cors(),
+            )
+        context = lambda_context(
+            "api",
+            self.server.region,
+            API_TIMEOUT_S,
+            memory_limit_in_mb=512,
+            aws_request_id=event["requestContext"]["requestId"],
+        )
         try:
             return parse_response(self.server.handler(event, context))
         except Exception:
             log.exception("API handler failed for %s %s", event["httpMethod"], event["path"])
-            return error_response(502, "internal_error", "Internal server error",
-                                  cors=self._cors())
+            return error_response(502, "internal_error", "Internal server error", cors=self._cors())
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
 
@@ -279,8 +317,9 @@ class ApiFront:
 
     def start(self) -> str:
         """Serve in a daemon thread; return :attr:`url`."""
-        self._thread = threading.Thread(target=self._server.serve_forever, name="http-front",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="http-front", daemon=True
+        )
         self._thread.start()
         return self.url
 
@@ -300,29 +339,45 @@ def main(argv: list[str] | None = None) -> int:
         description="Serve a Lambda handler over HTTP as an API Gateway REST proxy would.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
-    parser.add_argument("--port", type=port_number, default=8080,
-                        help="port, 0 = free (default: 8080)")
-    parser.add_argument("--handler", default=DEFAULT_HANDLER,
-                        help="dotted path of the handler (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=port_number, default=8080, help="port, 0 = free (default: 8080)"
+    )
+    parser.add_argument(
+        "--handler",
+        default=DEFAULT_HANDLER,
+        help="dotted path of the handler (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     try:  # the API's settings: its CORS origins for the front's own answers, checked now
-        settings = Settings.from_env(os.environ,
-                                     role="api" if args.handler == DEFAULT_HANDLER else "any")
+        settings = Settings.from_env(
+            os.environ, role="api" if args.handler == DEFAULT_HANDLER else "any"
+        )
     except ConfigError as e:
         parser.exit(2, f"{parser.prog}: error: {e}\n")
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
+    )
     for noisy in ("botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from deploy.local.dispatcher import load_handler
 
     def log_request(record: RequestRecord) -> None:
-        log.info("%s %s -> %d (%.0f ms)", record.method, record.path, record.status,
-                 record.duration_s * 1000)
+        log.info(
+            "%s %s -> %d (%.0f ms)",
+            record.method,
+            record.path,
+            record.status,
+            record.duration_s * 1000,
+        )
 
-    front = ApiFront(load_handler(args.handler), host=args.host, port=args.port,
-                     cors_allow_origins=settings.cors_allow_origins, region=settings.region,
-                     on_request=log_request)
+    front = ApiFront(
+        load_handler(args.handler),
+        host=args.host,
+        port=args.port,
+        cors_allow_origins=settings.cors_allow_origins,
+        region=settings.region,
+        on_request=log_request,
+    )
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())

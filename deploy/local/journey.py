@@ -63,11 +63,13 @@ def describe_item(item: dict[str, Any]) -> str:
     """The outcome part of a journey line, from a metadata item."""
     status = item.get("status", "?")
     if status == "processed":
-        return (f"{item.get('original_width')}x{item.get('original_height')} "
-                f"{human_size(item.get('original_size_bytes'))} -> "
-                f"{item.get('processed_width')}x{item.get('processed_height')} "
-                f"{human_size(item.get('processed_size_bytes'))} "
-                f"s3://{item.get('processed_bucket')}/{item.get('processed_key')}")
+        return (
+            f"{item.get('original_width')}x{item.get('original_height')} "
+            f"{human_size(item.get('original_size_bytes'))} -> "
+            f"{item.get('processed_width')}x{item.get('processed_height')} "
+            f"{human_size(item.get('processed_size_bytes'))} "
+            f"s3://{item.get('processed_bucket')}/{item.get('processed_key')}"
+        )
     if status in ("rejected", "failed"):
         return f"{item.get('error_reason')}: {item.get('error_message')}"
     return str(status)
@@ -80,8 +82,15 @@ class Journey:
     give an object the image id the resize handler gives it.
     """
 
-    def __init__(self, *, table: str, region: str, endpoint_url: str,
-                 visibility_timeout_s: int, uploads_prefix: str = "uploads/") -> None:
+    def __init__(
+        self,
+        *,
+        table: str,
+        region: str,
+        endpoint_url: str,
+        visibility_timeout_s: int,
+        uploads_prefix: str = "uploads/",
+    ) -> None:
         self.table = table
         self.visibility_timeout_s = visibility_timeout_s
         self.uploads_prefix = normalise_prefix(uploads_prefix)  # as Settings has it
@@ -102,8 +111,9 @@ class Journey:
     def item(self, image_id: str) -> dict[str, Any] | None:
         """The metadata item of ``image_id`` or ``None`` (also on any read error)."""
         try:
-            raw = self.dynamodb.get_item(TableName=self.table, Key={"image_id": {"S": image_id}},
-                                         ConsistentRead=True).get("Item")
+            raw = self.dynamodb.get_item(
+                TableName=self.table, Key={"image_id": {"S": image_id}}, ConsistentRead=True
+            ).get("Item")
         except (BotoCoreError, ClientError):
             return None
         return {k: self._deserialize(v) for k, v in raw.items()} if raw else None
@@ -133,8 +143,11 @@ class Journey:
 
     def _log_request(self, record: RequestRecord) -> None:
         try:
-            body = json.loads(record.response_body) if record.content_type.startswith(
-                "application/json") else {}
+            body = (
+                json.loads(record.response_body)
+                if record.content_type.startswith("application/json")
+                else {}
+            )
         except ValueError:
             body = {}
         if not isinstance(body, dict):
@@ -145,15 +158,21 @@ class Journey:
             log.info("dropped    %s: the client went away before its answer", where)
         elif record.status >= 400:
             error = body.get("error") if isinstance(body.get("error"), dict) else {}
-            detail = f"{error.get('code')}: {error.get('message')}" if error \
-                else body.get("message", "")
+            detail = (
+                f"{error.get('code')}: {error.get('message')}" if error else body.get("message", "")
+            )
             log.info("refused    %s -> %d %s", where, record.status, detail)
         elif self._is_upload(record.method, record.path):
             size_bytes = body.get("size_bytes")  # the image, without multipart framing
             if not isinstance(size_bytes, int):
                 size_bytes = record.request_body_bytes
-            log.info("uploaded   %s %s (%s) via %s", image_id, body.get("filename", ""),
-                     human_size(size_bytes), where)
+            log.info(
+                "uploaded   %s %s (%s) via %s",
+                image_id,
+                body.get("filename", ""),
+                human_size(size_bytes),
+                where,
+            )
             if image_id:
                 self._uploaded.add(image_id)
         elif record.method == "POST" and record.path == "/uploads":
@@ -168,6 +187,7 @@ class Journey:
     # -- the dispatcher ------------------------------------------------------------------
     def wrap_resize(self, handler: Handler) -> Handler:
         """``handler`` with a ``queued`` line per object before it runs."""
+
         def resize_with_journey(event: dict[str, Any], context: Any) -> Any:
             for record in event.get("Records", []):
                 receives = record.get("attributes", {}).get("ApproximateReceiveCount", "1")
@@ -175,9 +195,9 @@ class Journey:
                     retry = f" (receive #{receives})" if receives != "1" else ""
                     image_id = self.image_id(obj)
                     self._wait_for_upload_line(image_id)
-                    log.info("queued     %s s3://%s/%s%s", image_id, obj.bucket,
-                             obj.key, retry)
+                    log.info("queued     %s s3://%s/%s%s", image_id, obj.bucket, obj.key, retry)
             return handler(event, context)
+
         return resize_with_journey
 
     def _wait_for_upload_line(self, image_id: str) -> None:
@@ -186,7 +206,8 @@ class Journey:
         with self._uploads:
             self._uploads.wait_for(
                 lambda: image_id in self._uploaded or self._uploads_in_flight == 0,
-                timeout=UPLOAD_LINE_WAIT_S)
+                timeout=UPLOAD_LINE_WAIT_S,
+            )
 
     def on_batch(self, outcome: BatchOutcome) -> None:
         """After a batch: the outcome per image (from its item), or the retry to come.
@@ -203,15 +224,26 @@ class Journey:
             for obj in objects:
                 image_id = self.image_id(obj)
                 if record["messageId"] in outcome.failed:
-                    log.info("retrying   %s s3://%s/%s: resize failed, back on the queue in "
-                             "%d s (dead-letter queue after the last receive)", image_id,
-                             obj.bucket, obj.key, self.visibility_timeout_s)
+                    log.info(
+                        "retrying   %s s3://%s/%s: resize failed, back on the queue in "
+                        "%d s (dead-letter queue after the last receive)",
+                        image_id,
+                        obj.bucket,
+                        obj.key,
+                        self.visibility_timeout_s,
+                    )
                     continue
                 item = self.item(image_id)
                 status = item.get("status", "?") if item else "done"
                 if item and _before(item.get("processed_at"), batch_started):
-                    log.info("duplicate  %s s3://%s/%s already %s at %s; skipped", image_id,
-                             obj.bucket, obj.key, status, item.get("processed_at"))
+                    log.info(
+                        "duplicate  %s s3://%s/%s already %s at %s; skipped",
+                        image_id,
+                        obj.bucket,
+                        obj.key,
+                        status,
+                        item.get("processed_at"),
+                    )
                     continue
                 detail = describe_item(item) if item else f"s3://{obj.bucket}/{obj.key}"
                 log.info("%-10s %s %s (%.0f ms)", status, image_id, detail, per_record_ms)

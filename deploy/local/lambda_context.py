@@ -44,9 +44,14 @@ class LambdaContext:
         return max(0, int(left_s * 1000))
 
 
-def lambda_context(function_name: str, region: str, timeout_s: float, *,
-                   memory_limit_in_mb: int = 1024,
-                   aws_request_id: str | None = None) -> LambdaContext:
+def lambda_context(
+    function_name: str,
+    region: str,
+    timeout_s: float,
+    *,
+    memory_limit_in_mb: int = 1024,
+    aws_request_id: str | None = None,
+) -> LambdaContext:
     """A fresh context for one invocation of ``function_name`` (a new request id unless
     ``aws_request_id`` is given, e.g. API Gateway's request id)."""
     return LambdaContext(
@@ -69,7 +74,9 @@ def one_at_a_time(handler: Handler, lock: threading.Lock) -> Handler:
     (about 7 images/s either way; the emulator and the GIL set the pace). Only the
     invocation is serialised: polling, HTTP parsing and the journey lines stay concurrent.
     """
+
     def run(event: dict[str, Any], context: Any) -> Any:
         with lock:
             return handler(event, context)
+
     return run

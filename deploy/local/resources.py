@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 NOTIFICATION_ID = "resize-on-upload"
 DLQ_RETENTION_S = 14 * 24 * 3600  # the SQS maximum, so failures wait for a person
 
-CLIENT_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5,
-                       read_timeout=30)
+CLIENT_CONFIG = Config(
+    retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=30
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +89,18 @@ def ensure_resources(
     region = region or session.region_name or "us-east-1"
 
     def client(service: str) -> Any:
-        return session.client(service, region_name=region, endpoint_url=endpoint_url,
-                              config=CLIENT_CONFIG)
+        return session.client(
+            service, region_name=region, endpoint_url=endpoint_url, config=CLIENT_CONFIG
+        )
 
     s3, dynamodb, sqs = client("s3"), client("dynamodb"), client("sqs")
     for bucket in (uploads_bucket, processed_bucket):
         ensure_bucket(s3, bucket, region)
     ensure_upload_cors(s3, uploads_bucket)
     ensure_table(dynamodb, table)
-    dlq_url, dlq_arn = ensure_queue(sqs, dlq or f"{queue}-dlq",
-                                    {"MessageRetentionPeriod": str(DLQ_RETENTION_S)})
+    dlq_url, dlq_arn = ensure_queue(
+        sqs, dlq or f"{queue}-dlq", {"MessageRetentionPeriod": str(DLQ_RETENTION_S)}
+    )
     bucket_arn = f"arn:aws:s3:::{uploads_bucket}"
     queue_attributes = {
         "VisibilityTimeout": str(visibility_timeout_s),
@@ -110,8 +113,14 @@ def ensure_resources(
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
     ensure_notification(s3, uploads_bucket, queue_arn)
     return PipelineResources(
-        region=region, uploads_bucket=uploads_bucket, processed_bucket=processed_bucket,
-        table=table, queue_url=queue_url, queue_arn=queue_arn, dlq_url=dlq_url, dlq_arn=dlq_arn,
+        region=region,
+        uploads_bucket=uploads_bucket,
+        processed_bucket=processed_bucket,
+        table=table,
+        queue_url=queue_url,
+        queue_arn=queue_arn,
+        dlq_url=dlq_url,
+        dlq_arn=dlq_arn,
     )
 
 
@@ -139,13 +148,15 @@ def ensure_upload_cors(s3: Any, bucket: str) -> None:
     s3.put_bucket_cors(
         Bucket=bucket,
         CORSConfiguration={
-            "CORSRules": [{
-                "AllowedOrigins": ["*"],
-                "AllowedMethods": ["POST"],
-                "AllowedHeaders": ["*"],
-                "ExposeHeaders": ["ETag", "Location"],
-                "MaxAgeSeconds": 3000,
-            }]
+            "CORSRules": [
+                {
+                    "AllowedOrigins": ["*"],
+                    "AllowedMethods": ["POST"],
+                    "AllowedHeaders": ["*"],
+                    "ExposeHeaders": ["ETag", "Location"],
+                    "MaxAgeSeconds": 3000,
+                }
+            ]
         },
     )
 
@@ -173,10 +184,11 @@ def ensure_table(dynamodb: Any, table: str) -> None:
 def ensure_ttl(dynamodb: Any, table: str) -> None:
     """Turn on DynamoDB TTL on ``TTL_ATTRIBUTE`` (``handlers.dynamo_store``): pending items of
     ``POST /uploads`` grants nobody used expire. Harmless when it is on already."""
-    current = dynamodb.describe_time_to_live(TableName=table).get(
-        "TimeToLiveDescription", {})
-    if (current.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
-            and current.get("AttributeName") == TTL_ATTRIBUTE):
+    current = dynamodb.describe_time_to_live(TableName=table).get("TimeToLiveDescription", {})
+    if (
+        current.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
+        and current.get("AttributeName") == TTL_ATTRIBUTE
+    ):
         return
     try:
         dynamodb.update_time_to_live(
@@ -200,7 +212,8 @@ def ensure_queue(sqs: Any, name: str, attributes: dict[str, str]) -> tuple[str, 
         sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
     except ClientError as e:
         if e.response["Error"]["Code"] not in (
-            "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"
+            "AWS.SimpleQueueService.NonExistentQueue",
+            "QueueDoesNotExist",
         ):
             raise
         url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
@@ -216,17 +229,19 @@ def s3_send_policy(queue_arn: str, bucket_arn: str) -> dict[str, Any]:
     (as deploy/aws/template.yaml's ResizeQueuePolicy: that bucket, this account only)."""
     return {
         "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "AllowS3UploadEvents",
-            "Effect": "Allow",
-            "Principal": {"Service": "s3.amazonaws.com"},
-            "Action": "sqs:SendMessage",
-            "Resource": queue_arn,
-            "Condition": {
-                "ArnLike": {"aws:SourceArn": bucket_arn},
-                "StringEquals": {"aws:SourceAccount": queue_arn.split(":")[4]},
-            },
-        }],
+        "Statement": [
+            {
+                "Sid": "AllowS3UploadEvents",
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": bucket_arn},
+                    "StringEquals": {"aws:SourceAccount": queue_arn.split(":")[4]},
+                },
+            }
+        ],
     }
 
 
@@ -239,9 +254,11 @@ def ensure_notification(s3: Any, bucket: str, queue_arn: str) -> None:
     wanted = {"Id": NOTIFICATION_ID, "QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}
     current = s3.get_bucket_notification_configuration(Bucket=bucket)
     for existing in current.get("QueueConfigurations", []):
-        if (existing.get("QueueArn") == queue_arn
-                and existing.get("Events") == wanted["Events"]
-                and not existing.get("Filter")):
+        if (
+            existing.get("QueueArn") == queue_arn
+            and existing.get("Events") == wanted["Events"]
+            and not existing.get("Filter")
+        ):
             return
     s3.put_bucket_notification_configuration(
         Bucket=bucket,

@@ -75,8 +75,10 @@ class StartError(RuntimeError):
 
 def port_in_use_message(host: str, port: int, flag: str) -> str:
     """What to tell a person whose ``--api-port``/``--emulator-port`` is taken."""
-    return (f"port {port} ({flag}) is already in use on {host}; stop what uses it or pass "
-            f"{flag} 0 for a free port")
+    return (
+        f"port {port} ({flag}) is already in use on {host}; stop what uses it or pass "
+        f"{flag} 0 for a free port"
+    )
 
 
 def check_port_free(host: str, port: int, flag: str) -> None:
@@ -123,46 +125,103 @@ def build_parser() -> argparse.ArgumentParser:
         "table, queue, resize dispatcher, API and upload page). With paths: process them "
         "and exit 0 if all were processed, else 1.",
     )
-    parser.add_argument("paths", nargs="*", metavar="IMAGE_OR_FOLDER",
-                        help="images or folders to process, then exit (none: serve)")
-    parser.add_argument("--host", default=DEFAULTS["host"],
-                        help="address to listen on (default: %(default)s)")
-    parser.add_argument("--api-port", type=port_number, default=DEFAULTS["api_port"],
-                        help="API and upload page port, 0 = free (default: %(default)s)")
-    parser.add_argument("--emulator-port", type=port_number, default=DEFAULTS["emulator_port"],
-                        help="AWS emulator port, 0 = free (default: %(default)s)")
-    parser.add_argument("--max-dim", type=positive_int, default=DEFAULTS["max_dim"],
-                        help="longest side of renditions, pixels (default: %(default)s)")
-    parser.add_argument("--uploads-bucket", default=DEFAULTS["uploads_bucket"],
-                        help="default: %(default)s")
-    parser.add_argument("--processed-bucket", default=DEFAULTS["processed_bucket"],
-                        help="default: %(default)s")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="IMAGE_OR_FOLDER",
+        help="images or folders to process, then exit (none: serve)",
+    )
+    parser.add_argument(
+        "--host", default=DEFAULTS["host"], help="address to listen on (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--api-port",
+        type=port_number,
+        default=DEFAULTS["api_port"],
+        help="API and upload page port, 0 = free (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--emulator-port",
+        type=port_number,
+        default=DEFAULTS["emulator_port"],
+        help="AWS emulator port, 0 = free (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-dim",
+        type=positive_int,
+        default=DEFAULTS["max_dim"],
+        help="longest side of renditions, pixels (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--uploads-bucket", default=DEFAULTS["uploads_bucket"], help="default: %(default)s"
+    )
+    parser.add_argument(
+        "--processed-bucket", default=DEFAULTS["processed_bucket"], help="default: %(default)s"
+    )
     parser.add_argument("--table", default=DEFAULTS["table"], help="default: %(default)s")
-    parser.add_argument("--queue", default=DEFAULTS["queue"],
-                        help="SQS queue name; its DLQ is NAME-dlq (default: %(default)s)")
-    parser.add_argument("--region", default=None,
-                        help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)")
-    parser.add_argument("--workers", type=positive_int, default=max(2, os.cpu_count() or 1),
-                        help="SQS pollers; the handler invocations themselves run one at a "
-                        "time (lambda_context.one_at_a_time) (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int_range(1, 10), default=10,
-                        help="SQS messages per resize invocation, 1-10 (default: %(default)s)")
-    parser.add_argument("--visibility-timeout", type=int_range(0, MAX_VISIBILITY_TIMEOUT_S),
-                        default=30,
-                        help="seconds before a failed message is retried (default: %(default)s)")
-    parser.add_argument("--max-receives", type=int_range(1, MAX_RECEIVE_COUNT), default=3,
-                        help="receives before a message goes to the DLQ (default: %(default)s)")
-    parser.add_argument("--timeout", type=positive_float, default=120.0,
-                        help="batch form: seconds to wait for each image (default: %(default)s)")
-    parser.add_argument("--out", default="out", metavar="DIR",
-                        help="batch form: where renditions and results.jsonl go "
-                        "(default: %(default)s; '' to keep nothing)")
-    parser.add_argument("--concurrency", type=positive_int, default=4,
-                        help="batch form: uploads in flight (default: %(default)s)")
-    parser.add_argument("-q", "--quiet", action="store_true",
-                        help="no journey lines, only warnings")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="also the handlers' own logs (Powertools, INFO)")
+    parser.add_argument(
+        "--queue",
+        default=DEFAULTS["queue"],
+        help="SQS queue name; its DLQ is NAME-dlq (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--region",
+        default=None,
+        help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=max(2, os.cpu_count() or 1),
+        help="SQS pollers; the handler invocations themselves run one at a "
+        "time (lambda_context.one_at_a_time) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int_range(1, 10),
+        default=10,
+        help="SQS messages per resize invocation, 1-10 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--visibility-timeout",
+        type=int_range(0, MAX_VISIBILITY_TIMEOUT_S),
+        default=30,
+        help="seconds before a failed message is retried (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-receives",
+        type=int_range(1, MAX_RECEIVE_COUNT),
+        default=3,
+        help="receives before a message goes to the DLQ (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=120.0,
+        help="batch form: seconds to wait for each image (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out",
+        default="out",
+        metavar="DIR",
+        help="batch form: where renditions and results.jsonl go "
+        "(default: %(default)s; '' to keep nothing)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=positive_int,
+        default=4,
+        help="batch form: uploads in flight (default: %(default)s)",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no journey lines, only warnings"
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also the handlers' own logs (Powertools, INFO)",
+    )
     return parser
 
 
@@ -174,8 +233,12 @@ def configure_environment(environ: Any, *, region: str, args: argparse.Namespace
     unless set. Other tunables (``API_MAX_BODY_BYTES``, ``CORS_ALLOW_ORIGINS``, ...) are
     taken from the caller's environment as they are.
     """
-    for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS",
-                 "AWS_PROFILE"):
+    for name in (
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_SQS",
+        "AWS_PROFILE",
+    ):
         environ.pop(name, None)
     environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -196,10 +259,14 @@ def route_stdout_logs_to_stderr() -> None:
 
     stdout carries the ready line (and the batch summary) for scripts; logs go to stderr.
     """
-    loggers = [logging.getLogger(), *(
-        logger for logger in logging.Logger.manager.loggerDict.values()
-        if isinstance(logger, logging.Logger)
-    )]
+    loggers = [
+        logging.getLogger(),
+        *(
+            logger
+            for logger in logging.Logger.manager.loggerDict.values()
+            if isinstance(logger, logging.Logger)
+        ),
+    ]
     for logger in loggers:
         for handler in logger.handlers:
             if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
@@ -257,8 +324,12 @@ class LocalPipeline:
             EmulatorError: the emulator did not come up.
         """
         args = self.args
-        region = args.region or os.environ.get("AWS_REGION") \
-            or os.environ.get("AWS_DEFAULT_REGION") or DEFAULTS["region"]
+        region = (
+            args.region
+            or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+            or DEFAULTS["region"]
+        )
         configure_environment(os.environ, region=region, args=args)
         try:  # as each function would at its first invocation; a start error instead
             self.api_settings = Settings.from_env(os.environ, role="api")
@@ -266,8 +337,10 @@ class LocalPipeline:
         except ConfigError as e:
             raise StartError(f"bad configuration: {e}") from e
         if args.api_port and args.api_port == args.emulator_port:
-            msg = (f"--api-port and --emulator-port are both {args.api_port}; give them "
-                   "different ports (0 picks a free one)")
+            msg = (
+                f"--api-port and --emulator-port are both {args.api_port}; give them "
+                "different ports (0 picks a free one)"
+            )
             raise StartError(msg)
         check_port_free(args.host, args.api_port, "--api-port")
         check_port_free(args.host, args.emulator_port, "--emulator-port")
@@ -290,33 +363,54 @@ class LocalPipeline:
         resize_handler = one_at_a_time(resize.handler, invocation_lock)
         bootstrap.reset()  # in case anything built clients before the environment was set
         route_stdout_logs_to_stderr()
-        journey = Journey(table=args.table, region=region, endpoint_url=endpoint_url,
-                          visibility_timeout_s=args.visibility_timeout,
-                          uploads_prefix=resize_settings.uploads_prefix)
+        journey = Journey(
+            table=args.table,
+            region=region,
+            endpoint_url=endpoint_url,
+            visibility_timeout_s=args.visibility_timeout,
+            uploads_prefix=resize_settings.uploads_prefix,
+        )
         try:  # binds now, serves once the resources exist
-            self.front = ApiFront(api_handler, host=args.host, port=args.api_port,
-                                  cors_allow_origins=self.api_settings.cors_allow_origins,
-                                  region=region, on_request_started=journey.on_request_started,
-                                  on_request=journey.on_request)
+            self.front = ApiFront(
+                api_handler,
+                host=args.host,
+                port=args.api_port,
+                cors_allow_origins=self.api_settings.cors_allow_origins,
+                region=region,
+                on_request_started=journey.on_request_started,
+                on_request=journey.on_request,
+            )
         except OSError as e:
             if e.errno == errno.EADDRINUSE:
-                raise StartError(port_in_use_message(args.host, args.api_port,
-                                                     "--api-port")) from e
+                raise StartError(port_in_use_message(args.host, args.api_port, "--api-port")) from e
             raise
         self.resources = ensure_resources(
-            uploads_bucket=args.uploads_bucket, processed_bucket=args.processed_bucket,
-            table=args.table, queue=args.queue, region=region, endpoint_url=endpoint_url,
-            max_receive_count=args.max_receives, visibility_timeout_s=args.visibility_timeout,
+            uploads_bucket=args.uploads_bucket,
+            processed_bucket=args.processed_bucket,
+            table=args.table,
+            queue=args.queue,
+            region=region,
+            endpoint_url=endpoint_url,
+            max_receive_count=args.max_receives,
+            visibility_timeout_s=args.visibility_timeout,
         )
         self.dispatcher = SqsDispatcher(
-            self.resources.queue_url, journey.wrap_resize(resize_handler),
-            batch_size=args.batch_size, wait_time_s=IDLE_POLL_S, on_batch=journey.on_batch,
+            self.resources.queue_url,
+            journey.wrap_resize(resize_handler),
+            batch_size=args.batch_size,
+            wait_time_s=IDLE_POLL_S,
+            on_batch=journey.on_batch,
         )
         self.dispatcher.start(args.workers)
         api_url = self.front.start()
-        return Ready(api_url=api_url, endpoint_url=endpoint_url,
-                     uploads_bucket=args.uploads_bucket, processed_bucket=args.processed_bucket,
-                     table=args.table, region=region)
+        return Ready(
+            api_url=api_url,
+            endpoint_url=endpoint_url,
+            uploads_bucket=args.uploads_bucket,
+            processed_bucket=args.processed_bucket,
+            table=args.table,
+            region=region,
+        )
 
     def stop(self) -> None:
         """Stop the front, then the dispatcher (finishing its batch), then the emulator."""
@@ -344,13 +438,21 @@ def describe(ready: Ready, console: Console, args: argparse.Namespace, queue_url
         f"s3 ls s3://{ready.processed_bucket}\n"
         f"    {CLI_CREDENTIALS} aws --endpoint-url {ready.endpoint_url} --region {ready.region} "
         f"dynamodb scan --table-name {ready.table}",
-        markup=False, highlight=False, soft_wrap=True,
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
     )
 
 
-def run_batch_form(ready: Ready, args: argparse.Namespace, console: Console,
-                   stop: threading.Event, *, sources: list[Source],
-                   api_max_body_bytes: int) -> int:
+def run_batch_form(
+    ready: Ready,
+    args: argparse.Namespace,
+    console: Console,
+    stop: threading.Event,
+    *,
+    sources: list[Source],
+    api_max_body_bytes: int,
+) -> int:
     """Upload ``sources`` through the API, show progress, print the table; exit code.
 
     ``api_max_body_bytes``: the API's ``POST /images`` limit (bigger files go by
@@ -360,15 +462,24 @@ def run_batch_form(ready: Ready, args: argparse.Namespace, console: Console,
     if not sources:
         console.print("no images found in the given paths", style="red")
         return 1
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     started = time.monotonic()
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("processing", total=len(sources))
         outcomes = run_batch(
-            ready.api_url, sources, timeout_s=args.timeout, concurrency=args.concurrency,
-            api_max_body_bytes=api_max_body_bytes, out_dir=out_dir,
-            on_done=lambda _o: progress.advance(task), stop=stop,
+            ready.api_url,
+            sources,
+            timeout_s=args.timeout,
+            concurrency=args.concurrency,
+            api_max_body_bytes=api_max_body_bytes,
+            out_dir=out_dir,
+            on_done=lambda _o: progress.advance(task),
+            stop=stop,
         )
     elapsed_s = time.monotonic() - started
     out = Console(file=sys.stdout)
@@ -376,14 +487,24 @@ def run_batch_form(ready: Ready, args: argparse.Namespace, console: Console,
         out = Console(file=sys.stdout, width=200)
     out.print(summary_table(outcomes))
     processed = sum(o.status == "processed" for o in outcomes)
-    console.print(f"{processed} of {len(outcomes)} processed in {elapsed_s:.1f} s "
-                  f"({len(outcomes) / elapsed_s:.2f} images/s)", highlight=False)
+    console.print(
+        f"{processed} of {len(outcomes)} processed in {elapsed_s:.1f} s "
+        f"({len(outcomes) / elapsed_s:.2f} images/s)",
+        highlight=False,
+    )
     if out_dir is not None:
-        console.print(f"renditions saved under {out_dir}/, every item in "
-                      f"{out_dir / 'results.jsonl'}", highlight=False, soft_wrap=True)
-        console.print("note: the download_url values in results.jsonl stop working when this "
-                      "run exits (the emulator keeps everything in memory); the renditions "
-                      f"are saved under {out_dir}/", highlight=False, soft_wrap=True)
+        console.print(
+            f"renditions saved under {out_dir}/, every item in {out_dir / 'results.jsonl'}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        console.print(
+            "note: the download_url values in results.jsonl stop working when this "
+            "run exits (the emulator keeps everything in memory); the renditions "
+            f"are saved under {out_dir}/",
+            highlight=False,
+            soft_wrap=True,
+        )
     return 0 if processed == len(outcomes) else 1
 
 
@@ -414,8 +535,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             ready = pipeline.start()
         except (StartError, EmulatorError, OSError) as e:
-            console.print(f"cannot start the local pipeline: {e}", style="red", highlight=False,
-                          soft_wrap=True)
+            console.print(
+                f"cannot start the local pipeline: {e}",
+                style="red",
+                highlight=False,
+                soft_wrap=True,
+            )
             return 2
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, on_signal)
@@ -424,8 +549,14 @@ def main(argv: list[str] | None = None) -> int:
         describe(ready, console, args, pipeline.resources.queue_url)
         if args.paths:
             assert pipeline.api_settings is not None
-            return run_batch_form(ready, args, console, stop, sources=sources,
-                                  api_max_body_bytes=pipeline.api_settings.api_max_body_bytes)
+            return run_batch_form(
+                ready,
+                args,
+                console,
+                stop,
+                sources=sources,
+                api_max_body_bytes=pipeline.api_settings.api_max_body_bytes,
+            )
         while not stop.wait(0.5):
             pass
         return 0

@@ -59,27 +59,54 @@ class FakeDocker:
     def login(self, registry: str, username: str, password: str) -> None:
         self.calls.append(("login", (registry, username, bool(password))))
 
-    def build(self, *, context: Path, dockerfile: Path, tag: str, platform: str,
-              build_args: Mapping[str, str]) -> None:
-        self.calls.append(("build", {"context": context, "dockerfile": dockerfile, "tag": tag,
-                                     "platform": platform, "build_args": dict(build_args)}))
-        self.built[tag] = json.dumps({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
-                       "size": len(self.built) + 1,
-                       "digest": f"sha256:{len(self.built) + 1:064x}"},
-            # moto derives the image digest from the layer digests
-            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                        "size": 1, "digest": f"sha256:{len(self.built) + 1:064x}"}],
-        })
+    def build(
+        self,
+        *,
+        context: Path,
+        dockerfile: Path,
+        tag: str,
+        platform: str,
+        build_args: Mapping[str, str],
+    ) -> None:
+        self.calls.append(
+            (
+                "build",
+                {
+                    "context": context,
+                    "dockerfile": dockerfile,
+                    "tag": tag,
+                    "platform": platform,
+                    "build_args": dict(build_args),
+                },
+            )
+        )
+        self.built[tag] = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {
+                    "mediaType": "application/vnd.docker.container.image.v1+json",
+                    "size": len(self.built) + 1,
+                    "digest": f"sha256:{len(self.built) + 1:064x}",
+                },
+                # moto derives the image digest from the layer digests
+                "layers": [
+                    {
+                        "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                        "size": 1,
+                        "digest": f"sha256:{len(self.built) + 1:064x}",
+                    }
+                ],
+            }
+        )
 
     def push(self, tag: str) -> None:
         self.calls.append(("push", tag))
         repo_uri, image_tag = tag.rsplit(":", 1)
         repository = repo_uri.split("/", 1)[1]
-        client("ecr").put_image(repositoryName=repository, imageManifest=self.built[tag],
-                                imageTag=image_tag)
+        client("ecr").put_image(
+            repositoryName=repository, imageManifest=self.built[tag], imageTag=image_tag
+        )
 
     def names(self) -> list[str]:
         """The operations in call order."""

@@ -71,8 +71,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
         self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 60_000))
         self.send_header("Lambda-Runtime-Invoked-Function-Arn", FUNCTION_ARN)
-        self.send_header("Lambda-Runtime-Trace-Id",
-                         "Root=1-5f84c7a3-0123456789abcdef01234567;Parent=1;Sampled=0")
+        self.send_header(
+            "Lambda-Runtime-Trace-Id", "Root=1-5f84c7a3-0123456789abcdef01234567;Parent=1;Sampled=0"
+        )
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -134,7 +135,7 @@ class RuntimeApi:
         """Wait until at least ``posts`` POSTs and ``next_calls`` /next calls were seen."""
         deadline = time.monotonic() + timeout_s
         with self.state.changed:
-            while (len(self.state.posted) < posts or self.state.next_calls < next_calls):
+            while len(self.state.posted) < posts or self.state.next_calls < next_calls:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False

@@ -37,10 +37,10 @@ MUTATING = ("Create", "Delete", "Put", "Update", "Execute", "Set", "Tag", "Untag
 
 def recording_clients(calls: list[str]) -> Callable[[str], Any]:
     """``clients`` for :func:`aws.run` that record every API operation they send."""
+
     def make(service: str) -> Any:
         made = client(service)
-        made.meta.events.register("before-call.*.*",
-                                  lambda model, **_: calls.append(model.name))
+        made.meta.events.register("before-call.*.*", lambda model, **_: calls.append(model.name))
         return made
 
     return make
@@ -64,13 +64,19 @@ def test_dry_run_lists_every_change_the_real_run_makes(
     before, command, tag = SCENARIOS[scenario]
     opts = aws.Options(stack_name="pipe", template_path=minimal_template)
     for earlier, earlier_tag in before:
-        aws.run(earlier, opts, clients=client, builder=docker, tag=earlier_tag,
-                say=lambda _: None)
+        aws.run(earlier, opts, clients=client, builder=docker, tag=earlier_tag, say=lambda _: None)
     docker.calls.clear()
     calls: list[str] = []
 
-    aws.run(command, opts, clients=recording_clients(calls), builder=docker, tag=tag,
-            delete_repository=True, say=lambda _: None)
+    aws.run(
+        command,
+        opts,
+        clients=recording_clients(calls),
+        builder=docker,
+        tag=tag,
+        delete_repository=True,
+        say=lambda _: None,
+    )
 
     changes = [c for c in calls if c.startswith(MUTATING)]
     changes += [f"docker:{name}" for name in docker.names()]
@@ -87,8 +93,7 @@ def test_destroy_dry_run_lists_the_repository_deletion_only_when_asked(
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
 
-    assert aws.main(["destroy", "--dry-run", "--delete-repository", "--region",
-                     "eu-west-1"]) == 0
+    assert aws.main(["destroy", "--dry-run", "--delete-repository", "--region", "eu-west-1"]) == 0
     asked = capsys.readouterr().out
     assert aws.main(["destroy", "--dry-run", "--yes", "--region", "eu-west-1"]) == 0
     not_asked = capsys.readouterr().out
@@ -107,12 +112,26 @@ def test_plan_leaves_a_failed_stack_alone() -> None:
     cfn = __import__("boto3").client("cloudformation", region_name="us-east-1")
     lines: list[str] = []
     with Stubber(cfn) as stub:
-        stub.add_response("describe_stacks", {"Stacks": [{
-            "StackName": "pipe", "StackStatus": "ROLLBACK_COMPLETE",
-            "CreationTime": "2026-01-01T00:00:00Z"}]})
-        aws.run("plan", aws.Options(stack_name="pipe"),
-                clients=lambda service: cfn if service == "cloudformation" else None,
-                builder=FakeDocker(), tag="t", say=lines.append)
+        stub.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": "pipe",
+                        "StackStatus": "ROLLBACK_COMPLETE",
+                        "CreationTime": "2026-01-01T00:00:00Z",
+                    }
+                ]
+            },
+        )
+        aws.run(
+            "plan",
+            aws.Options(stack_name="pipe"),
+            clients=lambda service: cfn if service == "cloudformation" else None,
+            builder=FakeDocker(),
+            tag="t",
+            say=lines.append,
+        )
         stub.assert_no_pending_responses()  # no delete_stack, no change set
     assert "ROLLBACK_COMPLETE" in lines[0]
     assert "deploy deletes it" in lines[0]
@@ -127,11 +146,11 @@ def test_update_functions_refuses_an_image_for_the_other_architecture(
     aws.run("deploy", opts, clients=client, builder=docker, tag="sha1", say=lambda _: None)
     docker.calls.clear()
 
-    arm = aws.Options(stack_name="pipe", template_path=minimal_template,
-                      architecture="arm64")
+    arm = aws.Options(stack_name="pipe", template_path=minimal_template, architecture="arm64")
     with pytest.raises(aws.DeployError, match=r"runs x86_64 functions.*pass --arch x86_64"):
-        aws.run("update-functions", arm, clients=client, builder=docker, tag="sha2",
-                say=lambda _: None)
+        aws.run(
+            "update-functions", arm, clients=client, builder=docker, tag="sha2", say=lambda _: None
+        )
     assert docker.calls == []
 
 
@@ -148,6 +167,7 @@ def no_aws_no_docker(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         def refused(*_: Any, **__: Any) -> None:
             touched.append(what)
             raise AssertionError(f"no Docker or AWS call may happen ({what})")
+
         return refused
 
     class NoDocker:
@@ -161,31 +181,52 @@ def no_aws_no_docker(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return touched
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--max-dimension", "0"], "--max-dimension 0: template.yaml parameter MaxDimension "
-                               "must be at least 16 (MinValue)"),
-    (["--max-dimension", "10001"], "MaxDimension must be at most 10000 (MaxValue)"),
-    (["--parameter", "UploadsRetentionDays=-1"],
-     "--parameter UploadsRetentionDays=-1: template.yaml parameter UploadsRetentionDays "
-     "must be at least 0"),
-    (["--parameter", "ResizeReservedConcurrency=lots"],
-     "ResizeReservedConcurrency must be a number (Type: Number), got 'lots'"),
-    (["--stack-name", "Photos"], "--stack-name Photos (the NamePrefix unless --name-prefix)"
-                                 ": template.yaml parameter NamePrefix must match"),
-    (["--name-prefix", "a-very-long-name-prefix"], "3-20 characters"),
-    (["--stack-name", "my_stack", "--name-prefix", "photos"], "--stack-name 'my_stack': "
-                                                              "a stack name is letters"),
-    (["--parameter", "MaxDim=800"],
-     "--parameter MaxDim: template.yaml has no such parameter; --parameter takes "
-     "AlarmTopicArn, ResizeReservedConcurrency, UploadsRetentionDays"),
-    (["--parameter", "ImageUri=x"], "--parameter ImageUri: set by the deploy tool"),
-    (["--parameter", "MaxDimension=800"], "--parameter MaxDimension: set by --max-dimension"),
-])
-@pytest.mark.parametrize("command", [["deploy", "--dry-run"], ["deploy"], ["plan"],
-                                     ["plan", "--dry-run"]])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--max-dimension", "0"],
+            "--max-dimension 0: template.yaml parameter MaxDimension "
+            "must be at least 16 (MinValue)",
+        ),
+        (["--max-dimension", "10001"], "MaxDimension must be at most 10000 (MaxValue)"),
+        (
+            ["--parameter", "UploadsRetentionDays=-1"],
+            "--parameter UploadsRetentionDays=-1: template.yaml parameter UploadsRetentionDays "
+            "must be at least 0",
+        ),
+        (
+            ["--parameter", "ResizeReservedConcurrency=lots"],
+            "ResizeReservedConcurrency must be a number (Type: Number), got 'lots'",
+        ),
+        (
+            ["--stack-name", "Photos"],
+            "--stack-name Photos (the NamePrefix unless --name-prefix)"
+            ": template.yaml parameter NamePrefix must match",
+        ),
+        (["--name-prefix", "a-very-long-name-prefix"], "3-20 characters"),
+        (
+            ["--stack-name", "my_stack", "--name-prefix", "photos"],
+            "--stack-name 'my_stack': a stack name is letters",
+        ),
+        (
+            ["--parameter", "MaxDim=800"],
+            "--parameter MaxDim: template.yaml has no such parameter; --parameter takes "
+            "AlarmTopicArn, ResizeReservedConcurrency, UploadsRetentionDays",
+        ),
+        (["--parameter", "ImageUri=x"], "--parameter ImageUri: set by the deploy tool"),
+        (["--parameter", "MaxDimension=800"], "--parameter MaxDimension: set by --max-dimension"),
+    ],
+)
+@pytest.mark.parametrize(
+    "command", [["deploy", "--dry-run"], ["deploy"], ["plan"], ["plan", "--dry-run"]]
+)
 def test_bad_stack_parameters_are_refused_before_any_call(
-    command: list[str], args: list[str], message: str, no_aws_no_docker: list[str],
-    capsys: pytest.CaptureFixture[str]
+    command: list[str],
+    args: list[str],
+    message: str,
+    no_aws_no_docker: list[str],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     status = aws.main([*command, "--region", "eu-west-1", "--image-tag", "t", *args])
 
@@ -196,21 +237,47 @@ def test_bad_stack_parameters_are_refused_before_any_call(
     assert no_aws_no_docker == []
 
 
-def test_every_problem_is_reported_at_once(no_aws_no_docker: list[str],
-                                           capsys: pytest.CaptureFixture[str]) -> None:
-    assert aws.main(["deploy", "--dry-run", "--max-dimension", "0", "--parameter",
-                     "Nope=1", "--parameter", "UploadsRetentionDays=x"]) == 2
+def test_every_problem_is_reported_at_once(
+    no_aws_no_docker: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        aws.main(
+            [
+                "deploy",
+                "--dry-run",
+                "--max-dimension",
+                "0",
+                "--parameter",
+                "Nope=1",
+                "--parameter",
+                "UploadsRetentionDays=x",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "MaxDimension must be at least 16" in err
     assert "--parameter Nope:" in err
     assert "UploadsRetentionDays must be a number" in err
 
 
-def test_valid_template_parameters_reach_the_plan(capsys: pytest.CaptureFixture[str],
-                                                  no_aws_no_docker: list[str]) -> None:
-    status = aws.main(["deploy", "--dry-run", "--image-tag", "t", "--max-dimension", "16",
-                       "--parameter", "UploadsRetentionDays=30",
-                       "--parameter", "ResizeReservedConcurrency=5"])
+def test_valid_template_parameters_reach_the_plan(
+    capsys: pytest.CaptureFixture[str], no_aws_no_docker: list[str]
+) -> None:
+    status = aws.main(
+        [
+            "deploy",
+            "--dry-run",
+            "--image-tag",
+            "t",
+            "--max-dimension",
+            "16",
+            "--parameter",
+            "UploadsRetentionDays=30",
+            "--parameter",
+            "ResizeReservedConcurrency=5",
+        ]
+    )
     out = capsys.readouterr().out
     assert status == 0
     assert "MaxDimension=16" in out
@@ -222,8 +289,14 @@ def test_run_checks_parameters_before_calling_anything(docker: FakeDocker) -> No
         raise AssertionError(f"{service} client made")
 
     with pytest.raises(aws.UsageError, match="MaxDimension must be at least 16"):
-        aws.run("deploy", aws.Options(max_dimension=8), clients=clients, builder=docker,
-                tag="t", say=lambda _: None)
+        aws.run(
+            "deploy",
+            aws.Options(max_dimension=8),
+            clients=clients,
+            builder=docker,
+            tag="t",
+            say=lambda _: None,
+        )
     assert docker.calls == []
 
 
@@ -238,16 +311,16 @@ def test_template_parameters_read_short_tags_like_cfn_lint() -> None:
 def test_parameter_problems_covers_cloudformation_constraints() -> None:
     spec = {"Type": "String", "AllowedValues": ["x86_64", "arm64"]}
     assert parameter_problems("Architecture", "sparc", spec) == [
-        "must be one of x86_64, arm64 (AllowedValues)"]
+        "must be one of x86_64, arm64 (AllowedValues)"
+    ]
     assert parameter_problems("Architecture", "arm64", spec) == []
     lengths = {"Type": "String", "MinLength": 2, "MaxLength": 3}
-    assert parameter_problems("P", "a", lengths) == ["must be at least 2 characters "
-                                                         "(MinLength)"]
-    assert parameter_problems("P", "abcd", lengths) == ["must be at most 3 characters "
-                                                            "(MaxLength)"]
+    assert parameter_problems("P", "a", lengths) == ["must be at least 2 characters (MinLength)"]
+    assert parameter_problems("P", "abcd", lengths) == ["must be at most 3 characters (MaxLength)"]
     pattern = {"Type": "String", "AllowedPattern": "[a-z]+", "ConstraintDescription": "lower"}
     assert parameter_problems("P", "abc1", pattern) == [
-        "must match [a-z]+ (AllowedPattern); lower"]  # a full match, as CloudFormation
+        "must match [a-z]+ (AllowedPattern); lower"
+    ]  # a full match, as CloudFormation
 
 
 # ------------------------------------------------------------------------- parsers
@@ -273,8 +346,14 @@ def test_destroy_help_shows_only_destroy_options(capsys: pytest.CaptureFixture[s
     assert done.value.code == 0
     for flag in ("--yes", "--delete-repository", "--region", "--stack-name", "--dry-run"):
         assert flag in out
-    for flag in ("--arch", "--pillow-simd", "--max-dimension", "--parameter", "--image-tag",
-                 "--cors-allow-origins"):
+    for flag in (
+        "--arch",
+        "--pillow-simd",
+        "--max-dimension",
+        "--parameter",
+        "--image-tag",
+        "--cors-allow-origins",
+    ):
         assert flag not in out
 
 
@@ -285,49 +364,97 @@ def test_options_of_other_commands_are_refused(capsys: pytest.CaptureFixture[str
     assert "unrecognized arguments: --arch arm64" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv, expected", [
-    # the README's command lines
-    (["deploy", "--dry-run", "--region", "eu-west-1"],
-     {"command": "deploy", "dry_run": True, "region": "eu-west-1", "arch": "x86_64"}),
-    (["deploy", "--region", "eu-west-1"], {"dry_run": False, "region": "eu-west-1"}),
-    (["update-functions", "--region", "eu-west-1"], {"command": "update-functions"}),
-    (["plan", "--region", "eu-west-1"], {"command": "plan", "region": "eu-west-1"}),
-    (["destroy", "--region", "eu-west-1", "--yes"],
-     {"command": "destroy", "yes": True, "delete_repository": False}),
-    (["destroy", "--region", "eu-west-1", "--yes", "--delete-repository"],
-     {"delete_repository": True}),
-    (["deploy", "--region", "eu-west-1", "--arch", "arm64"], {"arch": "arm64"}),
-    (["deploy", "--pillow-simd"], {"pillow_simd": True}),
-    (["deploy", "--stack-name", "photos", "--max-dimension", "800", "--cors-allow-origins",
-      "https://a.example", "--parameter", "UploadsRetentionDays=30", "--image-tag", "v1"],
-     {"stack_name": "photos", "max_dimension": 800, "cors_allow_origins": "https://a.example",
-      "parameter": ["UploadsRetentionDays=30"], "image_tag": "v1"}),
-    (["update-functions", "--arch", "arm64", "--image-tag", "v2", "--pillow-simd"],
-     {"arch": "arm64", "image_tag": "v2"}),
-    # the common options before the command name, and mixed
-    (["--region", "eu-west-1", "--dry-run", "deploy"],
-     {"region": "eu-west-1", "dry_run": True, "command": "deploy"}),
-    (["--stack-name", "photos", "destroy", "--yes"], {"stack_name": "photos", "yes": True}),
-    (["--region", "eu-west-1", "plan", "--stack-name", "photos"],
-     {"region": "eu-west-1", "stack_name": "photos"}),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        # the README's command lines
+        (
+            ["deploy", "--dry-run", "--region", "eu-west-1"],
+            {"command": "deploy", "dry_run": True, "region": "eu-west-1", "arch": "x86_64"},
+        ),
+        (["deploy", "--region", "eu-west-1"], {"dry_run": False, "region": "eu-west-1"}),
+        (["update-functions", "--region", "eu-west-1"], {"command": "update-functions"}),
+        (["plan", "--region", "eu-west-1"], {"command": "plan", "region": "eu-west-1"}),
+        (
+            ["destroy", "--region", "eu-west-1", "--yes"],
+            {"command": "destroy", "yes": True, "delete_repository": False},
+        ),
+        (
+            ["destroy", "--region", "eu-west-1", "--yes", "--delete-repository"],
+            {"delete_repository": True},
+        ),
+        (["deploy", "--region", "eu-west-1", "--arch", "arm64"], {"arch": "arm64"}),
+        (["deploy", "--pillow-simd"], {"pillow_simd": True}),
+        (
+            [
+                "deploy",
+                "--stack-name",
+                "photos",
+                "--max-dimension",
+                "800",
+                "--cors-allow-origins",
+                "https://a.example",
+                "--parameter",
+                "UploadsRetentionDays=30",
+                "--image-tag",
+                "v1",
+            ],
+            {
+                "stack_name": "photos",
+                "max_dimension": 800,
+                "cors_allow_origins": "https://a.example",
+                "parameter": ["UploadsRetentionDays=30"],
+                "image_tag": "v1",
+            },
+        ),
+        (
+            ["update-functions", "--arch", "arm64", "--image-tag", "v2", "--pillow-simd"],
+            {"arch": "arm64", "image_tag": "v2"},
+        ),
+        # the common options before the command name, and mixed
+        (
+            ["--region", "eu-west-1", "--dry-run", "deploy"],
+            {"region": "eu-west-1", "dry_run": True, "command": "deploy"},
+        ),
+        (["--stack-name", "photos", "destroy", "--yes"], {"stack_name": "photos", "yes": True}),
+        (
+            ["--region", "eu-west-1", "plan", "--stack-name", "photos"],
+            {"region": "eu-west-1", "stack_name": "photos"},
+        ),
+    ],
+)
 def test_command_lines_parse(argv: list[str], expected: dict[str, Any]) -> None:
     args = vars(aws.parse_args(argv))
     assert {key: args[key] for key in expected} == expected
     assert set(aws.ARG_DEFAULTS) <= set(args)  # options_from finds every attribute
 
 
-@pytest.mark.parametrize("argv", [
-    ["deploy", "--dry-run", "--region", "eu-west-1"],
-    ["update-functions", "--region", "eu-west-1", "--dry-run"],
-    ["plan", "--region", "eu-west-1", "--dry-run"],
-    ["destroy", "--region", "eu-west-1", "--yes", "--dry-run"],
-    ["--dry-run", "deploy", "--region", "eu-west-1", "--arch", "arm64", "--max-dimension",
-     "800", "--cors-allow-origins", "https://a.example", "--parameter",
-     "UploadsRetentionDays=30"],
-])
-def test_readme_command_lines_dry_run(argv: list[str], no_aws_no_docker: list[str],
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["deploy", "--dry-run", "--region", "eu-west-1"],
+        ["update-functions", "--region", "eu-west-1", "--dry-run"],
+        ["plan", "--region", "eu-west-1", "--dry-run"],
+        ["destroy", "--region", "eu-west-1", "--yes", "--dry-run"],
+        [
+            "--dry-run",
+            "deploy",
+            "--region",
+            "eu-west-1",
+            "--arch",
+            "arm64",
+            "--max-dimension",
+            "800",
+            "--cors-allow-origins",
+            "https://a.example",
+            "--parameter",
+            "UploadsRetentionDays=30",
+        ],
+    ],
+)
+def test_readme_command_lines_dry_run(
+    argv: list[str], no_aws_no_docker: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert aws.main(argv) == 0
     out = capsys.readouterr().out
     command = next(a for a in argv if a in aws.COMMANDS)

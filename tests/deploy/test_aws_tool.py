@@ -93,8 +93,9 @@ def test_deploy_stack_creates_then_reports_no_changes_then_updates(moto: None) -
     opts = aws.Options()
     lines: list[str] = []
 
-    deploy_stack(cfn, "image-pipeline", body, opts.parameters(f"{REPO_URI}@{DIGEST_1}"),
-                     say=say_into(lines))
+    deploy_stack(
+        cfn, "image-pipeline", body, opts.parameters(f"{REPO_URI}@{DIGEST_1}"), say=say_into(lines)
+    )
     assert stack_status(cfn, "image-pipeline") == "CREATE_COMPLETE"
     assert "  Add ResizeFunction (AWS::Lambda::Function)" in lines
     assert "creating stack image-pipeline ..." in lines
@@ -111,19 +112,23 @@ def test_deploy_stack_creates_then_reports_no_changes_then_updates(moto: None) -
     assert [m["FunctionResponseTypes"] for m in mappings] == [["ReportBatchItemFailures"]]
 
     lines.clear()
-    deploy_stack(cfn, "image-pipeline", body, opts.parameters(f"{REPO_URI}@{DIGEST_1}"),
-                     say=say_into(lines))
+    deploy_stack(
+        cfn, "image-pipeline", body, opts.parameters(f"{REPO_URI}@{DIGEST_1}"), say=say_into(lines)
+    )
     assert lines == ["stack image-pipeline is up to date"]
     left = cfn.list_change_sets(StackName="image-pipeline")["Summaries"]
     assert [c["ExecutionStatus"] for c in left] == ["EXECUTE_COMPLETE"]  # the empty one went
 
     lines.clear()
-    deploy_stack(cfn, "image-pipeline", body, opts.parameters(f"{REPO_URI}@{DIGEST_2}"),
-                     say=say_into(lines))
+    deploy_stack(
+        cfn, "image-pipeline", body, opts.parameters(f"{REPO_URI}@{DIGEST_2}"), say=say_into(lines)
+    )
     assert stack_status(cfn, "image-pipeline") == "UPDATE_COMPLETE"
     assert "updating stack image-pipeline ..." in lines
-    params = {p["ParameterKey"]: p["ParameterValue"]
-              for p in cfn.describe_stacks(StackName="image-pipeline")["Stacks"][0]["Parameters"]}
+    params = {
+        p["ParameterKey"]: p["ParameterValue"]
+        for p in cfn.describe_stacks(StackName="image-pipeline")["Stacks"][0]["Parameters"]
+    }
     assert params["ImageUri"] == f"{REPO_URI}@{DIGEST_2}"
 
 
@@ -132,15 +137,19 @@ def test_redeploy_keeps_parameters_not_given_again(moto: None) -> None:
     cfn = client("cloudformation")
     body = TEMPLATE_PATH.read_text(encoding="utf-8")
     first = aws.Options(max_dimension=800, extra_parameters={"UploadsRetentionDays": "30"})
-    deploy_stack(cfn, "image-pipeline", body, first.parameters(f"{REPO_URI}@{DIGEST_1}"),
-                     say=say_into([]))
+    deploy_stack(
+        cfn, "image-pipeline", body, first.parameters(f"{REPO_URI}@{DIGEST_1}"), say=say_into([])
+    )
 
     plain = aws.Options()
-    deploy_stack(cfn, "image-pipeline", body, plain.parameters(f"{REPO_URI}@{DIGEST_2}"),
-                     say=say_into([]))
+    deploy_stack(
+        cfn, "image-pipeline", body, plain.parameters(f"{REPO_URI}@{DIGEST_2}"), say=say_into([])
+    )
 
-    params = {p["ParameterKey"]: p["ParameterValue"]
-              for p in cfn.describe_stacks(StackName="image-pipeline")["Stacks"][0]["Parameters"]}
+    params = {
+        p["ParameterKey"]: p["ParameterValue"]
+        for p in cfn.describe_stacks(StackName="image-pipeline")["Stacks"][0]["Parameters"]
+    }
     assert params["ImageUri"] == f"{REPO_URI}@{DIGEST_2}"
     assert (params["MaxDimension"], params["UploadsRetentionDays"]) == ("800", "30")
 
@@ -151,32 +160,67 @@ def test_deploy_stack_failure_shows_the_failed_resource_events() -> None:
     now = datetime.now(UTC) + timedelta(minutes=1)
     stack = "image-pipeline"
     with Stubber(cfn) as stub:
-        stub.add_client_error("describe_stacks", "ValidationError",
-                              f"Stack with id {stack} does not exist")
+        stub.add_client_error(
+            "describe_stacks", "ValidationError", f"Stack with id {stack} does not exist"
+        )
         stub.add_response("create_change_set", {"Id": "arn:cs", "StackId": "arn:stack"})
-        stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE",
-                                                  "ChangeSetName": "cs"})
-        stub.add_response("describe_change_set", {
-            "Status": "CREATE_COMPLETE", "ChangeSetName": "cs",
-            "Changes": [{"Type": "Resource", "ResourceChange": {
-                "Action": "Add", "LogicalResourceId": "ResizeFunction",
-                "ResourceType": "AWS::Lambda::Function"}}],
-        })
+        stub.add_response(
+            "describe_change_set", {"Status": "CREATE_COMPLETE", "ChangeSetName": "cs"}
+        )
+        stub.add_response(
+            "describe_change_set",
+            {
+                "Status": "CREATE_COMPLETE",
+                "ChangeSetName": "cs",
+                "Changes": [
+                    {
+                        "Type": "Resource",
+                        "ResourceChange": {
+                            "Action": "Add",
+                            "LogicalResourceId": "ResizeFunction",
+                            "ResourceType": "AWS::Lambda::Function",
+                        },
+                    }
+                ],
+            },
+        )
         stub.add_response("execute_change_set", {})
-        stub.add_response("describe_stacks", {"Stacks": [{
-            "StackName": stack, "StackStatus": "ROLLBACK_COMPLETE", "CreationTime": now}]})
-        stub.add_response("describe_stack_events", {"StackEvents": [
-            {"StackId": "arn:stack", "EventId": "2", "StackName": stack, "Timestamp": now,
-             "LogicalResourceId": stack, "ResourceType": "AWS::CloudFormation::Stack",
-             "ResourceStatus": "ROLLBACK_COMPLETE"},
-            {"StackId": "arn:stack", "EventId": "1", "StackName": stack, "Timestamp": now,
-             "LogicalResourceId": "ResizeFunction", "ResourceType": "AWS::Lambda::Function",
-             "ResourceStatus": "CREATE_FAILED",
-             "ResourceStatusReason": "Source image ... does not exist"},
-        ]})
+        stub.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {"StackName": stack, "StackStatus": "ROLLBACK_COMPLETE", "CreationTime": now}
+                ]
+            },
+        )
+        stub.add_response(
+            "describe_stack_events",
+            {
+                "StackEvents": [
+                    {
+                        "StackId": "arn:stack",
+                        "EventId": "2",
+                        "StackName": stack,
+                        "Timestamp": now,
+                        "LogicalResourceId": stack,
+                        "ResourceType": "AWS::CloudFormation::Stack",
+                        "ResourceStatus": "ROLLBACK_COMPLETE",
+                    },
+                    {
+                        "StackId": "arn:stack",
+                        "EventId": "1",
+                        "StackName": stack,
+                        "Timestamp": now,
+                        "LogicalResourceId": "ResizeFunction",
+                        "ResourceType": "AWS::Lambda::Function",
+                        "ResourceStatus": "CREATE_FAILED",
+                        "ResourceStatusReason": "Source image ... does not exist",
+                    },
+                ]
+            },
+        )
         with pytest.raises(aws.DeployError) as caught:
-            deploy_stack(cfn, stack, "Resources: {}", {"ImageUri": "x"},
-                             say=lambda _: None)
+            deploy_stack(cfn, stack, "Resources: {}", {"ImageUri": "x"}, say=lambda _: None)
         stub.assert_no_pending_responses()
     message = str(caught.value)
     assert "ResizeFunction (AWS::Lambda::Function) CREATE_FAILED: Source image" in message
@@ -186,9 +230,18 @@ def test_deploy_stack_failure_shows_the_failed_resource_events() -> None:
 def test_busy_stack_is_refused() -> None:
     cfn = __import__("boto3").client("cloudformation", region_name=REGION)
     with Stubber(cfn) as stub:
-        stub.add_response("describe_stacks", {"Stacks": [{
-            "StackName": "s", "StackStatus": "UPDATE_IN_PROGRESS",
-            "CreationTime": datetime.now(UTC)}]})
+        stub.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": "s",
+                        "StackStatus": "UPDATE_IN_PROGRESS",
+                        "CreationTime": datetime.now(UTC),
+                    }
+                ]
+            },
+        )
         with pytest.raises(aws.DeployError, match="busy"):
             create_change_set(cfn, "s", "Resources: {}", {}, say=lambda _: None)
 
@@ -201,9 +254,13 @@ def _image_function(name: str, image_uri: str) -> None:
         RoleName=f"{name}-role",
         AssumeRolePolicyDocument='{"Version": "2012-10-17", "Statement": []}',
     )["Role"]["Arn"]
-    client("lambda").create_function(FunctionName=name, PackageType="Image",
-                                     Code={"ImageUri": image_uri}, Role=role,
-                                     ImageConfig={"Command": [f"handlers.{name}.handler"]})
+    client("lambda").create_function(
+        FunctionName=name,
+        PackageType="Image",
+        Code={"ImageUri": image_uri},
+        Role=role,
+        ImageConfig={"Command": [f"handlers.{name}.handler"]},
+    )
 
 
 def test_update_functions_points_each_function_at_the_digest_and_waits(moto: None) -> None:
@@ -216,8 +273,7 @@ def test_update_functions_points_each_function_at_the_digest_and_waits(moto: Non
         lambda params, **_: updated.append(params["FunctionName"]),
     )
 
-    update_functions(lambda_, ["resize", "api"], f"{REPO_URI}@{DIGEST_2}",
-                         say=lambda _: None)
+    update_functions(lambda_, ["resize", "api"], f"{REPO_URI}@{DIGEST_2}", say=lambda _: None)
 
     assert updated == ["resize"]  # api was on that image already
     for name in ("resize", "api"):
@@ -233,12 +289,20 @@ def test_update_functions_reports_a_failed_update() -> None:
     uri = f"{REPO_URI}@{DIGEST_2}"
     with Stubber(lambda_) as stub:
         stub.add_response("get_function", {"Code": {"ImageUri": f"{REPO_URI}@{DIGEST_1}"}})
-        stub.add_response("update_function_code", {"FunctionName": "resize"},
-                          {"FunctionName": "resize", "ImageUri": uri})
+        stub.add_response(
+            "update_function_code",
+            {"FunctionName": "resize"},
+            {"FunctionName": "resize", "ImageUri": uri},
+        )
         stub.add_response("get_function", {"Configuration": {"LastUpdateStatus": "Failed"}})
-        stub.add_response("get_function_configuration", {
-            "State": "Active", "LastUpdateStatus": "Failed",
-            "LastUpdateStatusReason": "image manifest media type is not supported"})
+        stub.add_response(
+            "get_function_configuration",
+            {
+                "State": "Active",
+                "LastUpdateStatus": "Failed",
+                "LastUpdateStatusReason": "image manifest media type is not supported",
+            },
+        )
         with pytest.raises(aws.DeployError, match="Active/Failed: image manifest"):
             update_functions(lambda_, ["resize"], uri, say=lambda _: None)
         stub.assert_no_pending_responses()
@@ -253,8 +317,9 @@ def test_deploy_then_update_functions_then_destroy(
     opts = aws.Options(stack_name="pipe", template_path=minimal_template)
     lines: list[str] = []
 
-    outputs = aws.run("deploy", opts, clients=client, builder=docker, tag="sha1",
-                      say=say_into(lines))
+    outputs = aws.run(
+        "deploy", opts, clients=client, builder=docker, tag="sha1", say=say_into(lines)
+    )
 
     digest_1 = image_digest(client("ecr"), "pipe", "sha1")
     assert isinstance(outputs, dict)  # moto leaves outputs of change-set stacks empty
@@ -264,8 +329,9 @@ def test_deploy_then_update_functions_then_destroy(
         assert code["ImageUri"] == f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/pipe@{digest_1}"
 
     docker.calls.clear()
-    aws.run("update-functions", opts, clients=client, builder=docker, tag="sha2",
-            say=lambda _: None)
+    aws.run(
+        "update-functions", opts, clients=client, builder=docker, tag="sha2", say=lambda _: None
+    )
     digest_2 = image_digest(client("ecr"), "pipe", "sha2")
     assert digest_2 and digest_2 != digest_1
     assert docker.names() == ["login", "build", "push"]
@@ -278,8 +344,15 @@ def test_deploy_then_update_functions_then_destroy(
         s3.put_object(Bucket="pipe-uploads", Key=f"uploads/{i}.jpg", Body=b"x")
     s3.put_object(Bucket="pipe-processed", Key="a.jpg", Body=b"x")
     lines.clear()
-    aws.run("destroy", opts, clients=client, builder=docker, tag="unused",
-            delete_repository=True, say=say_into(lines))
+    aws.run(
+        "destroy",
+        opts,
+        clients=client,
+        builder=docker,
+        tag="unused",
+        delete_repository=True,
+        say=say_into(lines),
+    )
 
     assert stack_status(client("cloudformation"), "pipe") is None
     assert "emptied pipe-uploads (3 objects)" in lines
@@ -290,8 +363,14 @@ def test_update_functions_without_a_stack_says_to_deploy_first(
     moto: None, docker: FakeDocker
 ) -> None:
     with pytest.raises(aws.DeployError, match="no stack image-pipeline: run"):
-        aws.run("update-functions", aws.Options(), clients=client, builder=docker, tag="t",
-                say=lambda _: None)
+        aws.run(
+            "update-functions",
+            aws.Options(),
+            clients=client,
+            builder=docker,
+            tag="t",
+            say=lambda _: None,
+        )
     assert docker.calls == []
 
 
@@ -323,8 +402,9 @@ def test_dry_run_prints_the_steps_without_aws_or_docker(
     monkeypatch.setattr(aws, "DockerCli", NoDocker)
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
 
-    status = aws.main(["deploy", "--dry-run", "--image-tag", "abc", "--region", "eu-west-1",
-                       "--arch", "arm64"])
+    status = aws.main(
+        ["deploy", "--dry-run", "--image-tag", "abc", "--region", "eu-west-1", "--arch", "arm64"]
+    )
 
     out = capsys.readouterr().out
     assert status == 0
@@ -336,21 +416,26 @@ def test_dry_run_prints_the_steps_without_aws_or_docker(
     assert out.count("\n") == 10  # header, 8 steps, the docker note
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["deploy", "--image-tag", "bad tag"], "not valid for ECR"),
-    (["deploy", "--pillow-simd", "--arch", "arm64", "--dry-run"], "needs --arch x86_64"),
-    (["deploy", "--parameter", "oops", "--dry-run"], "KEY=VALUE"),
-])
-def test_cli_rejects_bad_options(argv: list[str], message: str,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["deploy", "--image-tag", "bad tag"], "not valid for ECR"),
+        (["deploy", "--pillow-simd", "--arch", "arm64", "--dry-run"], "needs --arch x86_64"),
+        (["deploy", "--parameter", "oops", "--dry-run"], "KEY=VALUE"),
+    ],
+)
+def test_cli_rejects_bad_options(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert aws.main(argv) == 2  # a usage error
     assert message in capsys.readouterr().err
 
 
 def test_git_image_tag_is_the_commit_sha_and_marks_a_dirty_tree(tmp_path: Path) -> None:
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(tmp_path), *args], check=True,
-                              capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(tmp_path), *args], check=True, capture_output=True, text=True
+        ).stdout.strip()
 
     with pytest.raises(aws.DeployError, match="commit first"):
         git_image_tag(tmp_path)

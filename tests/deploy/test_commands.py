@@ -25,7 +25,7 @@ def dockerfile_instruction(name: str) -> list[str]:
     lines = DOCKERFILE.read_text(encoding="utf-8").splitlines()
     found = [line for line in lines if line.startswith(f"{name} ")]
     assert found, f"no {name} in the Dockerfile"
-    return json.loads(found[-1][len(name) + 1:])
+    return json.loads(found[-1][len(name) + 1 :])
 
 
 def as_argv(value: Any) -> list[str]:
@@ -46,16 +46,17 @@ def compose_commands() -> list[tuple[str, list[str], list[str]]]:
             entrypoint = as_argv(service.get("entrypoint")) or base_entrypoints.get(name, [])
             base_entrypoints.setdefault(name, entrypoint)
             if "command" in service:
-                found.append((f"{path.name}:{name}", entrypoint,
-                              as_argv(service["command"])))
+                found.append((f"{path.name}:{name}", entrypoint, as_argv(service["command"])))
     return found
 
 
 def template_commands() -> list[tuple[str, list[str]]]:
     template, _ = decode_str(TEMPLATE_PATH.read_text(encoding="utf-8"))
-    return [(name, list(r["Properties"]["ImageConfig"]["Command"]))
-            for name, r in template["Resources"].items()
-            if r["Type"] == "AWS::Lambda::Function"]
+    return [
+        (name, list(r["Properties"]["ImageConfig"]["Command"]))
+        for name, r in template["Resources"].items()
+        if r["Type"] == "AWS::Lambda::Function"
+    ]
 
 
 def resolve_handler(dotted: str) -> Any:
@@ -134,8 +135,14 @@ def requirement_lines(name: str) -> dict[str, list[str]]:
 
 def test_image_requirements_are_pinned_hashed_and_lean() -> None:
     packages = requirement_lines("requirements.txt")
-    assert {"pillow", "pillow-heif", "boto3", "aws-lambda-powertools", "python-multipart",
-            "awslambdaric"} <= set(packages)
+    assert {
+        "pillow",
+        "pillow-heif",
+        "boto3",
+        "aws-lambda-powertools",
+        "python-multipart",
+        "awslambdaric",
+    } <= set(packages)
     assert all(hashes for hashes in packages.values())
     assert not {"moto", "rich", "pytest", "cfn-lint", "pyvips"} & set(packages)
     simd = requirement_lines("requirements-simd.txt")

@@ -14,11 +14,13 @@ from tests.deploy.conftest import PROJECT_ROOT, client
 # An AWS CLI command line: `aws` followed by an option or a service name.
 AWS_CLI = re.compile(r"(?:^|[\s`'\"])aws\s+(?:--|s3|s3api|sqs|dynamodb|lambda|apigateway|logs)")
 INLINE_CREDENTIALS = re.compile(
-    r"AWS_ACCESS_KEY_ID=\S+ AWS_SECRET_ACCESS_KEY=\S+ (?:AWS_DEFAULT_REGION=\S+ )?aws ")
+    r"AWS_ACCESS_KEY_ID=\S+ AWS_SECRET_ACCESS_KEY=\S+ (?:AWS_DEFAULT_REGION=\S+ )?aws "
+)
 
 
 def aws_cli_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if AWS_CLI.search(line)]
+
 
 ENV = {
     "UPLOADS_BUCKET": "image-pipeline-uploads",
@@ -40,15 +42,18 @@ def test_worker_mode_makes_storage_queue_and_notification(
     assert summary["mode"] == "worker"
     assert summary["queue_url"].endswith("/image-pipeline-resize")
     sqs = client("sqs")
-    attributes = sqs.get_queue_attributes(QueueUrl=summary["queue_url"],
-                                          AttributeNames=["All"])["Attributes"]
+    attributes = sqs.get_queue_attributes(QueueUrl=summary["queue_url"], AttributeNames=["All"])[
+        "Attributes"
+    ]
     redrive = json.loads(attributes["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"].endswith(":image-pipeline-resize-dlq")
     assert attributes["VisibilityTimeout"] == "360"
     notification = client("s3").get_bucket_notification_configuration(
-        Bucket="image-pipeline-uploads")
-    assert [q["QueueArn"].rsplit(":", 1)[1] for q in notification["QueueConfigurations"]] \
-        == ["image-pipeline-resize"]
+        Bucket="image-pipeline-uploads"
+    )
+    assert [q["QueueArn"].rsplit(":", 1)[1] for q in notification["QueueConfigurations"]] == [
+        "image-pipeline-resize"
+    ]
     table = client("dynamodb").describe_table(TableName="image-pipeline-metadata")["Table"]
     assert table["GlobalSecondaryIndexes"][0]["IndexName"] == "by_uploaded_at"
 
@@ -71,8 +76,7 @@ def test_init_prints_aws_cli_hints_with_inline_credentials(
     assert "--table-name image-pipeline-metadata" in hints[2]
 
 
-@pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.lambda.yml",
-                                  "Dockerfile"])
+@pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.lambda.yml", "Dockerfile"])
 def test_aws_cli_examples_in_compose_files_carry_credentials(name: str) -> None:
     """A user without an AWS config gets "Unable to locate credentials" otherwise."""
     lines = aws_cli_lines((PROJECT_ROOT / name).read_text(encoding="utf-8"))
@@ -101,18 +105,24 @@ def test_lambda_mode_orders_functions_trigger_notification_and_api(moto: None) -
     session = boto3.session.Session(region_name="us-east-1")
     session.events.register("provide-client-params.*.*", record)
     summary = compose_init.lambda_wiring(
-        ENV, endpoint_url=None, region="us-east-1",
+        ENV,
+        endpoint_url=None,
+        region="us-east-1",
         image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/image-pipeline:local",
-        prefix="image-pipeline", session=session)
+        prefix="image-pipeline",
+        session=session,
+    )
 
     lambda_ = client("lambda")
     resize = lambda_.get_function(FunctionName="image-pipeline-resize")
     assert resize["Configuration"]["PackageType"] == "Image"
     assert resize["Configuration"]["ImageConfigResponse"]["ImageConfig"]["Command"] == [
-        "handlers.resize.handler"]
+        "handlers.resize.handler"
+    ]
     assert resize["Configuration"]["Environment"]["Variables"]["MAX_DIMENSION"] == "400"
-    (mapping,) = lambda_.list_event_source_mappings(
-        FunctionName="image-pipeline-resize")["EventSourceMappings"]
+    (mapping,) = lambda_.list_event_source_mappings(FunctionName="image-pipeline-resize")[
+        "EventSourceMappings"
+    ]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     api_id = summary["api_url"].split("/restapis/")[1].split("/")[0]
     assert client("apigateway").get_rest_api(restApiId=api_id)["name"] == "image-pipeline-api"
@@ -125,8 +135,13 @@ def test_lambda_mode_orders_functions_trigger_notification_and_api(moto: None) -
     assert max(active_waits[:2]) < trigger < notify < calls.index("CreateRestApi")
 
     # running it again changes nothing and makes no duplicates
-    compose_init.lambda_wiring(ENV, endpoint_url=None, region="us-east-1",
-                               image_uri="x/image-pipeline:local", prefix="image-pipeline",
-                               session=session)
+    compose_init.lambda_wiring(
+        ENV,
+        endpoint_url=None,
+        region="us-east-1",
+        image_uri="x/image-pipeline:local",
+        prefix="image-pipeline",
+        session=session,
+    )
     assert len(client("apigateway").get_rest_apis()["items"]) == 1
     assert len(lambda_.list_event_source_mappings()["EventSourceMappings"]) == 1

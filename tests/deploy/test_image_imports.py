@@ -27,8 +27,14 @@ def test_image_entry_modules_need_nothing_outside_requirements() -> None:
     imports = "; ".join(f"importlib.import_module({m!r})" for m in IMAGE_ENTRY_MODULES)
     code = f"import importlib, sys; {blocked}; {imports}; print('ok')"
 
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
@@ -40,6 +46,12 @@ def test_requirements_pin_what_the_entry_modules_use() -> None:
         for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
         if "==" in line and not line.lstrip().startswith("#")
     }
-    assert {"pillow", "pillow-heif", "boto3", "aws-lambda-powertools", "python-multipart",
-            "awslambdaric"} <= pinned
+    assert {
+        "pillow",
+        "pillow-heif",
+        "boto3",
+        "aws-lambda-powertools",
+        "python-multipart",
+        "awslambdaric",
+    } <= pinned
     assert not pinned & set(NOT_IN_IMAGE)

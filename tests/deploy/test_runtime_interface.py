@@ -23,20 +23,35 @@ QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:image-pipeline-resize"
 
 def sqs_record(message_id: str, body: str) -> dict[str, Any]:
     return {
-        "messageId": message_id, "receiptHandle": f"rh-{message_id}", "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1767225600000",
-                       "SenderId": "AIDAEXAMPLE",
-                       "ApproximateFirstReceiveTimestamp": "1767225600001"},
-        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-        "eventSourceARN": QUEUE_ARN, "awsRegion": "us-east-1",
+        "messageId": message_id,
+        "receiptHandle": f"rh-{message_id}",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1767225600000",
+            "SenderId": "AIDAEXAMPLE",
+            "ApproximateFirstReceiveTimestamp": "1767225600001",
+        },
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": QUEUE_ARN,
+        "awsRegion": "us-east-1",
     }
 
 
 # What S3 sends when a notification is configured, and a body that is not an
 # S3 notification: the handler settles both without calling AWS.
-S3_TEST_EVENT = json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent",
-                            "Time": "2026-01-01T00:00:00.000Z", "Bucket": "uploads",
-                            "RequestId": "r", "HostId": "h"})
+S3_TEST_EVENT = json.dumps(
+    {
+        "Service": "Amazon S3",
+        "Event": "s3:TestEvent",
+        "Time": "2026-01-01T00:00:00.000Z",
+        "Bucket": "uploads",
+        "RequestId": "r",
+        "HostId": "h",
+    }
+)
 
 
 @contextmanager
@@ -45,15 +60,24 @@ def ric(handler: str, api: RuntimeApi) -> Iterator[subprocess.Popen[str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
     env.update(
         AWS_LAMBDA_RUNTIME_API=api.address,
-        AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1",
-        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+        AWS_REGION="us-east-1",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
         AWS_ENDPOINT_URL="http://127.0.0.1:9",  # nothing listens: any AWS call would fail
-        METADATA_TABLE="image-pipeline-metadata", PROCESSED_BUCKET="processed",
-        UPLOADS_BUCKET="uploads", PYTHONPATH=str(PROJECT_ROOT),
+        METADATA_TABLE="image-pipeline-metadata",
+        PROCESSED_BUCKET="processed",
+        UPLOADS_BUCKET="uploads",
+        PYTHONPATH=str(PROJECT_ROOT),
     )
-    process = subprocess.Popen([sys.executable, "-m", "awslambdaric", handler],
-                               cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "awslambdaric", handler],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         yield process
     finally:
@@ -62,8 +86,9 @@ def ric(handler: str, api: RuntimeApi) -> Iterator[subprocess.Popen[str]]:
 
 
 def test_resize_handler_completes_one_invocation() -> None:
-    event = {"Records": [sqs_record("m-test-event", S3_TEST_EVENT),
-                         sqs_record("m-garbled", "not json")]}
+    event = {
+        "Records": [sqs_record("m-test-event", S3_TEST_EVENT), sqs_record("m-garbled", "not json")]
+    }
     with RuntimeApi() as api:
         api.invoke("req-1", event)
         with ric("handlers.resize.handler", api) as process:

@@ -23,8 +23,11 @@ def template() -> dict[str, Any]:
 
 
 def resources_of(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
-    return {name: r.get("Properties", {}) for name, r in template["Resources"].items()
-            if r["Type"] == type_}
+    return {
+        name: r.get("Properties", {})
+        for name, r in template["Resources"].items()
+        if r["Type"] == type_
+    }
 
 
 def statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
@@ -45,8 +48,9 @@ def test_table_mirrors_dynamo_store_table_definition(template: dict[str, Any]) -
     table = template["Resources"]["MetadataTable"]["Properties"]
     assert table["BillingMode"] == TABLE_DEFINITION["BillingMode"] == "PAY_PER_REQUEST"
     assert table["KeySchema"] == TABLE_DEFINITION["KeySchema"]
-    assert (sorted(table["AttributeDefinitions"], key=lambda a: a["AttributeName"])
-            == sorted(TABLE_DEFINITION["AttributeDefinitions"], key=lambda a: a["AttributeName"]))
+    assert sorted(table["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == sorted(
+        TABLE_DEFINITION["AttributeDefinitions"], key=lambda a: a["AttributeName"]
+    )
     assert table["GlobalSecondaryIndexes"] == TABLE_DEFINITION["GlobalSecondaryIndexes"]
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     # pending uploads that never arrive expire (a separate API call for create_table users)
@@ -56,13 +60,17 @@ def test_table_mirrors_dynamo_store_table_definition(template: dict[str, Any]) -
 def config_variables() -> set[str]:
     """Every upper-case string constant in handlers/config.py (the variables it reads)."""
     tree = ast.parse((PROJECT_ROOT / "handlers" / "config.py").read_text(encoding="utf-8"))
-    return {node.value for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str)
-            and node.value.isupper() and node.value.replace("_", "").isalnum()}
+    return {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and node.value.isupper()
+        and node.value.replace("_", "").isalnum()
+    }
 
 
-@pytest.mark.parametrize("function, role", [("ResizeFunction", "resize"),
-                                            ("ApiFunction", "api")])
+@pytest.mark.parametrize("function, role", [("ResizeFunction", "resize"), ("ApiFunction", "api")])
 def test_function_environment_uses_only_variables_the_handlers_read(
     template: dict[str, Any], function: str, role: str
 ) -> None:
@@ -101,8 +109,11 @@ def test_buckets_are_private_encrypted_and_abort_abandoned_uploads(
     assert set(buckets) == {"UploadsBucket", "ProcessedBucket"}
     for props in buckets.values():
         assert props["PublicAccessBlockConfiguration"] == {
-            "BlockPublicAcls": True, "BlockPublicPolicy": True,
-            "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
         sse = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
         assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
         rule = props["LifecycleConfiguration"]["Rules"][0]
@@ -110,8 +121,11 @@ def test_buckets_are_private_encrypted_and_abort_abandoned_uploads(
     (cors,) = buckets["UploadsBucket"]["CorsConfiguration"]["CorsRules"]
     assert cors["AllowedMethods"] == ["POST"]  # presigned POST only; nothing PUTs from a page
     notification = buckets["UploadsBucket"]["NotificationConfiguration"]
-    assert notification == {"QueueConfigurations": [
-        {"Event": "s3:ObjectCreated:*", "Queue": {"Fn::GetAtt": ["ResizeQueue", "Arn"]}}]}
+    assert notification == {
+        "QueueConfigurations": [
+            {"Event": "s3:ObjectCreated:*", "Queue": {"Fn::GetAtt": ["ResizeQueue", "Arn"]}}
+        ]
+    }
     # the queue policy must exist before S3 can validate the notification
     assert template["Resources"]["UploadsBucket"]["DependsOn"] == "ResizeQueuePolicy"
 
@@ -121,13 +135,13 @@ def test_queue_redrives_to_a_dlq_with_an_alarm_and_feeds_resize(
 ) -> None:
     queue = template["Resources"]["ResizeQueue"]["Properties"]
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
-        "Fn::GetAtt": ["ResizeDeadLetterQueue", "Arn"]}
+        "Fn::GetAtt": ["ResizeDeadLetterQueue", "Arn"]
+    }
     resize_timeout_s = template["Resources"]["ResizeFunction"]["Properties"]["Timeout"]
     assert queue["VisibilityTimeout"] >= 6 * resize_timeout_s
     alarm = template["Resources"]["DeadLetterAlarm"]["Properties"]
     assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
-    assert alarm["Dimensions"][0]["Value"] == {
-        "Fn::GetAtt": ["ResizeDeadLetterQueue", "QueueName"]}
+    assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["ResizeDeadLetterQueue", "QueueName"]}
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
     (mapping,) = resources_of(template, "AWS::Lambda::EventSourceMapping").values()
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -136,9 +150,13 @@ def test_queue_redrives_to_a_dlq_with_an_alarm_and_feeds_resize(
 
 def allowed(template: dict[str, Any], role: str) -> list[tuple[str, str]]:
     """``(action, resource as text)`` pairs the role's policy allows."""
-    return [(action, str(resource))
-            for s in statements(template, role) if s["Effect"] == "Allow"
-            for action in as_list(s["Action"]) for resource in as_list(s["Resource"])]
+    return [
+        (action, str(resource))
+        for s in statements(template, role)
+        if s["Effect"] == "Allow"
+        for action in as_list(s["Action"])
+        for resource in as_list(s["Resource"])
+    ]
 
 
 def test_resize_role_reads_uploads_writes_processed_and_may_not_write_uploads(
@@ -157,9 +175,10 @@ def test_resize_role_reads_uploads_writes_processed_and_may_not_write_uploads(
     assert not any(a.endswith("*") for a in actions)
     # exactly the DynamoDB calls the resize code makes (GetItem, UpdateItem)
     assert {a for a in actions if a.startswith("dynamodb:")} == {
-        "dynamodb:GetItem", "dynamodb:UpdateItem"}
-    assert called_dynamodb_operations(["pipeline.py", "resize.py"]) == {
-        "get_item", "update_item"}
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+    }
+    assert called_dynamodb_operations(["pipeline.py", "resize.py"]) == {"get_item", "update_item"}
 
 
 def called_dynamodb_operations(entry_modules: list[str]) -> set[str]:
@@ -167,20 +186,31 @@ def called_dynamodb_operations(entry_modules: list[str]) -> set[str]:
     they call, mapped to the client operations each method makes."""
     handlers_dir = PROJECT_ROOT / "handlers"
     store = ast.parse((handlers_dir / "dynamo_store.py").read_text(encoding="utf-8"))
-    (store_class,) = [n for n in store.body
-                      if isinstance(n, ast.ClassDef) and n.name == "DynamoMetadataStore"]
+    (store_class,) = [
+        n for n in store.body if isinstance(n, ast.ClassDef) and n.name == "DynamoMetadataStore"
+    ]
     operations = {
-        method.name: {c.args[0].value for c in ast.walk(method)
-                      if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)
-                      and c.func.attr == "_call" and isinstance(c.args[0], ast.Constant)}
-        for method in store_class.body if isinstance(method, ast.FunctionDef)}
+        method.name: {
+            c.args[0].value
+            for c in ast.walk(method)
+            if isinstance(c, ast.Call)
+            and isinstance(c.func, ast.Attribute)
+            and c.func.attr == "_call"
+            and isinstance(c.args[0], ast.Constant)
+        }
+        for method in store_class.body
+        if isinstance(method, ast.FunctionDef)
+    }
     used: set[str] = set()
     for module in entry_modules:
         tree = ast.parse((handlers_dir / module).read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and isinstance(node.func.value, ast.Name | ast.Attribute)
-                    and "metadata" in ast.unparse(node.func.value)):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name | ast.Attribute)
+                and "metadata" in ast.unparse(node.func.value)
+            ):
                 used |= operations.get(node.func.attr, set())
     return used
 
@@ -192,8 +222,7 @@ def test_api_role_writes_uploads_reads_processed_and_queries_the_index(
     assert ("s3:PutObject", "{'Fn::Sub': '${UploadsBucket.Arn}/uploads/*'}") in grants
     assert ("s3:GetObject", "{'Fn::Sub': '${ProcessedBucket.Arn}/*'}") in grants
     assert [r for a, r in grants if "ProcessedBucket" in r and a != "s3:GetObject"] == []
-    assert ("dynamodb:Query", "{'Fn::Sub': '${MetadataTable.Arn}/index/by_uploaded_at'}") \
-        in grants
+    assert ("dynamodb:Query", "{'Fn::Sub': '${MetadataTable.Arn}/index/by_uploaded_at'}") in grants
     assert not any(a.startswith("sqs:") or a.endswith("*") for a, _ in grants)
 
 
@@ -215,9 +244,16 @@ def test_rest_api_proxies_everything_to_the_api_function(template: dict[str, Any
 
 def test_parameters_and_outputs(template: dict[str, Any]) -> None:
     assert {"ImageUri", "NamePrefix", "MaxDimension", "CorsAllowOrigins"} <= set(
-        template["Parameters"])
-    assert {"ApiUrl", "UploadsBucket", "ProcessedBucket", "MetadataTable", "QueueUrl",
-            "DeadLetterQueueUrl"} <= set(template["Outputs"])
+        template["Parameters"]
+    )
+    assert {
+        "ApiUrl",
+        "UploadsBucket",
+        "ProcessedBucket",
+        "MetadataTable",
+        "QueueUrl",
+        "DeadLetterQueueUrl",
+    } <= set(template["Outputs"])
 
 
 def test_template_fits_an_inline_template_body() -> None:
@@ -227,29 +263,33 @@ def test_template_fits_an_inline_template_body() -> None:
 
 
 def test_request_too_large_answers_413_in_the_api_error_shape_with_cors(
-    template: dict[str, Any]
+    template: dict[str, Any],
 ) -> None:
     import json
 
     from handlers.errors import PayloadTooLarge
 
-    responses = {p["ResponseType"]: p
-                 for p in resources_of(template, "AWS::ApiGateway::GatewayResponse").values()}
+    responses = {
+        p["ResponseType"]: p
+        for p in resources_of(template, "AWS::ApiGateway::GatewayResponse").values()
+    }
     too_large = responses["REQUEST_TOO_LARGE"]
     assert too_large["StatusCode"] == "413"
     body = json.loads(too_large["ResponseTemplates"]["application/json"])
     assert PayloadTooLarge.code == "too_large"  # the engine's reason code
-    assert body == {"error": {
-        "code": PayloadTooLarge.code,
-        "message": "request body too large for POST /images (about 4.5 MB of image at most); "
-                   "use POST /uploads for a presigned S3 upload"}}
+    assert body == {
+        "error": {
+            "code": PayloadTooLarge.code,
+            "message": "request body too large for POST /images (about 4.5 MB of image at most); "
+            "use POST /uploads for a presigned S3 upload",
+        }
+    }
     assert too_large["ResponseParameters"] == responses["DEFAULT_4XX"]["ResponseParameters"]
-    assert "gatewayresponse.header.Access-Control-Allow-Origin" in too_large[
-        "ResponseParameters"]
+    assert "gatewayresponse.header.Access-Control-Allow-Origin" in too_large["ResponseParameters"]
 
 
 def test_the_stage_serves_a_deployment_made_after_every_gateway_response(
-    template: dict[str, Any]
+    template: dict[str, Any],
 ) -> None:
     """Gateway responses take effect only in a deployment made after them."""
     resources = template["Resources"]
@@ -264,15 +304,20 @@ def test_default_gateway_errors_use_the_api_error_shape(template: dict[str, Any]
     """429/403/502/504 made by API Gateway itself read like the function's errors."""
     import json
 
-    responses = {p["ResponseType"]: p
-                 for p in resources_of(template, "AWS::ApiGateway::GatewayResponse").values()}
+    responses = {
+        p["ResponseType"]: p
+        for p in resources_of(template, "AWS::ApiGateway::GatewayResponse").values()
+    }
     for response_type in ("DEFAULT_4XX", "DEFAULT_5XX"):
         template_text = responses[response_type]["ResponseTemplates"]["application/json"]
         # what API Gateway substitutes: the type as text, the message already JSON-quoted
-        rendered = (template_text
-                    .replace("$context.error.responseType", "THROTTLED")
-                    .replace("$context.error.messageString", json.dumps('Too "Many" Requests')))
+        rendered = template_text.replace("$context.error.responseType", "THROTTLED").replace(
+            "$context.error.messageString", json.dumps('Too "Many" Requests')
+        )
         assert json.loads(rendered) == {
-            "error": {"code": "THROTTLED", "message": 'Too "Many" Requests'}}
-        assert "gatewayresponse.header.Access-Control-Allow-Origin" in responses[
-            response_type]["ResponseParameters"]
+            "error": {"code": "THROTTLED", "message": 'Too "Many" Requests'}
+        }
+        assert (
+            "gatewayresponse.header.Access-Control-Allow-Origin"
+            in responses[response_type]["ResponseParameters"]
+        )

@@ -61,14 +61,28 @@ def pipeline() -> Iterator[dict[str, Any]]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "deploy.local", "--api-port", "0", "--emulator-port", "0",
-             "--visibility-timeout", str(VISIBILITY_TIMEOUT_S)],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
+            [
+                sys.executable,
+                "-m",
+                "deploy.local",
+                "--api-port",
+                "0",
+                "--emulator-port",
+                "0",
+                "--visibility-timeout",
+                str(VISIBILITY_TIMEOUT_S),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
         )
         try:
             ready = read_ready_line(process, READY_TIMEOUT_S)
-            sqs = boto3.client("sqs", endpoint_url=ready["endpoint_url"],
-                               region_name=ready["region"])
+            sqs = boto3.client(
+                "sqs", endpoint_url=ready["endpoint_url"], region_name=ready["region"]
+            )
             ready["queue_url"] = sqs.get_queue_url(QueueName="image-uploads-events")["QueueUrl"]
             yield ready
         finally:

@@ -25,16 +25,33 @@ from tests.e2e.conftest import ROOT, quadrant_jpeg
 
 def run_local(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "deploy.local", "--api-port", "0", "--emulator-port", "0",
-         "--timeout", "30", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=90, check=False,
+        [
+            sys.executable,
+            "-m",
+            "deploy.local",
+            "--api-port",
+            "0",
+            "--emulator-port",
+            "0",
+            "--timeout",
+            "30",
+            *args,
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
     )
 
 
 def table_rows(stdout: str) -> dict[str, str]:
     """Summary table rows by their first cell (the file as given)."""
-    return {line.split("│")[1].strip(): line for line in stdout.splitlines()
-            if line.startswith("│") and line.split("│")[1].strip()}
+    return {
+        line.split("│")[1].strip(): line
+        for line in stdout.splitlines()
+        if line.startswith("│") and line.split("│")[1].strip()
+    }
 
 
 def test_folder_of_images_exits_0_with_table(tmp_path: Path) -> None:
@@ -58,8 +75,14 @@ def test_folder_of_images_exits_0_with_table(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     ready_line, *table = done.stdout.splitlines()
     ready = json.loads(ready_line)
-    assert list(ready) == ["api_url", "endpoint_url", "uploads_bucket", "processed_bucket",
-                           "table", "region"]
+    assert list(ready) == [
+        "api_url",
+        "endpoint_url",
+        "uploads_bucket",
+        "processed_bucket",
+        "table",
+        "region",
+    ]
     text = "\n".join(table)
     assert "one.jpg" in text and "two.jpeg" in text and "notes.txt" not in text
     assert "stale.jpg" not in text and "two.jpg" not in text
@@ -73,10 +96,11 @@ def test_folder_of_images_exits_0_with_table(tmp_path: Path) -> None:
     assert f"{big_size / 1_000_000:,.2f} MB" in text and human_size(big_size) in text
     # For a person: an upload with curl, and AWS CLI lines that work without an AWS config.
     assert f"curl -F file=@photo.jpg {ready['api_url']}/images" in done.stderr
-    assert (f"AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --endpoint-url "
-            f"{ready['endpoint_url']} s3 ls s3://image-processed") in done.stderr
-    assert "download_url values in results.jsonl stop working when this run exits" \
-        in done.stderr
+    assert (
+        f"AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --endpoint-url "
+        f"{ready['endpoint_url']} s3 ls s3://image-processed"
+    ) in done.stderr
+    assert "download_url values in results.jsonl stop working when this run exits" in done.stderr
     # Each POST /images upload is logged as uploaded before its event is queued.
     for name in ("one.jpg", "two.jpeg"):
         image_id = re.search(rf"uploaded +([0-9a-f]{{32}}) {name} ", done.stderr)
@@ -88,7 +112,10 @@ def test_folder_of_images_exits_0_with_table(tmp_path: Path) -> None:
     lines = (out / "results.jsonl").read_text().splitlines()
     results = {Path(r["file"]).name: r for r in map(json.loads, lines)}
     assert {name: r["status"] for name, r in results.items()} == {
-        "one.jpg": "processed", "two.jpeg": "processed", "big.jpg": "processed"}
+        "one.jpg": "processed",
+        "two.jpeg": "processed",
+        "big.jpg": "processed",
+    }
     one_path, two_path = Path(results["one.jpg"]["output"]), Path(results["two.jpeg"]["output"])
     assert one_path.parent == out and two_path.parent == out / "nested"
     with Image.open(one_path) as one, Image.open(two_path) as two:
@@ -113,8 +140,10 @@ def test_a_bad_file_exits_1(tmp_path: Path) -> None:
     assert "HTTP 415" not in rows["notes.jpg"]
     assert "missing" in rows["missing.png"]
     assert "1 of 4 processed" in done.stdout
-    results = {r["file"]: r for r in map(json.loads, (tmp_path / "out" / "results.jsonl")
-                                         .read_text().splitlines())}
+    results = {
+        r["file"]: r
+        for r in map(json.loads, (tmp_path / "out" / "results.jsonl").read_text().splitlines())
+    }
     assert results["notes.jpg"]["status"] == "rejected"
     assert results["notes.jpg"]["reason"] == "unsupported_format"
     assert results["notes.jpg"]["message"].startswith("HTTP 415 unsupported_format: ")
@@ -134,18 +163,33 @@ def busy_port() -> Iterator[int]:
 
 @pytest.mark.parametrize("flag", ["--api-port", "--emulator-port"])
 def test_a_taken_port_exits_2_naming_it_before_creating_anything(
-        busy_port: int, flag: str, tmp_path: Path) -> None:
+    busy_port: int, flag: str, tmp_path: Path
+) -> None:
     other = "--emulator-port" if flag == "--api-port" else "--api-port"
     done = subprocess.run(
-        [sys.executable, "-m", "deploy.local", flag, str(busy_port), other, "0",
-         str(tmp_path / "never.jpg")],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "deploy.local",
+            flag,
+            str(busy_port),
+            other,
+            "0",
+            str(tmp_path / "never.jpg"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 2, done.stderr[-3000:]
     assert done.stdout == ""  # no ready line
     message = " ".join(done.stderr.split())  # the console may wrap long lines
-    assert (f"cannot start the local pipeline: port {busy_port} ({flag}) is already in use "
-            f"on 127.0.0.1; stop what uses it or pass {flag} 0 for a free port") in message
+    assert (
+        f"cannot start the local pipeline: port {busy_port} ({flag}) is already in use "
+        f"on 127.0.0.1; stop what uses it or pass {flag} 0 for a free port"
+    ) in message
     assert "created" not in done.stderr and "Traceback" not in done.stderr
 
 
@@ -157,25 +201,44 @@ def usage_error(done: subprocess.CompletedProcess[str]) -> str:
     return " ".join(done.stderr.split())
 
 
-@pytest.mark.parametrize(("flags", "complaint"), [
-    (["--max-dim", "0"], "argument --max-dim: expected an integer of at least 1, got '0'"),
-    (["--batch-size", "11"], "argument --batch-size: expected an integer from 1 to 10, got '11'"),
-    (["--workers", "0"], "argument --workers: expected an integer of at least 1, got '0'"),
-    (["--api-port", "70000"], "argument --api-port: expected an integer from 0 to 65535"),
-    (["--timeout", "-1"], "argument --timeout: expected a positive number, got '-1'"),
-    (["--max-receives", "0"], "argument --max-receives: expected an integer from 1 to 1000"),
-])
+@pytest.mark.parametrize(
+    ("flags", "complaint"),
+    [
+        (["--max-dim", "0"], "argument --max-dim: expected an integer of at least 1, got '0'"),
+        (
+            ["--batch-size", "11"],
+            "argument --batch-size: expected an integer from 1 to 10, got '11'",
+        ),
+        (["--workers", "0"], "argument --workers: expected an integer of at least 1, got '0'"),
+        (["--api-port", "70000"], "argument --api-port: expected an integer from 0 to 65535"),
+        (["--timeout", "-1"], "argument --timeout: expected a positive number, got '-1'"),
+        (["--max-receives", "0"], "argument --max-receives: expected an integer from 1 to 1000"),
+    ],
+)
 def test_bad_flags_are_usage_errors_before_the_ready_line(
-        flags: list[str], complaint: str, tmp_path: Path) -> None:
+    flags: list[str], complaint: str, tmp_path: Path
+) -> None:
     done = run_local(*flags, str(tmp_path / "never.jpg"))
     assert complaint in usage_error(done)
 
 
 def test_bad_handler_settings_are_a_start_error_before_the_ready_line(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "deploy.local", "--api-port", "0", "--emulator-port", "0",
-         str(tmp_path / "never.jpg")],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "deploy.local",
+            "--api-port",
+            "0",
+            "--emulator-port",
+            "0",
+            str(tmp_path / "never.jpg"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
         env={**os.environ, "MAX_PIXELS": "lots", "API_MAX_BODY_BYTES": "-1"},
     )
     message = usage_error(done)
@@ -191,8 +254,10 @@ def test_out_that_would_overwrite_an_input_is_refused(tmp_path: Path) -> None:
     (tmp_path / "b.jpg").write_bytes(quadrant_jpeg((64, 64)))
 
     done = run_local("b.jpg", "--out", ".", cwd=tmp_path)
-    assert ("--out .: the rendition of b.jpg would be written to b.jpg, which is the input "
-            "b.jpg; originals are never overwritten") in usage_error(done)
+    assert (
+        "--out .: the rendition of b.jpg would be written to b.jpg, which is the input "
+        "b.jpg; originals are never overwritten"
+    ) in usage_error(done)
 
     done = run_local("photos", "--out", "photos", cwd=tmp_path)
     assert "--out photos is the input folder photos" in usage_error(done)

@@ -23,8 +23,11 @@ from tests.e2e.conftest import quadrant_jpeg
 
 
 def _error(status: int, code: str, message: str) -> dict[str, Any]:
-    return {"statusCode": status, "headers": {"Content-Type": "application/json"},
-            "body": json.dumps({"error": {"code": code, "message": message}})}
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps({"error": {"code": code, "message": message}}),
+    }
 
 
 def stand_in_api(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -80,7 +83,8 @@ def test_refusals_are_rejected_with_the_pipeline_reason(api_url: str, tmp_path: 
 
 
 def test_older_codes_and_bare_refusals_map_to_the_engine_reasons(
-        api_url: str, tmp_path: Path) -> None:
+    api_url: str, tmp_path: Path
+) -> None:
     legacy = tmp_path / "legacy.jpg"
     legacy.write_bytes(b"not an image")
     outcome = _outcome(api_url, legacy)
@@ -94,11 +98,15 @@ def test_older_codes_and_bare_refusals_map_to_the_engine_reasons(
     bare.write_bytes(b"not an image")
     outcome = _outcome(api_url, bare)
     assert (outcome.status, outcome.reason, outcome.message) == (
-        "rejected", "unsupported_format", "HTTP 415 nope")
+        "rejected",
+        "unsupported_format",
+        "HTTP 415 nope",
+    )
 
 
 def test_server_failures_are_errors_with_the_detail_in_message(
-        api_url: str, tmp_path: Path) -> None:
+    api_url: str, tmp_path: Path
+) -> None:
     down = tmp_path / "down.jpg"
     down.write_bytes(quadrant_jpeg((64, 64)))
     outcome = _outcome(api_url, down)
@@ -120,8 +128,12 @@ def test_connection_refused_is_an_error_and_results_carry_message(tmp_path: Path
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(quadrant_jpeg((64, 64)))
     out = tmp_path / "out"
-    [outcome] = run_batch(f"http://127.0.0.1:{closed_port}", [Source(photo, Path("photo.jpg"))],
-                          timeout_s=5, out_dir=out)
+    [outcome] = run_batch(
+        f"http://127.0.0.1:{closed_port}",
+        [Source(photo, Path("photo.jpg"))],
+        timeout_s=5,
+        out_dir=out,
+    )
     assert (outcome.status, outcome.reason) == ("error", "connection_error")
     [record] = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert record["status"] == "error" and record["reason"] == "connection_error"

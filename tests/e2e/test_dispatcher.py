@@ -28,14 +28,23 @@ from handlers.dynamo_store import TTL_ATTRIBUTE
 
 def _names() -> dict[str, str]:
     suffix = uuid.uuid4().hex[:8]
-    return {"uploads_bucket": f"up-{suffix}", "processed_bucket": f"out-{suffix}",
-            "table": f"meta-{suffix}", "queue": f"events-{suffix}"}
+    return {
+        "uploads_bucket": f"up-{suffix}",
+        "processed_bucket": f"out-{suffix}",
+        "table": f"meta-{suffix}",
+        "queue": f"events-{suffix}",
+    }
 
 
 @pytest.fixture
 def resources(emulator: str) -> Any:
-    return ensure_resources(**_names(), region="us-east-1", endpoint_url=emulator,
-                            max_receive_count=2, visibility_timeout_s=1)
+    return ensure_resources(
+        **_names(),
+        region="us-east-1",
+        endpoint_url=emulator,
+        max_receive_count=2,
+        visibility_timeout_s=1,
+    )
 
 
 def _client(emulator: str, service: str) -> Any:
@@ -52,21 +61,36 @@ def _drain_test_event(dispatcher: SqsDispatcher) -> None:
 def test_records_have_lambdas_sqs_event_shape(emulator: str, resources: Any) -> None:
     sqs = _client(emulator, "sqs")
     seen: list[tuple[dict[str, Any], Any]] = []
-    dispatcher = SqsDispatcher(resources.queue_url, lambda e, c: seen.append((e, c)),
-                               sqs=sqs, wait_time_s=1)
+    dispatcher = SqsDispatcher(
+        resources.queue_url, lambda e, c: seen.append((e, c)), sqs=sqs, wait_time_s=1
+    )
     _drain_test_event(dispatcher)
     seen.clear()
-    sqs.send_message(QueueUrl=resources.queue_url, MessageBody="hello",
-                     MessageAttributes={"kind": {"DataType": "String", "StringValue": "greeting"},
-                                        "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01"}})
+    sqs.send_message(
+        QueueUrl=resources.queue_url,
+        MessageBody="hello",
+        MessageAttributes={
+            "kind": {"DataType": "String", "StringValue": "greeting"},
+            "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
+        },
+    )
     outcome = dispatcher.poll_once()
 
     assert outcome is not None and outcome.deleted == [outcome.records[0]["messageId"]]
     event, context = seen[0]
     (record,) = event["Records"]
-    assert set(record) == {"messageId", "receiptHandle", "body", "attributes",
-                           "messageAttributes", "md5OfBody", "md5OfMessageAttributes",
-                           "eventSource", "eventSourceARN", "awsRegion"}
+    assert set(record) == {
+        "messageId",
+        "receiptHandle",
+        "body",
+        "attributes",
+        "messageAttributes",
+        "md5OfBody",
+        "md5OfMessageAttributes",
+        "eventSource",
+        "eventSourceARN",
+        "awsRegion",
+    }
     assert record["body"] == "hello"
     assert record["md5OfBody"] == hashlib.md5(b"hello").hexdigest()
     assert record["eventSource"] == "aws:sqs"
@@ -74,16 +98,21 @@ def test_records_have_lambdas_sqs_event_shape(emulator: str, resources: Any) -> 
     assert record["awsRegion"] == "us-east-1"
     assert record["attributes"]["ApproximateReceiveCount"] == "1"
     assert {"SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"} <= set(
-        record["attributes"])
+        record["attributes"]
+    )
     assert record["messageAttributes"]["kind"] == {
-        "stringValue": "greeting", "stringListValues": [], "binaryListValues": [],
-        "dataType": "String"}
+        "stringValue": "greeting",
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "String",
+    }
     assert base64.b64decode(record["messageAttributes"]["blob"]["binaryValue"]) == b"\x00\x01"
     assert isinstance(context, LambdaContext)
     assert 0 < context.get_remaining_time_in_millis() <= 60_000
     assert context.invoked_function_arn.endswith(":function:resize")
-    assert sqs.receive_message(QueueUrl=resources.queue_url, WaitTimeSeconds=0).get(
-        "Messages") is None
+    assert (
+        sqs.receive_message(QueueUrl=resources.queue_url, WaitTimeSeconds=0).get("Messages") is None
+    )
 
 
 def test_partial_failure_redelivers_only_failed_then_dead_letters(
@@ -94,14 +123,19 @@ def test_partial_failure_redelivers_only_failed_then_dead_letters(
 
     def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
         calls.append([r["body"] for r in event["Records"]])
-        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]}
-                                      for r in event["Records"] if r["body"] == "bad"]}
+        return {
+            "batchItemFailures": [
+                {"itemIdentifier": r["messageId"]} for r in event["Records"] if r["body"] == "bad"
+            ]
+        }
 
     dispatcher = SqsDispatcher(resources.queue_url, handler, sqs=sqs, wait_time_s=3)
     _drain_test_event(dispatcher)
     calls.clear()
-    sqs.send_message_batch(QueueUrl=resources.queue_url, Entries=[
-        {"Id": "1", "MessageBody": "good"}, {"Id": "2", "MessageBody": "bad"}])
+    sqs.send_message_batch(
+        QueueUrl=resources.queue_url,
+        Entries=[{"Id": "1", "MessageBody": "good"}, {"Id": "2", "MessageBody": "bad"}],
+    )
 
     first = dispatcher.poll_once()
     assert first is not None and sorted(calls[0]) == ["bad", "good"]
@@ -150,15 +184,16 @@ def test_failed_ids_reads_replies_as_lambda_does() -> None:
 def test_emulator_sends_s3_notifications_to_the_queue(emulator: str, resources: Any) -> None:
     s3, sqs = _client(emulator, "s3"), _client(emulator, "sqs")
     bodies: list[dict[str, Any]] = []
-    dispatcher = SqsDispatcher(resources.queue_url,
-                               lambda e, _c: bodies.extend(json.loads(r["body"])
-                                                           for r in e["Records"]),
-                               sqs=sqs, wait_time_s=1)
+    dispatcher = SqsDispatcher(
+        resources.queue_url,
+        lambda e, _c: bodies.extend(json.loads(r["body"]) for r in e["Records"]),
+        sqs=sqs,
+        wait_time_s=1,
+    )
     _drain_test_event(dispatcher)
     bodies.clear()
     key = "dir one/a+b ü.jpg"
-    s3.put_object(Bucket=resources.uploads_bucket, Key=key, Body=b"xyz",
-                  ContentType="image/jpeg")
+    s3.put_object(Bucket=resources.uploads_bucket, Key=key, Body=b"xyz", ContentType="image/jpeg")
     assert dispatcher.poll_once() is not None
     (record,) = bodies[0]["Records"]
     assert record["eventSource"] == "aws:s3"
@@ -171,12 +206,14 @@ def test_emulator_sends_s3_notifications_to_the_queue(emulator: str, resources: 
 def test_ensure_resources_is_idempotent(emulator: str) -> None:
     names = _names()
     first = ensure_resources(**names, endpoint_url=emulator, region="us-east-1")
-    second = ensure_resources(**names, endpoint_url=emulator, region="us-east-1",
-                              visibility_timeout_s=7)
+    second = ensure_resources(
+        **names, endpoint_url=emulator, region="us-east-1", visibility_timeout_s=7
+    )
     assert first == second
     sqs, s3 = _client(emulator, "sqs"), _client(emulator, "s3")
-    attributes = sqs.get_queue_attributes(QueueUrl=first.queue_url,
-                                          AttributeNames=["All"])["Attributes"]
+    attributes = sqs.get_queue_attributes(QueueUrl=first.queue_url, AttributeNames=["All"])[
+        "Attributes"
+    ]
     assert attributes["VisibilityTimeout"] == "7"
     redrive = json.loads(attributes["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == first.dlq_arn
@@ -188,15 +225,18 @@ def test_ensure_resources_is_idempotent(emulator: str) -> None:
     config = s3.get_bucket_notification_configuration(Bucket=names["uploads_bucket"])
     assert [c["QueueArn"] for c in config["QueueConfigurations"]] == [first.queue_arn]
     # Configured once: exactly one s3:TestEvent, the second run wrote nothing.
-    messages = sqs.receive_message(QueueUrl=first.queue_url, MaxNumberOfMessages=10,
-                                   WaitTimeSeconds=1)["Messages"]
+    messages = sqs.receive_message(
+        QueueUrl=first.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+    )["Messages"]
     assert [json.loads(m["Body"]).get("Event") for m in messages] == ["s3:TestEvent"]
     table = _client(emulator, "dynamodb").describe_table(TableName=names["table"])["Table"]
     assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["by_uploaded_at"]
     # Pending items of unused upload grants expire: TTL on handlers.dynamo_store's attribute.
     ttl = _client(emulator, "dynamodb").describe_time_to_live(TableName=names["table"])
-    assert ttl["TimeToLiveDescription"] == {"TimeToLiveStatus": "ENABLED",
-                                            "AttributeName": TTL_ATTRIBUTE}
+    assert ttl["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "ENABLED",
+        "AttributeName": TTL_ATTRIBUTE,
+    }
 
 
 def test_ensure_ttl_accepts_a_table_where_it_is_on_already(emulator: str) -> None:

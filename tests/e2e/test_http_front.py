@@ -31,8 +31,12 @@ def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
         time.sleep(0.5)
         return {"statusCode": 200, "body": "x" * 4_000_000}
     if event["path"] == "/binary":
-        return {"statusCode": 200, "headers": {"Content-Type": "image/png"},
-                "body": base64.b64encode(b"\x89PNG\x00\xff").decode(), "isBase64Encoded": True}
+        return {
+            "statusCode": 200,
+            "headers": {"Content-Type": "image/png"},
+            "body": base64.b64encode(b"\x89PNG\x00\xff").decode(),
+            "isBase64Encoded": True,
+        }
     return {
         "statusCode": 200,
         "headers": {"Content-Type": "application/json"},
@@ -54,8 +58,9 @@ def _event(response: requests.Response) -> dict[str, Any]:
 
 
 def test_get_with_path_parameter_and_query(front: str) -> None:
-    response = requests.get(f"{front}/images/abc123?limit=5&tag=a&tag=b",
-                            headers={"X-Trace": "t1"}, timeout=5)
+    response = requests.get(
+        f"{front}/images/abc123?limit=5&tag=a&tag=b", headers={"X-Trace": "t1"}, timeout=5
+    )
     event = _event(response)
     assert event["resource"] == "/{proxy+}"  # as the template's REST API sends it
     assert event["path"] == "/images/abc123"
@@ -84,8 +89,9 @@ def test_listing_goes_through_the_proxy_resource(front: str) -> None:
 
 def test_multipart_body_arrives_base64(front: str) -> None:
     payload = bytes(range(256)) * 10
-    response = requests.post(f"{front}/images", files={"file": ("a.jpg", payload, "image/jpeg")},
-                             timeout=5)
+    response = requests.post(
+        f"{front}/images", files={"file": ("a.jpg", payload, "image/jpeg")}, timeout=5
+    )
     event = _event(response)
     assert event["isBase64Encoded"] is True
     raw = base64.b64decode(event["body"])
@@ -94,8 +100,14 @@ def test_multipart_body_arrives_base64(front: str) -> None:
 
 
 def test_raw_image_body_base64_and_json_body_text(front: str) -> None:
-    image = _event(requests.post(f"{front}/images", data=b"\xff\xd8\xff\x00",
-                                 headers={"Content-Type": "image/jpeg"}, timeout=5))
+    image = _event(
+        requests.post(
+            f"{front}/images",
+            data=b"\xff\xd8\xff\x00",
+            headers={"Content-Type": "image/jpeg"},
+            timeout=5,
+        )
+    )
     assert base64.b64decode(image["body"]) == b"\xff\xd8\xff\x00" and image["isBase64Encoded"]
     grant = _event(requests.post(f"{front}/uploads", json={"filename": "ü.jpg"}, timeout=5))
     assert grant["path"] == "/uploads" and grant["isBase64Encoded"] is False
@@ -117,14 +129,23 @@ def test_binary_reply_is_decoded(front: str) -> None:
 
 
 def test_body_over_the_cap_is_413_without_calling_the_handler(front: str) -> None:
-    response = requests.post(f"{front}/images", data=b"x" * 1_000_001,
-                             headers={"Content-Type": "image/jpeg",
-                                      "Origin": "http://localhost:3000"}, timeout=10)
+    response = requests.post(
+        f"{front}/images",
+        data=b"x" * 1_000_001,
+        headers={"Content-Type": "image/jpeg", "Origin": "http://localhost:3000"},
+        timeout=10,
+    )
     assert response.status_code == 413
     assert response.headers["Access-Control-Allow-Origin"] == "*"
-    assert response.json() == {"error": {"code": "too_large", "message": (
-        "request body too large for POST /images (1000001 bytes, the limit is 1000000 "
-        "bytes); use POST /uploads for a presigned S3 upload")}}
+    assert response.json() == {
+        "error": {
+            "code": "too_large",
+            "message": (
+                "request body too large for POST /images (1000001 bytes, the limit is 1000000 "
+                "bytes); use POST /uploads for a presigned S3 upload"
+            ),
+        }
+    }
     # Only POST /images has the presigned way round.
     other = requests.put(f"{front}/elsewhere", data=b"x" * 1_000_001, timeout=10)
     assert other.status_code == 413
@@ -143,9 +164,12 @@ def test_event_over_the_lambda_limit_is_413_in_the_error_shape() -> None:
     url = server.start()
     try:
         # 5 MB of binary is under the 10 MB cap but 6.7 MB once base64-encoded in the event.
-        response = requests.post(f"{url}/images", data=b"\xff" * 5_000_000,
-                                 headers={"Content-Type": "image/jpeg",
-                                          "Origin": "http://page.test"}, timeout=30)
+        response = requests.post(
+            f"{url}/images",
+            data=b"\xff" * 5_000_000,
+            headers={"Content-Type": "image/jpeg", "Origin": "http://page.test"},
+            timeout=30,
+        )
     finally:
         server.stop()
     assert response.status_code == 413 and calls == []
@@ -158,7 +182,8 @@ def test_event_over_the_lambda_limit_is_413_in_the_error_shape() -> None:
 
 
 def test_client_hanging_up_is_one_debug_line_not_a_traceback(
-        front: str, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> None:
+    front: str, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
     caplog.set_level(logging.DEBUG, logger="deploy.local.http_front")
     host, port = front.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as client:
@@ -180,10 +205,13 @@ def test_every_proxied_request_is_recorded_once_before_its_answer() -> None:
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"statusCode": 202, "body": "{}"}
 
-    server = ApiFront(handler, port=0, max_body_bytes=10,
-                      on_request_started=lambda m, p: events.append(("started", m, p)),
-                      on_request=lambda r: events.append(("done", r.method, r.path,
-                                                          str(r.status))))
+    server = ApiFront(
+        handler,
+        port=0,
+        max_body_bytes=10,
+        on_request_started=lambda m, p: events.append(("started", m, p)),
+        on_request=lambda r: events.append(("done", r.method, r.path, str(r.status))),
+    )
     url = server.start()
     try:
         assert requests.post(f"{url}/images", data=b"small", timeout=5).status_code == 202
@@ -191,15 +219,20 @@ def test_every_proxied_request_is_recorded_once_before_its_answer() -> None:
         assert requests.get(f"{url}/", timeout=5).status_code == 200  # the page: not proxied
     finally:
         server.stop()
-    assert events == [("started", "POST", "/images"), ("done", "POST", "/images", "202"),
-                      ("started", "POST", "/images/"), ("done", "POST", "/images/", "413")]
+    assert events == [
+        ("started", "POST", "/images"),
+        ("done", "POST", "/images", "202"),
+        ("started", "POST", "/images/"),
+        ("done", "POST", "/images/", "413"),
+    ]
 
 
 def test_crashing_handler_is_502_in_the_error_shape(front: str) -> None:
     response = requests.get(f"{front}/boom", headers={"Origin": "http://page.test"}, timeout=5)
     assert response.status_code == 502
-    assert response.json() == {"error": {"code": "internal_error",
-                                         "message": "Internal server error"}}
+    assert response.json() == {
+        "error": {"code": "internal_error", "message": "Internal server error"}
+    }
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert response.headers["Access-Control-Expose-Headers"] == "Location"
 
@@ -218,21 +251,32 @@ def _raw_request(url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
     return int(status_line.split()[1]), headers, body
 
 
-@pytest.mark.parametrize(("framing", "status", "code"), [
-    ("Transfer-Encoding: chunked", 411, "length_required"),
-    ("Content-Length: -5", 400, "bad_request"),
-    ("Content-Length: lots", 400, "bad_request"),
-])
+@pytest.mark.parametrize(
+    ("framing", "status", "code"),
+    [
+        ("Transfer-Encoding: chunked", 411, "length_required"),
+        ("Content-Length: -5", 400, "bad_request"),
+        ("Content-Length: lots", 400, "bad_request"),
+    ],
+)
 def test_bad_framing_is_answered_in_the_error_shape_with_cors(
-        framing: str, status: int, code: str) -> None:
+    framing: str, status: int, code: str
+) -> None:
     calls: list[str] = []
-    server = ApiFront(lambda event, _c: calls.append(event["path"]), port=0,
-                      cors_allow_origins=("http://page.test",))
+    server = ApiFront(
+        lambda event, _c: calls.append(event["path"]),
+        port=0,
+        cors_allow_origins=("http://page.test",),
+    )
     url = server.start()
     try:
-        got, headers, body = _raw_request(url, (
-            f"POST /images HTTP/1.1\r\nHost: x\r\nOrigin: http://page.test\r\n{framing}\r\n"
-            "Content-Type: image/jpeg\r\n\r\n").encode())
+        got, headers, body = _raw_request(
+            url,
+            (
+                f"POST /images HTTP/1.1\r\nHost: x\r\nOrigin: http://page.test\r\n{framing}\r\n"
+                "Content-Type: image/jpeg\r\n\r\n"
+            ).encode(),
+        )
     finally:
         server.stop()
     assert got == status and calls == []

@@ -22,6 +22,7 @@ TIMEOUT_S = 30
 
 def wait_final(api_url: str, image_id: str) -> dict[str, Any]:
     """Poll GET /images/{id} until the status is final; the item."""
+
     def final() -> dict[str, Any] | None:
         response = requests.get(f"{api_url}/images/{image_id}", timeout=10)
         if response.status_code == 404:
@@ -29,6 +30,7 @@ def wait_final(api_url: str, image_id: str) -> dict[str, Any]:
         assert response.status_code == 200, response.text
         item = response.json()
         return item if item["status"] in FINAL else None
+
     return wait_until(final, TIMEOUT_S, interval_s=0.1)
 
 
@@ -45,15 +47,24 @@ def assert_quadrants(data: bytes, size: tuple[int, int]) -> None:
     assert image.format == "JPEG" and image.mode == "RGB"
     assert image.size == size
     w, h = size
-    expected = {(w // 4, h // 4): (255, 0, 0), (3 * w // 4, h // 4): (0, 255, 0),
-                (w // 4, 3 * h // 4): (0, 0, 255), (3 * w // 4, 3 * h // 4): (255, 255, 255)}
+    expected = {
+        (w // 4, h // 4): (255, 0, 0),
+        (3 * w // 4, h // 4): (0, 255, 0),
+        (w // 4, 3 * h // 4): (0, 0, 255),
+        (3 * w // 4, 3 * h // 4): (255, 255, 255),
+    }
     for xy, colour in expected.items():
         actual = image.getpixel(xy)
         assert all(abs(a - e) <= 40 for a, e in zip(actual, colour, strict=True)), (xy, actual)
 
 
-def assert_processed(pipeline: dict[str, Any], item: dict[str, Any], *,
-                     original: tuple[int, int], rendition: tuple[int, int]) -> bytes:
+def assert_processed(
+    pipeline: dict[str, Any],
+    item: dict[str, Any],
+    *,
+    original: tuple[int, int],
+    rendition: tuple[int, int],
+) -> bytes:
     assert item["status"] == "processed", item
     assert (item["original_width"], item["original_height"]) == original
     assert (item["processed_width"], item["processed_height"]) == rendition
@@ -67,9 +78,11 @@ def assert_processed(pipeline: dict[str, Any], item: dict[str, Any], *,
 
 def test_multipart_upload_processed_and_downloadable(pipeline: dict[str, Any], s3: Any) -> None:
     data = quadrant_jpeg((1600, 1200))
-    response = requests.post(f"{pipeline['api_url']}/images",
-                             files={"file": ("holiday photo.jpg", data, "image/jpeg")},
-                             timeout=10)
+    response = requests.post(
+        f"{pipeline['api_url']}/images",
+        files={"file": ("holiday photo.jpg", data, "image/jpeg")},
+        timeout=10,
+    )
     assert response.status_code == 202, response.text
     image_id = response.json()["image_id"]
     assert len(image_id) == 32
@@ -86,8 +99,12 @@ def test_multipart_upload_processed_and_downloadable(pipeline: dict[str, Any], s
 
 def test_raw_body_upload(pipeline: dict[str, Any]) -> None:
     data = quadrant_jpeg((800, 1000))
-    response = requests.post(f"{pipeline['api_url']}/images", data=data,
-                             headers={"Content-Type": "image/jpeg"}, timeout=10)
+    response = requests.post(
+        f"{pipeline['api_url']}/images",
+        data=data,
+        headers={"Content-Type": "image/jpeg"},
+        timeout=10,
+    )
     assert response.status_code == 202, response.text
     item = wait_final(pipeline["api_url"], response.json()["image_id"])
     assert_processed(pipeline, item, original=(800, 1000), rendition=(400, 500))
@@ -95,15 +112,21 @@ def test_raw_body_upload(pipeline: dict[str, Any]) -> None:
 
 def test_presigned_post_upload(pipeline: dict[str, Any]) -> None:
     data = quadrant_jpeg((1000, 1000))
-    response = requests.post(f"{pipeline['api_url']}/uploads",
-                             json={"filename": "big.jpg", "content_type": "image/jpeg"},
-                             timeout=10)
+    response = requests.post(
+        f"{pipeline['api_url']}/uploads",
+        json={"filename": "big.jpg", "content_type": "image/jpeg"},
+        timeout=10,
+    )
     assert response.status_code in (200, 201), response.text
     grant = response.json()
     post = grant.get("upload", grant)
     assert post["url"].startswith(pipeline["endpoint_url"])
-    sent = requests.post(post["url"], data=post["fields"],
-                         files={"file": ("big.jpg", data, "image/jpeg")}, timeout=10)
+    sent = requests.post(
+        post["url"],
+        data=post["fields"],
+        files={"file": ("big.jpg", data, "image/jpeg")},
+        timeout=10,
+    )
     assert sent.status_code in (200, 201, 204), sent.text
     item = wait_final(pipeline["api_url"], grant["image_id"])
     assert_processed(pipeline, item, original=(1000, 1000), rendition=(500, 500))
@@ -111,12 +134,19 @@ def test_presigned_post_upload(pipeline: dict[str, Any]) -> None:
 
 def test_direct_s3_put_with_hostile_key(pipeline: dict[str, Any], s3: Any, dynamodb: Any) -> None:
     key = "incoming/my holiday + ünïcode 写真 (1).jpg"
-    s3.put_object(Bucket=pipeline["uploads_bucket"], Key=key, Body=quadrant_jpeg((640, 480)),
-                  ContentType="image/jpeg")
+    s3.put_object(
+        Bucket=pipeline["uploads_bucket"],
+        Key=key,
+        Body=quadrant_jpeg((640, 480)),
+        ContentType="image/jpeg",
+    )
 
     def item_for_key() -> dict[str, Any] | None:
-        found = dynamodb.scan(TableName=pipeline["table"], FilterExpression="source_key = :k",
-                              ExpressionAttributeValues={":k": {"S": key}})["Items"]
+        found = dynamodb.scan(
+            TableName=pipeline["table"],
+            FilterExpression="source_key = :k",
+            ExpressionAttributeValues={":k": {"S": key}},
+        )["Items"]
         if found and found[0]["status"]["S"] in FINAL:
             return found[0]
         return None
@@ -130,43 +160,69 @@ def test_direct_s3_put_with_hostile_key(pipeline: dict[str, Any], s3: Any, dynam
 def test_rejected_upload_records_its_reason(pipeline: dict[str, Any], s3: Any) -> None:
     # A JPEG cut in half: the API accepts the bytes (it sniffs a JPEG), the engine refuses.
     data = quadrant_jpeg((1200, 900))[:3000]
-    response = requests.post(f"{pipeline['api_url']}/images",
-                             files={"file": ("cut.jpg", data, "image/jpeg")}, timeout=10)
+    response = requests.post(
+        f"{pipeline['api_url']}/images", files={"file": ("cut.jpg", data, "image/jpeg")}, timeout=10
+    )
     assert response.status_code == 202, response.text
     item = wait_final(pipeline["api_url"], response.json()["image_id"])
     assert item["status"] == "rejected"
     assert item["error_reason"] in {"truncated", "corrupt"}
     assert item["error_message"]
     listed = s3.list_objects_v2(Bucket=pipeline["processed_bucket"])
-    assert not any(o["Key"].startswith(item["source_key"].rsplit(".", 1)[0])
-                   for o in listed.get("Contents", []))
+    assert not any(
+        o["Key"].startswith(item["source_key"].rsplit(".", 1)[0])
+        for o in listed.get("Contents", [])
+    )
 
 
 def test_duplicate_notification_gives_one_item_and_one_rendition(
     pipeline: dict[str, Any], s3: Any, sqs: Any, dynamodb: Any
 ) -> None:
     key = "dupes/twice delivered.jpg"
-    s3.put_object(Bucket=pipeline["uploads_bucket"], Key=key, Body=quadrant_jpeg((900, 600)),
-                  ContentType="image/jpeg")
+    s3.put_object(
+        Bucket=pipeline["uploads_bucket"],
+        Key=key,
+        Body=quadrant_jpeg((900, 600)),
+        ContentType="image/jpeg",
+    )
     head = s3.head_object(Bucket=pipeline["uploads_bucket"], Key=key)
 
     def items() -> list[dict[str, Any]]:
-        return dynamodb.scan(TableName=pipeline["table"], FilterExpression="source_key = :k",
-                             ExpressionAttributeValues={":k": {"S": key}})["Items"]
+        return dynamodb.scan(
+            TableName=pipeline["table"],
+            FilterExpression="source_key = :k",
+            ExpressionAttributeValues={":k": {"S": key}},
+        )["Items"]
 
-    first = wait_until(lambda: [i for i in items() if i["status"]["S"] == "processed"],
-                       TIMEOUT_S)[0]
+    first = wait_until(lambda: [i for i in items() if i["status"]["S"] == "processed"], TIMEOUT_S)[
+        0
+    ]
     processed_at = first["processed_at"]["S"]
     # S3 delivers at least once: replay the same notification, twice.
-    event = {"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": pipeline["region"],
-        "eventTime": "2030-01-01T00:00:00.000Z", "eventName": "ObjectCreated:Put",
-        "s3": {"s3SchemaVersion": "1.0", "configurationId": "resize-on-upload",
-               "bucket": {"name": pipeline["uploads_bucket"],
-                          "arn": f"arn:aws:s3:::{pipeline['uploads_bucket']}"},
-               "object": {"key": quote_plus(key), "size": head["ContentLength"],
-                          "eTag": head["ETag"].strip('"')}},
-    }]}
+    event = {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": pipeline["region"],
+                "eventTime": "2030-01-01T00:00:00.000Z",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "resize-on-upload",
+                    "bucket": {
+                        "name": pipeline["uploads_bucket"],
+                        "arn": f"arn:aws:s3:::{pipeline['uploads_bucket']}",
+                    },
+                    "object": {
+                        "key": quote_plus(key),
+                        "size": head["ContentLength"],
+                        "eTag": head["ETag"].strip('"'),
+                    },
+                },
+            }
+        ]
+    }
     for _ in range(2):
         sqs.send_message(QueueUrl=pipeline["queue_url"], MessageBody=json.dumps(event))
     wait_until(lambda: _queue_empty(sqs, pipeline["queue_url"]), TIMEOUT_S)
@@ -187,9 +243,11 @@ def _queue_empty(sqs: Any, queue_url: str) -> bool:
 
 
 def test_listing_shows_recent_images(pipeline: dict[str, Any]) -> None:
-    response = requests.post(f"{pipeline['api_url']}/images",
-                             files={"file": ("listed.jpg", quadrant_jpeg((600, 600)),
-                                             "image/jpeg")}, timeout=10)
+    response = requests.post(
+        f"{pipeline['api_url']}/images",
+        files={"file": ("listed.jpg", quadrant_jpeg((600, 600)), "image/jpeg")},
+        timeout=10,
+    )
     image_id = response.json()["image_id"]
     wait_final(pipeline["api_url"], image_id)
     listing = requests.get(f"{pipeline['api_url']}/images", timeout=10)
@@ -200,8 +258,12 @@ def test_listing_shows_recent_images(pipeline: dict[str, Any]) -> None:
 
 
 def test_oversized_body_is_413(pipeline: dict[str, Any]) -> None:
-    response = requests.post(f"{pipeline['api_url']}/images", data=b"\xff" * (10 * 1024 * 1024 + 1),
-                             headers={"Content-Type": "image/jpeg"}, timeout=30)
+    response = requests.post(
+        f"{pipeline['api_url']}/images",
+        data=b"\xff" * (10 * 1024 * 1024 + 1),
+        headers={"Content-Type": "image/jpeg"},
+        timeout=30,
+    )
     assert response.status_code == 413
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     error = response.json()["error"]

@@ -15,9 +15,16 @@ import pytest
 from tests.e2e.conftest import ARTIFACTS, quadrant_jpeg
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +32,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def browser() -> Any:
     sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
+    )
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)")
     with sync_api.sync_playwright() as playwright:
@@ -37,8 +45,9 @@ def browser() -> Any:
         browser.close()
 
 
-def test_pick_a_file_and_see_it_processed(browser: Any, pipeline: dict[str, Any],
-                                         tmp_path: Path) -> None:
+def test_pick_a_file_and_see_it_processed(
+    browser: Any, pipeline: dict[str, Any], tmp_path: Path
+) -> None:
     photo = tmp_path / "browser-photo.jpg"
     photo.write_bytes(quadrant_jpeg((1200, 800)))
     page = browser.new_page(viewport={"width": 1100, "height": 700})
@@ -51,8 +60,11 @@ def test_pick_a_file_and_see_it_processed(browser: Any, pipeline: dict[str, Any]
         status.filter(has_text="processed").wait_for(timeout=30_000)
         thumb = row.locator("img.thumb")
         thumb.wait_for(timeout=10_000)
-        page.wait_for_function("img => img.complete && img.naturalWidth > 0",
-                               arg=thumb.element_handle(), timeout=10_000)
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0",
+            arg=thumb.element_handle(),
+            timeout=10_000,
+        )
         natural = thumb.evaluate("img => [img.naturalWidth, img.naturalHeight]")
         assert natural == [500, 333]
         assert "1200×800" in row.locator(".original").inner_text()

@@ -49,9 +49,14 @@ def docker_unavailable() -> str | None:
 
 
 def compose(*args: str, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", "compose", "-f", str(PROJECT_ROOT / "docker-compose.yml"),
-                           *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                          timeout=timeout_s, check=False)
+    return subprocess.run(
+        ["docker", "compose", "-f", str(PROJECT_ROOT / "docker-compose.yml"), *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +87,9 @@ def wait_for_api(timeout_s: float = 120) -> None:
     pytest.fail(f"the API at {API_URL} did not answer within {timeout_s} s")
 
 
-def request(method: str, path: str, body: bytes | None = None,
-            content_type: str | None = None) -> tuple[int, dict[str, Any]]:
+def request(
+    method: str, path: str, body: bytes | None = None, content_type: str | None = None
+) -> tuple[int, dict[str, Any]]:
     req = urllib.request.Request(f"{API_URL}{path}", data=body, method=method)
     if content_type:
         req.add_header("Content-Type", content_type)
@@ -117,8 +123,13 @@ def wait_until_settled(image_id: str, timeout_s: float = 120) -> dict[str, Any]:
 def aws_client(service: str) -> Any:
     import boto3
 
-    return boto3.client(service, endpoint_url=ENDPOINT_URL, region_name="us-east-1",
-                        aws_access_key_id="test", aws_secret_access_key="test")
+    return boto3.client(
+        service,
+        endpoint_url=ENDPOINT_URL,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
 
 
 def test_api_upload_is_resized_and_recorded(pipeline: None) -> None:
@@ -129,8 +140,11 @@ def test_api_upload_is_resized_and_recorded(pipeline: None) -> None:
 
     assert item["status"] == "processed", item
     assert (item["processed_width"], item["processed_height"]) == (500, 375)
-    rendition = aws_client("s3").get_object(Bucket=item["processed_bucket"],
-                                            Key=item["processed_key"])["Body"].read()
+    rendition = (
+        aws_client("s3")
+        .get_object(Bucket=item["processed_bucket"], Key=item["processed_key"])["Body"]
+        .read()
+    )
     with Image.open(io.BytesIO(rendition)) as image:
         assert image.size == (500, 375)
         left, right = image.getpixel((10, 187)), image.getpixel((490, 187))
@@ -145,9 +159,11 @@ def test_direct_s3_upload_triggers_the_worker(pipeline: None) -> None:
     deadline = time.monotonic() + 120
     items: list[dict[str, Any]] = []
     while time.monotonic() < deadline and not items:
-        items = [i for i in table.scan(TableName=TABLE)["Items"]
-                 if i["source_key"]["S"] == "direct/photo one.jpg"
-                 and i["status"]["S"] == "processed"]
+        items = [
+            i
+            for i in table.scan(TableName=TABLE)["Items"]
+            if i["source_key"]["S"] == "direct/photo one.jpg" and i["status"]["S"] == "processed"
+        ]
         time.sleep(1)
     assert items, "no processed item for the direct upload"
     assert int(items[0]["processed_width"]["N"]) == 500
