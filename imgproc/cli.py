@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="resize image files and folders into OUTDIR",
         description=(
             "Resize every INPUT (files, or folders walked recursively) so the longest side "
-            "is at most --max-dim pixels, writing OUTDIR/<name>.<jpg|png|webp>. "
+            "is at most --max-dim pixels, writing OUTDIR/<name>.<jpg|png>. "
             "Exit status: 0 all processed, 1 any rejected or failed, 2 usage error."
         ),
     )

@@ -21,9 +21,10 @@ Inputs
 
 Outputs
     ``OUTDIR/<relative dir>/<stem>.<ext>`` where ``<ext>`` is the output format's
-    extension (``jpg``, ``png``, ``webp``). For a file given directly the relative dir
-    is empty; for a file found in a folder it is its sub-folder inside that folder
-    (``photos/2024/a.heic`` given as ``photos`` -> ``OUTDIR/2024/a.jpg``).
+    extension (``jpg`` or ``png``: :data:`imgproc.encode.OUTPUT_EXTENSIONS`). For a file
+    given directly the relative dir is empty; for a file found in a folder it is its
+    sub-folder inside that folder (``photos/2024/a.heic`` given as ``photos`` ->
+    ``OUTDIR/2024/a.jpg``).
 
     Collisions are resolved from the input names alone, before any processing, so the
     mapping is deterministic whatever the images turn out to be. Names are compared
@@ -62,10 +63,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
+from imgproc.encode import OUTPUT_EXTENSIONS
 from imgproc.sniff import IMAGE_SUFFIXES
-
-OUTPUT_EXTENSIONS = ("jpg", "png", "webp")
-"""Every extension the engine may give an output (:attr:`imgproc.Result.extension`)."""
 
 
 class UsageError(Exception):

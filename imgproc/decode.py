@@ -45,6 +45,10 @@ DECODE_ERRORS: tuple[type[BaseException], ...] = (
 """What Pillow's and pillow-heif's parsers raise on bad input (never ``Exception``:
 a bug in the engine itself must stay visible)."""
 
+_REJECTED_ERRORS: tuple[type[BaseException], ...] = (*DECODE_ERRORS, Image.DecompressionBombError)
+""":data:`DECODE_ERRORS` and Pillow's decompression-bomb error: every way opening or
+decoding says no."""
+
 
 class _Reader(io.BytesIO):
     """BytesIO that remembers whether a sized read came back short (hit the end)."""
@@ -118,7 +122,7 @@ def open_image(data: bytes, fmt: str) -> ImageFile.ImageFile:
     reader = _Reader(data)
     try:
         image = _factory(fmt)(reader)
-    except (*DECODE_ERRORS, Image.DecompressionBombError) as e:
+    except _REJECTED_ERRORS as e:
         reason = _reason(e, data, fmt, hit_end=reader.hit_end)
         msg = f"cannot read the {fmt} header: {e}"
         raise ImageRejected(reason, msg) from e
@@ -167,7 +171,7 @@ def load_image(image: ImageFile.ImageFile, data: bytes, fmt: str) -> None:
     """
     try:
         image.load()
-    except (*DECODE_ERRORS, Image.DecompressionBombError) as e:
+    except _REJECTED_ERRORS as e:
         reason = _reason(e, data, fmt, hit_end=False)
         msg = f"cannot decode the {fmt} pixels: {e}"
         raise ImageRejected(reason, msg) from e

@@ -20,6 +20,11 @@ JPEG_QUALITY = 85
 JPEG_SUBSAMPLING = "4:2:0"
 """Chroma subsampling, fixed so it never depends on the input's."""
 
+OUTPUT_EXTENSIONS = ("jpg", "png")
+"""Every extension :func:`encode` gives (:attr:`imgproc.Result.extension`); the CLIs'
+guard against writing over an input checks each of them, so a new output format
+must be added here."""
+
 PNG_COMPRESS_LEVEL = 2
 """zlib level 0-9 for output with alpha. On 500 px photos level 2 takes a quarter
 of the default 6's time for files about 10 % larger (still a third smaller than

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from math import ceil
 
-from PIL import Image
+from PIL import Image, ImageFile
 
 from imgproc import decode, sniff
 from imgproc.color import to_srgb
@@ -143,7 +143,7 @@ def process(
 
 
 def _render(
-    image: Image.Image,
+    image: ImageFile.ImageFile,
     data: bytes,
     fmt: str,
     max_dim: int,

@@ -98,7 +98,7 @@ def _lab_to_srgb(band: Image.Image) -> Image.Image:
                 ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"
             )
         )
-    return ImageCms.applyTransform(band, _LAB_TRANSFORM[0])
+    return _LAB_TRANSFORM[0].apply(band)
 
 
 def to_8bit(image: Image.Image, *, source_mode: str) -> Image.Image:

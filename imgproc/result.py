@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -11,7 +11,7 @@ class Result:
 
     Attributes:
         data: the encoded output bytes (never the input bytes passed through).
-        format: Pillow format name of the output: ``"JPEG"``, ``"PNG"`` or ``"WEBP"``.
+        format: Pillow format name of the output: ``"JPEG"`` or ``"PNG"``.
         content_type: MIME type of ``data``, for example ``"image/jpeg"``.
         extension: file extension for ``format`` without the dot (``"jpg"``, ``"png"``).
         width, height: output size in pixels, upright (EXIF orientation applied).
@@ -48,18 +48,14 @@ class Result:
         return len(self.data)
 
     def facts(self) -> dict[str, object]:
-        """Everything but the bytes, as a JSON-ready dict."""
-        return {
-            "format": self.format,
-            "content_type": self.content_type,
-            "width": self.width,
-            "height": self.height,
-            "size_bytes": self.size_bytes,
-            "original_width": self.original_width,
-            "original_height": self.original_height,
-            "original_format": self.original_format,
-            "original_mode": self.original_mode,
-            "has_alpha": self.has_alpha,
-            "orientation": self.orientation,
-            "icc_converted": self.icc_converted,
-        }
+        """Every field but ``data`` and ``extension`` (which ``format`` implies), then
+        ``size_bytes``: a JSON-ready dict, in field order."""
+        facts: dict[str, object] = {name: getattr(self, name) for name in FACT_FIELDS}
+        facts["size_bytes"] = self.size_bytes
+        return facts
+
+
+FACT_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in fields(Result) if f.name not in ("data", "extension")
+)
+"""The :class:`Result` fields :meth:`Result.facts` reports (besides ``size_bytes``)."""

@@ -43,8 +43,8 @@ def check_structure(data: bytes, fmt: str) -> None:
         _count(_png_chunks(data), MAX_PNG_CHUNKS, "PNG chunks")
     elif fmt == sniff.JPEG:
         markers: set[int] = set()
-        segments = _jpeg_segments(data)
-        _count((markers.add(m) for m in segments), MAX_JPEG_SEGMENTS, "JPEG segments before SOS")
+        segments = _noting(_jpeg_segments(data), markers)
+        _count(segments, MAX_JPEG_SEGMENTS, "JPEG segments before SOS")
         if markers & _PROGRESSIVE_SOF:
             # SOS markers; entropy-coded data stuffs every 0xFF with 0x00, so this
             # counts scans (one pass over the bytes, ~1 ms per MB: progressive only).
@@ -65,6 +65,13 @@ def _count(steps: Iterator[object], cap: int, what: str) -> None:
         if n > cap:
             msg = f"expected at most {cap} {what}, got more"
             raise ImageRejected(TOO_LARGE, msg)
+
+
+def _noting(items: Iterator[int], seen: set[int]) -> Iterator[int]:
+    """``items`` unchanged, each also added to ``seen`` as it passes."""
+    for item in items:
+        seen.add(item)
+        yield item
 
 
 def _png_chunks(data: bytes) -> Iterator[bytes]:
