@@ -92,11 +92,19 @@ def collect_with_progress(records: Iterable[Record], total: int) -> list[Record]
     return done
 
 
-def _size(size_bytes: int) -> str:
-    """``"1.42 MB"`` or ``"2.2 kB"`` (decimal units)."""
+def human_size(size_bytes: float, *, mb_decimals: int = 2) -> str:
+    """A byte count for a person, in decimal units (1 MB = 1,000,000 bytes, the unit the
+    API states its 4.5 MB limit in): ``15.79 MB``, ``48.2 kB``, ``512 B``.
+
+    Megabytes get ``mb_decimals`` decimals (a one-line log may ask for 1: ``2.1 MB``),
+    kilobytes one, bytes none. The one size format of the CLI, the local runner's batch
+    table and its journey lines.
+    """
     if size_bytes >= 1_000_000:
-        return f"{size_bytes / 1e6:,.2f} MB"
-    return f"{size_bytes / 1e3:,.1f} kB"
+        return f"{size_bytes / 1_000_000:,.{mb_decimals}f} MB"
+    if size_bytes >= 1000:
+        return f"{size_bytes / 1000:,.1f} kB"
+    return f"{int(size_bytes)} B"
 
 
 def _kb(size_bytes: object) -> str:
@@ -155,7 +163,7 @@ def print_summary(records: Sequence[Record], elapsed_s: float) -> None:
     console.print(
         f"{len(records)} input{'' if len(records) == 1 else 's'}: {counts[PROCESSED]} processed, "
         f"{counts[REJECTED]} rejected, {counts[FAILED]} failed; "
-        f"{_size(in_bytes)} in -> {_size(out_bytes)} out "
+        f"{human_size(in_bytes)} in -> {human_size(out_bytes)} out "
         f"(processed inputs) in {elapsed_s:.1f} s",
         highlight=False,
     )

@@ -40,6 +40,7 @@ from rich.text import Text
 
 from handlers.config import Settings
 from imgproc.cli_plan import OUTPUT_EXTENSIONS
+from imgproc.cli_report import human_size
 from imgproc.sniff import IMAGE_SUFFIXES
 
 # The API's POST /images limit when not configured otherwise (handlers/config.py).
@@ -412,15 +413,6 @@ def dedupe_relative(sources: list[Source]) -> None:
         seen.add(relative.with_suffix(""))
         if relative != source.relative:
             sources[i] = Source(source.path, relative)
-
-
-def human_size(size_bytes: float) -> str:
-    """Decimal units, as the API's limits are stated: ``15.79 MB``, ``48.2 kB``, ``512 B``."""
-    if size_bytes >= 1_000_000:
-        return f"{size_bytes / 1_000_000:,.2f} MB"
-    if size_bytes >= 1000:
-        return f"{size_bytes / 1000:,.1f} kB"
-    return f"{int(size_bytes)} B"
 
 
 def _size(size_bytes: int | None, dims: tuple[int, int] | None) -> str:

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import json
 import logging
-import numbers
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -39,6 +39,7 @@ from handlers.events import (
     objects_from_message,
 )
 from handlers.keys import direct_image_id, image_id_from_upload_key
+from imgproc.cli_report import human_size
 
 log = logging.getLogger("journey")
 
@@ -46,17 +47,13 @@ Handler = Callable[[dict[str, Any], Any], Any]
 UPLOAD_LINE_WAIT_S = 5.0
 
 
-def human_size(size_bytes: object) -> str:
-    """Decimal units: ``2.1 MB``, ``48.2 kB``, ``512 B`` (DynamoDB's Decimals too); ``?``
-    when missing. 1 MB = 1,000,000 bytes, as in the API's 4.5 MB limit."""
-    if isinstance(size_bytes, bool) or not isinstance(size_bytes, numbers.Number):
+def item_size(size_bytes: object) -> str:
+    """A size from an item or a request for a journey line: ``2.1 MB``, ``48.2 kB``,
+    ``512 B`` (:func:`imgproc.cli_report.human_size`, one decimal in MB to keep the line
+    short; DynamoDB's Decimals too); ``?`` when missing or not a number."""
+    if isinstance(size_bytes, bool) or not isinstance(size_bytes, int | float | Decimal):
         return "?"
-    size_bytes = float(size_bytes)  # type: ignore[arg-type]
-    if size_bytes >= 1_000_000:
-        return f"{size_bytes / 1_000_000:.1f} MB"
-    if size_bytes >= 1000:
-        return f"{size_bytes / 1000:.1f} kB"
-    return f"{int(size_bytes)} B"
+    return human_size(float(size_bytes), mb_decimals=1)
 
 
 def describe_item(item: dict[str, Any]) -> str:
@@ -65,9 +62,9 @@ def describe_item(item: dict[str, Any]) -> str:
     if status == "processed":
         return (
             f"{item.get('original_width')}x{item.get('original_height')} "
-            f"{human_size(item.get('original_size_bytes'))} -> "
+            f"{item_size(item.get('original_size_bytes'))} -> "
             f"{item.get('processed_width')}x{item.get('processed_height')} "
-            f"{human_size(item.get('processed_size_bytes'))} "
+            f"{item_size(item.get('processed_size_bytes'))} "
             f"s3://{item.get('processed_bucket')}/{item.get('processed_key')}"
         )
     if status in ("rejected", "failed"):
@@ -170,7 +167,7 @@ class Journey:
                 "uploaded   %s %s (%s) via %s",
                 image_id,
                 body.get("filename", ""),
-                human_size(size_bytes),
+                item_size(size_bytes),
                 where,
             )
             if image_id:

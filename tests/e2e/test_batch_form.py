@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from deploy.local.batch import human_size
+from imgproc.cli_report import human_size
 from tests.e2e.conftest import ROOT, quadrant_jpeg
 
 

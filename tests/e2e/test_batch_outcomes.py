@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from deploy.local.batch import Source, human_size, process_one, run_batch, status_text
+from deploy.local.batch import Source, process_one, run_batch, status_text
 from deploy.local.http_front import ApiFront
-from deploy.local.journey import human_size as journey_size
+from deploy.local.journey import item_size as journey_size
+from imgproc.cli_report import human_size
 from tests.e2e.conftest import quadrant_jpeg
 
 
