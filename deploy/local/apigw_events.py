@@ -27,6 +27,9 @@ from typing import Any
 from handlers.http import cors_headers
 
 BINARY_MEDIA_TYPES = ("multipart/form-data", "image/*", "application/octet-stream")
+"""Bodies of these types reach the function base64-encoded and byte-exact. The one Python
+declaration: the HTTP front and compose's REST API use it, and deploy/aws/template.yaml's
+``RestApi.BinaryMediaTypes`` must list the same (tests/deploy/test_template.py checks)."""
 STAGE = "local"
 TOO_LARGE_CODE = "too_large"  # the engine's reason code, as the API's own 413 (DESIGN.md)
 

@@ -41,12 +41,14 @@ from typing import Any
 import boto3
 
 from deploy.local import resources
+from deploy.local.apigw_events import BINARY_MEDIA_TYPES as API_BINARY_MEDIA_TYPES
 
 log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE = "image-pipeline-resize"
-# Same list as deploy/aws/template.yaml RestApi.BinaryMediaTypes and deploy/local/http_front.py.
-BINARY_MEDIA_TYPES = ["multipart/form-data", "image/*", "application/octet-stream"]
+# The REST API's binary media types as API Gateway's CreateRestApi takes them (a list);
+# declared once in deploy/local/apigw_events.py (tests/deploy: the template's list equals it).
+BINARY_MEDIA_TYPES = list(API_BINARY_MEDIA_TYPES)
 # Function settings mirrored from deploy/aws/template.yaml (tests/deploy checks they agree).
 FUNCTIONS = {
     "resize": {"command": "handlers.resize.handler", "memory_mb": 1024, "timeout_s": 60},

@@ -10,7 +10,7 @@ import pytest
 from cfnlint.api import ManualArgs, lint_file
 from cfnlint.decode import decode_str
 
-from deploy.local import compose_init, http_front
+from deploy.local import apigw_events, compose_init, http_front
 from handlers.dynamo_store import TABLE_DEFINITION, TTL_SPECIFICATION
 from tests.deploy.conftest import PROJECT_ROOT, TEMPLATE_PATH
 
@@ -240,6 +240,15 @@ def test_rest_api_proxies_everything_to_the_api_function(template: dict[str, Any
     assert proxy["PathPart"] == "{proxy+}"
     permission = template["Resources"]["ApiInvokePermission"]["Properties"]
     assert permission["Principal"] == "apigateway.amazonaws.com"
+
+
+def test_binary_media_types_are_declared_once_and_the_template_lists_them(
+    template: dict[str, Any],
+) -> None:
+    declared = list(apigw_events.BINARY_MEDIA_TYPES)
+    assert template["Resources"]["RestApi"]["Properties"]["BinaryMediaTypes"] == declared
+    assert http_front.BINARY_MEDIA_TYPES is apigw_events.BINARY_MEDIA_TYPES
+    assert declared == compose_init.BINARY_MEDIA_TYPES
 
 
 def test_parameters_and_outputs(template: dict[str, Any]) -> None:
