@@ -11,9 +11,8 @@ import copy
 import io
 import json
 import os
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -23,6 +22,7 @@ import pytest
 from moto import mock_aws
 from PIL import Image
 
+from deploy.local.lambda_context import LambdaContext
 from handlers import bootstrap
 from handlers.dynamo_store import TABLE_DEFINITION
 
@@ -36,23 +36,6 @@ TABLE = "test-images"
 def load_event(name: str) -> dict[str, Any]:
     """A fresh copy of ``tests/events/<name>.json``."""
     return json.loads((EVENTS_DIR / f"{name}.json").read_text(encoding="utf-8"))
-
-
-@dataclass
-class LambdaContext:
-    """Stand-in for the Lambda context object (the attributes handlers may read)."""
-
-    function_name: str = "image-pipeline-test"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "/aws/lambda/image-pipeline-test"
-    log_stream_name: str = "2024/01/01/[$LATEST]0123456789abcdef"
-    remaining_ms: int = 60_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 # ---------------------------------------------------------------- images
