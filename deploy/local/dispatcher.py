@@ -31,12 +31,8 @@ Standalone: ``python -m deploy.local.dispatcher --queue-url URL`` (the handler d
 
 from __future__ import annotations
 
-import argparse
 import base64
-import importlib
 import logging
-import os
-import signal
 import sys
 import threading
 import time
@@ -48,13 +44,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from deploy.local import standalone
 from deploy.local.cli_args import int_range
-from deploy.local.lambda_context import lambda_context
-from handlers.config import ConfigError, Settings
+from deploy.local.lambda_context import Handler, lambda_context
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[dict[str, Any], Any], Any]
 
 DEFAULT_BATCH_SIZE = 10  # Lambda's default for SQS, also the ReceiveMessage maximum
 DEFAULT_WAIT_TIME_S = 20  # the ReceiveMessage maximum
@@ -269,24 +263,14 @@ class SqsDispatcher:
         self._threads = [t for t in self._threads if t.is_alive()]
 
 
-def load_handler(dotted: str) -> Handler:
-    """Import ``"package.module.function"`` and return the function."""
-    module_name, _, attribute = dotted.rpartition(".")
-    return getattr(importlib.import_module(module_name), attribute)
-
-
 def main(argv: list[str] | None = None) -> int:
     """CLI: poll a queue and invoke a handler until Ctrl-C or SIGTERM. Returns the exit code."""
-    parser = argparse.ArgumentParser(
-        prog="python -m deploy.local.dispatcher",
-        description="Poll an SQS queue and invoke a Lambda handler as the SQS event source does.",
+    parser = standalone.service_parser(
+        "deploy.local.dispatcher",
+        "Poll an SQS queue and invoke a Lambda handler as the SQS event source does.",
+        DEFAULT_HANDLER,
     )
     parser.add_argument("--queue-url", required=True, help="the queue to poll")
-    parser.add_argument(
-        "--handler",
-        default=DEFAULT_HANDLER,
-        help="dotted path of the handler (default: %(default)s)",
-    )
     parser.add_argument(
         "--batch-size",
         type=int_range(1, 10),
@@ -304,15 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.handler == DEFAULT_HANDLER:  # its settings checked now, not at the first message
-        try:
-            Settings.from_env(os.environ, role="resize")
-        except ConfigError as e:
-            parser.exit(2, f"{parser.prog}: error: {e}\n")
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
-    )
-    for noisy in ("botocore", "boto3", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+        standalone.check_settings(parser, "resize")
+    standalone.configure_logging()
 
     def log_batch(outcome: BatchOutcome) -> None:
         log.info(
@@ -325,19 +302,17 @@ def main(argv: list[str] | None = None) -> int:
 
     dispatcher = SqsDispatcher(
         args.queue_url,
-        load_handler(args.handler),
+        standalone.load_handler(args.handler),
         batch_size=args.batch_size,
         wait_time_s=args.wait_time,
         on_batch=log_batch,
     )
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
-    dispatcher.start(args.workers)
-    log.info("polling %s with %d worker(s); Ctrl-C to stop", args.queue_url, args.workers)
-    stopping.wait()
-    dispatcher.stop()
-    return 0
+
+    def start() -> None:
+        dispatcher.start(args.workers)
+        log.info("polling %s with %d worker(s); Ctrl-C to stop", args.queue_url, args.workers)
+
+    return standalone.run_until_signalled(start, dispatcher.stop)
 
 
 if __name__ == "__main__":

@@ -28,11 +28,9 @@ configured by the environment, read through ``handlers.config.Settings``).
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
-import signal
 import sys
 import threading
 import time
@@ -43,6 +41,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from deploy.local import standalone
 from deploy.local.apigw_events import (
     BINARY_MEDIA_TYPES,
     ProxyResponse,
@@ -53,12 +52,9 @@ from deploy.local.apigw_events import (
     too_large_response,
 )
 from deploy.local.cli_args import port_number
-from deploy.local.lambda_context import lambda_context
-from handlers.config import ConfigError, Settings
+from deploy.local.lambda_context import Handler, lambda_context
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[dict[str, Any], Any], Any]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway REST API payload quota
@@ -334,32 +330,21 @@ class ApiFront:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: serve the API handler on a port until Ctrl-C or SIGTERM. Returns the exit code."""
-    parser = argparse.ArgumentParser(
-        prog="python -m deploy.local.http_front",
-        description="Serve a Lambda handler over HTTP as an API Gateway REST proxy would.",
+    parser = standalone.service_parser(
+        "deploy.local.http_front",
+        "Serve a Lambda handler over HTTP as an API Gateway REST proxy would.",
+        DEFAULT_HANDLER,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
     parser.add_argument(
         "--port", type=port_number, default=8080, help="port, 0 = free (default: 8080)"
     )
-    parser.add_argument(
-        "--handler",
-        default=DEFAULT_HANDLER,
-        help="dotted path of the handler (default: %(default)s)",
-    )
     args = parser.parse_args(argv)
-    try:  # the API's settings: its CORS origins for the front's own answers, checked now
-        settings = Settings.from_env(
-            os.environ, role="api" if args.handler == DEFAULT_HANDLER else "any"
-        )
-    except ConfigError as e:
-        parser.exit(2, f"{parser.prog}: error: {e}\n")
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
+    # The API's settings: its CORS origins for the front's own answers, checked now.
+    settings = standalone.check_settings(
+        parser, "api" if args.handler == DEFAULT_HANDLER else "any"
     )
-    for noisy in ("botocore", "boto3", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    from deploy.local.dispatcher import load_handler
+    standalone.configure_logging()
 
     def log_request(record: RequestRecord) -> None:
         log.info(
@@ -371,20 +356,18 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     front = ApiFront(
-        load_handler(args.handler),
+        standalone.load_handler(args.handler),
         host=args.host,
         port=args.port,
         cors_allow_origins=settings.cors_allow_origins,
         region=settings.region,
         on_request=log_request,
     )
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
-    log.info("serving %s on %s; Ctrl-C to stop", args.handler, front.start())
-    stopping.wait()
-    front.stop()
-    return 0
+
+    def start() -> None:
+        log.info("serving %s on %s; Ctrl-C to stop", args.handler, front.start())
+
+    return standalone.run_until_signalled(start, front.stop)
 
 
 if __name__ == "__main__":

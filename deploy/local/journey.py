@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -30,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from deploy.local.dispatcher import BatchOutcome
 from deploy.local.http_front import CLIENT_CLOSED_STATUS, RequestRecord
+from deploy.local.lambda_context import Handler
 from handlers.config import normalise_prefix
 from handlers.events import (
     EventShapeError,
@@ -43,7 +43,6 @@ from imgproc.cli_report import human_size
 
 log = logging.getLogger("journey")
 
-Handler = Callable[[dict[str, Any], Any], Any]
 UPLOAD_LINE_WAIT_S = 5.0
 
 
