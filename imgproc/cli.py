@@ -53,6 +53,7 @@ from imgproc.cli_plan import (
     UsageError,
     check_out_dir,
     collect_inputs,
+    output_path,
     plan_outputs,
 )
 from imgproc.cli_report import (
@@ -178,7 +179,7 @@ def run_task(task: Task, limits: Limits) -> Record:
         return {"input": name, "status": FAILED, "reason": INTERNAL_ERROR, "message": msg}
     duration_ms = round((time.perf_counter() - started) * 1000, 1)
 
-    output = task.output_base.with_name(f"{task.output_base.name}.{result.extension}")
+    output = output_path(task.output_base, result.extension)
     try:
         write_atomic(output, result.data)
     except OSError as e:

@@ -1,7 +1,10 @@
-"""Planning for ``imgproc resize``: which files are inputs, where their outputs go.
+"""Planning a run over local files: which files are inputs, where their outputs go.
 
-No image I/O here: only names, ``stat()`` and folder listings, so a plan is
-made (and refused) before anything is read, processed or written.
+The one set of rules for ``imgproc resize`` and for the local runner's batch form
+(``python -m deploy.local FILES...``, :mod:`deploy.local.batch`), so the same folder
+gives the same inputs and the same output names either way. No image I/O here: only
+names, ``stat()`` and folder listings, so a plan is made (and refused) before anything
+is read, processed, uploaded or written.
 
 Inputs
     Each INPUT is a file or a folder. Folders are walked recursively in sorted order;
@@ -17,7 +20,8 @@ Inputs
 
     An INPUT argument that does not exist, or is neither a regular file nor a folder,
     is a usage error (exit 2) reported before anything is processed: it is a typo on
-    the command line, not a verdict on an image.
+    the command line, not a verdict on an image. (The batch form instead reports a
+    missing file as that file's outcome, ``missing``: ``missing_ok``.)
 
 Outputs
     ``OUTDIR/<relative dir>/<stem>.<ext>`` where ``<ext>`` is the output format's
@@ -45,7 +49,8 @@ OUTDIR must not hold the inputs (:func:`check_out_dir`)
       match (``a.png`` -> ``a.jpg`` over the user's own ``a.jpg``, even one that is
       not an input because it is hidden or not named), and be taken for inputs by
       the next run; or
-    - any planned output path (with any of the output extensions) is an existing
+    - any planned output path (with any of the output extensions), or another file
+      the caller writes there (the batch form's ``results.jsonl``), is an existing
       input file.
 
     Both compare file identity (device and inode), so symlinks, hard links and
@@ -134,25 +139,36 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def collect_inputs(inputs: Sequence[Path], out_dir: Path) -> list[tuple[Path, PurePath]]:
+def collect_inputs(
+    inputs: Sequence[Path], out_dir: Path | None, *, missing_ok: bool = False
+) -> list[tuple[Path, PurePath]]:
     """Expand INPUT arguments into ``(path, relative name)`` pairs, in order.
 
     The relative name is the file name for a file argument and the path inside the
     folder for a walked file; it decides the output name. Duplicates (same resolved
-    file) are kept once, at their first position.
+    file) are kept once, at their first position. ``out_dir`` (``None``: no outputs)
+    is never walked into.
+
+    Args:
+        missing_ok: an argument that does not exist is kept as a file (the caller
+            reports it) instead of being a usage error.
 
     Raises:
-        UsageError: an argument does not exist or is neither a regular file nor a folder.
+        UsageError: an argument does not exist (unless ``missing_ok``), or cannot be
+            accessed, or is neither a regular file nor a folder.
     """
-    skip_dir = _resolve(out_dir)
+    skip_dir = _resolve(out_dir) if out_dir is not None else None
     found: list[tuple[Path, PurePath]] = []
     seen: set[Path] = set()
     for arg in inputs:
         try:
             mode = arg.stat().st_mode
         except FileNotFoundError:
-            msg = f"input not found: {arg}"
-            raise UsageError(msg) from None
+            if missing_ok:
+                mode = stat.S_IFREG
+            else:
+                msg = f"input not found: {arg}"
+                raise UsageError(msg) from None
         except OSError as e:
             msg = f"cannot access input {arg}: {e.strerror or e}"
             raise UsageError(msg) from None
@@ -212,41 +228,69 @@ def plan_outputs(found: Sequence[tuple[Path, PurePath]], out_dir: Path) -> list[
     ]
 
 
-def check_out_dir(inputs: Sequence[Path], out_dir: Path, tasks: Sequence[Task]) -> None:
+def check_out_dir(
+    inputs: Sequence[Path],
+    out_dir: Path,
+    tasks: Sequence[Task],
+    *,
+    also_written: Sequence[Path] = (),
+) -> None:
     """Refuse a plan that could overwrite an original (module docstring, "OUTDIR must not...").
 
     Args:
-        inputs: the INPUT arguments (files and folders), all existing.
+        inputs: the INPUT arguments (files and folders); those that do not exist are
+            passed over.
         out_dir: OUTDIR as given (it may not exist yet).
         tasks: the planned outputs, from :func:`plan_outputs`.
+        also_written: other files the caller writes (a results file, say).
 
     Raises:
-        UsageError: OUTDIR is an input folder or holds an input file, or a planned
-            output path is an input file. The message names both and suggests another
-            ``--out``.
+        UsageError: OUTDIR is an input folder, or a planned output path is an input
+            file, or OUTDIR holds an input file; checked in that order. The message names
+            what would be overwritten and suggests another ``--out``.
     """
+    advice = f"choose another --out (for example {out_dir / 'resized'})"
     out_id = _identity(out_dir)
-    if out_id is not None:
-        for arg in inputs:
-            folder = arg if arg.is_dir() else arg.parent
-            if _identity(folder) == out_id:
-                what = "is the input folder" if folder is arg else f"holds the input {arg}"
-                msg = (
-                    f"--out {out_dir} {what}: the outputs would replace or mix with the "
-                    f"originals; choose another --out outside the inputs (for example "
-                    f"{out_dir.parent / (out_dir.name + '-resized')})"
-                )
-                raise UsageError(msg)
+    held: Path | None = None
+    for arg in inputs:
+        arg_id = _identity(arg)
+        if out_id is None or arg_id is None:
+            continue
+        if arg.is_dir() and arg_id == out_id:
+            msg = (
+                f"--out {out_dir} is the input folder {arg}: the outputs would replace or "
+                f"mix with the originals; {advice}"
+            )
+            raise UsageError(msg)
+        if held is None and not arg.is_dir() and _identity(arg.parent) == out_id:
+            held = arg
+    held_note = f" (and --out {out_dir} holds the input {held})" if held is not None else ""
 
     input_ids = {_identity(task.input_path): task.input_path for task in tasks}
     input_ids.pop(None, None)
-    for task in tasks:
-        for ext in OUTPUT_EXTENSIONS:
-            output = task.output_base.with_name(f"{task.output_base.name}.{ext}")
-            original = input_ids.get(_identity(output))
-            if original is not None:
-                msg = (
-                    f"the output for {task.input_path} would be {output}, which is the "
-                    f"input {original}: originals are never overwritten; choose another --out"
-                )
-                raise UsageError(msg)
+    targets = [
+        (f"the rendition of {task.input_path}", output_path(task.output_base, ext))
+        for task in tasks
+        for ext in OUTPUT_EXTENSIONS
+    ]
+    targets.extend((path.name, path) for path in also_written)
+    for what, target in targets:
+        original = input_ids.get(_identity(target))
+        if original is not None:
+            msg = (
+                f"--out {out_dir}: {what} would be written to {target}, which is the input "
+                f"{original}; originals are never overwritten{held_note}; {advice}"
+            )
+            raise UsageError(msg)
+    if held is not None:
+        msg = (
+            f"--out {out_dir} holds the input {held}: the outputs would replace or mix "
+            f"with the originals; {advice}"
+        )
+        raise UsageError(msg)
+
+
+def output_path(output_base: Path, extension: str) -> Path:
+    """Where an output goes once its format is known: ``OUTDIR/2024/a`` + ``jpg`` ->
+    ``OUTDIR/2024/a.jpg`` (``extension`` without the dot)."""
+    return output_base.with_name(f"{output_base.name}.{extension}")

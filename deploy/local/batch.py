@@ -39,19 +39,27 @@ from rich.table import Table
 from rich.text import Text
 
 from handlers.config import Settings
-from imgproc.cli_plan import OUTPUT_EXTENSIONS
+from imgproc.cli_plan import Task, check_out_dir, collect_inputs, output_path, plan_outputs
 from imgproc.cli_report import human_size
-from imgproc.sniff import IMAGE_SUFFIXES
 
-# The API's POST /images limit when not configured otherwise (handlers/config.py).
-API_MAX_BODY_BYTES: int = next(
-    f.default for f in fields(Settings) if f.name == "api_max_body_bytes"
-)
+
+def _default_api_max_body_bytes() -> int:
+    """The API's ``POST /images`` limit when not configured otherwise (handlers/config.py)."""
+    default = next(f.default for f in fields(Settings) if f.name == "api_max_body_bytes")
+    if not isinstance(default, int):
+        msg = f"Settings.api_max_body_bytes: expected an int default, got {default!r}"
+        raise TypeError(msg)
+    return default
+
+
+API_MAX_BODY_BYTES = _default_api_max_body_bytes()
 FINAL_STATUSES = frozenset({"processed", "rejected", "failed"})
 POLL_INTERVAL_S = 0.2
 HTTP_TIMEOUT_S = 60
+RESULTS_FILE = "results.jsonl"  # under --out: every item, one JSON object per line
 REFUSAL_STATUSES = frozenset({400, 413, 415})  # the API refusing the file: its code is the reason
-# Older API versions answered these codes; read them as the reason codes they became.
+# Codes the API answered before it used the engine's reason codes; no deployment outside this
+# repository ever did, so this is dead, but tests/e2e/test_batch_outcomes.py pins it.
 LEGACY_CODES = {"unsupported_media_type": "unsupported_format", "payload_too_large": "too_large"}
 STATUS_REASONS = {413: "too_large", 415: "unsupported_format"}  # a refusal without a JSON code
 
@@ -77,88 +85,33 @@ class ImageOutcome:
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """One file to process: where it is, and its name relative to the argument it came from
-    (the folder given, or just the file name) for naming its rendition under ``--out``."""
+    """One file to process and where its rendition goes: ``output_base`` is the path under
+    ``--out`` without the extension (``2024/a``; the rendition's own extension is added once
+    it is known), planned by :func:`plan_batch`."""
 
     path: Path
-    relative: Path
+    output_base: Path
 
 
-def collect_images(paths: Iterable[str | Path], *, out_dir: Path | None = None) -> list[Source]:
-    """Expand ``paths``: files as given, folders walked (sorted) for image file names.
+def plan_batch(paths: Iterable[str | Path], out_dir: Path | None) -> list[Source]:
+    """The files to upload and their renditions' names, by the engine CLI's rules.
 
-    A folder contributes files with an image suffix (``IMAGE_SUFFIXES``), skipping hidden
-    ones and, when ``out_dir`` lies inside it, everything under ``out_dir`` (so a run over
-    ``.`` does not upload the previous run's renditions); a file named explicitly is taken
-    whatever its name. A path that does not exist is returned as is (its upload then fails
-    with ``missing``). Relative names are made unique (:func:`dedupe_relative`).
+    ``imgproc resize`` and the batch form walk and name alike (:mod:`imgproc.cli_plan`):
+    files as given, folders walked (sorted, files before sub-folders) for image suffixes,
+    hidden names and ``out_dir`` skipped, a file reached twice taken once; names made
+    unique case-insensitively (``a.jpg`` + ``a.png`` -> ``a_jpg``, ``a_png``). One
+    difference: a path that does not exist is kept, and its outcome is ``missing``.
+
+    Raises:
+        UsageError: a path is neither a file nor a folder, or ``out_dir`` would take the
+            renditions or ``results.jsonl`` over an input (:func:`imgproc.cli_plan.check_out_dir`).
     """
-    skip = out_dir.resolve() if out_dir is not None else None
-    sources: list[Source] = []
-    for raw in paths:
-        path = Path(raw)
-        if not path.is_dir():
-            sources.append(Source(path, Path(path.name)))
-            continue
-        root = path.resolve()
-        skip_here = (
-            skip if skip is not None and skip != root and skip.is_relative_to(root) else None
-        )
-        for p in sorted(path.rglob("*")):
-            relative = p.relative_to(path)
-            if (
-                p.is_file()
-                and p.suffix.lower() in IMAGE_SUFFIXES
-                and not any(part.startswith(".") for part in relative.parts)
-                and not (skip_here and p.resolve().is_relative_to(skip_here))
-            ):
-                sources.append(Source(p, relative))
-    dedupe_relative(sources)
-    return sources
-
-
-def out_dir_problem(
-    paths: Iterable[str | Path], sources: list[Source], out_dir: Path
-) -> str | None:
-    """Why ``out_dir`` cannot take the outputs of a batch over ``paths``, or ``None``.
-
-    Refused (a usage error for the caller): ``out_dir`` is one of the folders given, or a
-    rendition (``out_dir / relative`` with any engine extension, ``OUTPUT_EXTENSIONS``) or
-    ``results.jsonl`` would be written over one of the input files (compared by device and
-    inode, so links and case-insensitive names count).
-    """
-    for raw in paths:
-        if Path(raw).is_dir() and _identity(Path(raw)) == _identity(out_dir):
-            return (
-                f"--out {out_dir} is the input folder {raw}: the renditions would mix with "
-                f"the originals; choose another --out (for example {out_dir / 'resized'})"
-            )
-    inputs = {_identity(s.path): s.path for s in sources}
-    inputs.pop(None, None)
-    targets = [(out_dir / "results.jsonl", None)]
-    targets.extend(
-        (out_dir / s.relative.with_suffix(f".{ext}"), s.path)
-        for s in sources
-        for ext in OUTPUT_EXTENSIONS
-    )
-    for target, source in targets:
-        original = inputs.get(_identity(target))
-        if original is not None:
-            what = f"the rendition of {source}" if source is not None else "results.jsonl"
-            return (
-                f"--out {out_dir}: {what} would be written to {target}, which is the input "
-                f"{original}; originals are never overwritten, choose another --out"
-            )
-    return None
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    """``(st_dev, st_ino)`` of an existing file or folder, else ``None``."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
+    inputs = [Path(p) for p in paths]
+    planned = plan_outputs(collect_inputs(inputs, out_dir, missing_ok=True), Path())
+    if out_dir is not None:
+        under_out = [Task(t.input_path, out_dir / t.output_base) for t in planned]
+        check_out_dir(inputs, out_dir, under_out, also_written=[out_dir / RESULTS_FILE])
+    return [Source(t.input_path, t.output_base) for t in planned]
 
 
 def content_type_of(path: Path) -> str:
@@ -302,7 +255,7 @@ def process_one(
     stop: threading.Event | None = None,
 ) -> ImageOutcome:
     """Upload ``source``, wait for its final status, save the rendition under ``out_dir``
-    (``relative`` path, the rendition's extension); never raises."""
+    (``source.output_base`` plus the rendition's extension); never raises."""
     path = source.path
     outcome = ImageOutcome(path=path)
     started = time.monotonic()
@@ -315,7 +268,7 @@ def process_one(
             item = wait_for(session, api_url, outcome.image_id, timeout_s=timeout_s, stop=stop)
             outcome.elapsed_s = time.monotonic() - started
             if out_dir is not None and item.get("status") == "processed":
-                outcome.output = save_rendition(session, item, out_dir / source.relative)
+                outcome.output = save_rendition(session, item, out_dir / source.output_base)
         except (requests.RequestException, OSError, KeyError, ValueError) as e:
             outcome.status, outcome.reason, outcome.message = classify_failure(e)
             outcome.elapsed_s = time.monotonic() - started
@@ -334,11 +287,11 @@ def process_one(
     return outcome
 
 
-def save_rendition(session: requests.Session, item: dict[str, Any], target: Path) -> Path:
-    """Download a processed item's rendition (its presigned ``download_url``) to ``target``
-    with the rendition's extension; returns the path written."""
+def save_rendition(session: requests.Session, item: dict[str, Any], output_base: Path) -> Path:
+    """Download a processed item's rendition (its presigned ``download_url``) to
+    ``output_base`` plus the rendition's extension; returns the path written."""
     extension = str(item.get("processed_key", "")).rsplit(".", 1)[-1]
-    path = target.with_suffix(f".{extension}") if extension else target
+    path = output_path(output_base, extension) if extension else output_base
     response = session.get(item["download_url"], timeout=HTTP_TIMEOUT_S)
     response.raise_for_status()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -357,7 +310,8 @@ def run_batch(
     on_done: Callable[[ImageOutcome], None] | None = None,
     stop: threading.Event | None = None,
 ) -> list[ImageOutcome]:
-    """Process ``sources`` through the API, ``concurrency`` at a time; outcomes in input order.
+    """Process ``sources`` (from :func:`plan_batch`) through the API, ``concurrency`` at a
+    time; outcomes in input order.
 
     ``timeout_s`` bounds the wait for each image's final status after its upload. With
     ``out_dir``, renditions are saved there and every item is written, one JSON object per
@@ -379,12 +333,11 @@ def run_batch(
             on_done(outcome)
         return outcome
 
-    dedupe_relative(sources)
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="upload") as pool:
         outcomes = list(pool.map(one, sources))
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        with (out_dir / "results.jsonl").open("w", encoding="utf-8") as f:
+        with (out_dir / RESULTS_FILE).open("w", encoding="utf-8") as f:
             for o in outcomes:
                 record = {
                     "file": str(o.path),
@@ -397,22 +350,6 @@ def run_batch(
                 }
                 f.write(json.dumps(record, default=str) + "\n")
     return outcomes
-
-
-def dedupe_relative(sources: list[Source]) -> None:
-    """Make relative names unique in place (``a.jpg`` twice: the second becomes ``a-2.jpg``);
-    running it again changes nothing."""
-    seen: set[Path] = set()
-    for i, source in enumerate(sources):
-        relative, n = source.relative, 1
-        while relative.with_suffix("") in seen:
-            n += 1
-            relative = source.relative.with_name(
-                f"{source.relative.stem}-{n}{source.relative.suffix}"
-            )
-        seen.add(relative.with_suffix(""))
-        if relative != source.relative:
-            sources[i] = Source(source.path, relative)
 
 
 def _size(size_bytes: int | None, dims: tuple[int, int] | None) -> str:

@@ -44,10 +44,11 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from deploy.local.batch import Source, collect_images, out_dir_problem, run_batch, summary_table
+from deploy.local.batch import Source, plan_batch, run_batch, summary_table
 from deploy.local.cli_args import int_range, port_number, positive_float, positive_int
 from deploy.local.emulator import Emulator, EmulatorError, EmulatorPortInUse
 from handlers.config import ConfigError, Settings
+from imgproc.cli_plan import UsageError
 
 log = logging.getLogger("deploy.local")
 journey_log = logging.getLogger("journey")
@@ -515,11 +516,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sources: list[Source] = []
     if args.paths:  # checked before anything starts: a bad --out is a usage error
-        out_dir = Path(args.out) if args.out else None
-        sources = collect_images(args.paths, out_dir=out_dir)
-        problem = out_dir_problem(args.paths, sources, out_dir) if out_dir else None
-        if problem:
-            parser.error(problem)
+        try:
+            sources = plan_batch(args.paths, Path(args.out) if args.out else None)
+        except UsageError as e:
+            parser.error(str(e))
     console = Console(stderr=True)
     configure_logging(console, quiet=args.quiet)
     stop = threading.Event()
