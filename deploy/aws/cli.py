@@ -33,7 +33,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import NoCredentialsError
 
@@ -44,6 +44,9 @@ from deploy.aws.image import check_tag, git_image_tag, planned_image_uri, publis
 from deploy.aws.options import PLATFORMS, Options, Say
 from deploy.aws.parameters import check_parameters
 from deploy.aws.stack import deploy_stack, destroy, preview_changes, stack_outputs, stack_status
+
+Service = Literal["cloudformation", "ecr", "lambda", "s3", "sts"]
+"""The AWS services the deploy tool calls."""
 
 # ------------------------------------------------------------------------- commands
 
@@ -125,7 +128,7 @@ def run(
     command: str,
     opts: Options,
     *,
-    clients: Callable[[str], Any],
+    clients: Callable[[Service], Any],
     builder: ImageBuilder,
     tag: str,
     delete_repository: bool = False,
@@ -412,11 +415,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not session.region_name:
             msg = "no AWS region: pass --region or set AWS_REGION"
             raise DeployError(msg)
+
+        def client(service: Service) -> Any:
+            return session.client(service)
+
         started = time.monotonic()
         run(
             args.command,
             opts,
-            clients=session.client,
+            clients=client,
             builder=DockerCli(),
             tag=tag,
             delete_repository=args.delete_repository,

@@ -36,7 +36,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 
@@ -236,7 +236,7 @@ def lambda_wiring(
     """Storage, functions (Active first), trigger, then notification, then the REST API."""
     session = session or boto3.session.Session()
 
-    def client(service: str) -> Any:
+    def client(service: Literal["s3", "sqs", "lambda", "dynamodb", "iam", "apigateway"]) -> Any:
         return session.client(
             service, region_name=region, endpoint_url=endpoint_url, config=resources.CLIENT_CONFIG
         )

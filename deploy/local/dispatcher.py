@@ -36,7 +36,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +57,7 @@ ERROR_BACKOFF_S = 1.0
 DEFAULT_HANDLER = "handlers.resize.handler"
 
 
-def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:
+def _message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
     """One SQS API message attribute in the Lambda event's camelCase shape."""
     binary = value.get("BinaryValue")
     out: dict[str, Any] = {
@@ -72,7 +72,7 @@ def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
-def sqs_record(message: dict[str, Any], *, queue_arn: str, region: str) -> dict[str, Any]:
+def sqs_record(message: Mapping[str, Any], *, queue_arn: str, region: str) -> dict[str, Any]:
     """Turn one ReceiveMessage message into the record Lambda's SQS event source sends."""
     record: dict[str, Any] = {
         "messageId": message["MessageId"],
@@ -188,7 +188,7 @@ class SqsDispatcher:
             return None
         return self.invoke(messages)
 
-    def invoke(self, messages: list[dict[str, Any]]) -> BatchOutcome:
+    def invoke(self, messages: Sequence[Mapping[str, Any]]) -> BatchOutcome:
         """Hand ``messages`` (ReceiveMessage shape) to the handler and settle them."""
         records = [sqs_record(m, queue_arn=self.queue_arn, region=self.region) for m in messages]
         ids = [r["messageId"] for r in records]
@@ -225,10 +225,12 @@ class SqsDispatcher:
     def _delete(self, records: list[dict[str, Any]]) -> None:
         if not records:
             return
-        entries = [
-            {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(records)
-        ]
-        response = self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+        response = self.sqs.delete_message_batch(
+            QueueUrl=self.queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(records)
+            ],
+        )
         for failure in response.get("Failed", []):
             log.warning(
                 "could not delete message %s: %s", failure.get("Id"), failure.get("Message")

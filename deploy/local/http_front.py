@@ -166,7 +166,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 True,
             )
         body = self.rfile.read(length) if length else b""
-        host, port = self.server.server_address[:2]
+        host, port = self.server.bound_address
         event = build_event(
             method=self.command,
             target=self.path,
@@ -174,7 +174,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             body=body,
             source_ip=self.client_address[0],
             host=self.headers.get("Host", f"{host}:{port}"),
-            port=int(port),
+            port=port,
             binary_media_types=self.server.binary_media_types,
         )
         return self._invoke(event, len(body)), len(body), False
@@ -252,6 +252,12 @@ class _Server(ThreadingHTTPServer):
     on_request: Callable[[RequestRecord], None] | None
     on_request_started: Callable[[str, str], None] | None
 
+    @property
+    def bound_address(self) -> tuple[str, int]:
+        """``(host, port)`` the socket is bound to (port 0 resolved to the real one)."""
+        host, port = self.server_address[:2]
+        return (host if isinstance(host, str) else bytes(host).decode()), int(port)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up is not an error worth a traceback: one DEBUG line."""
         error = sys.exc_info()[1]
@@ -307,7 +313,7 @@ class ApiFront:
     @property
     def url(self) -> str:
         """``http://host:port`` of the API (loopback when bound to all interfaces)."""
-        host, port = self._server.server_address[:2]
+        host, port = self._server.bound_address
         host = "127.0.0.1" if host in ("0.0.0.0", "") else host
         return f"http://{host}:{port}"
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 from botocore.config import Config
@@ -88,7 +88,7 @@ def ensure_resources(
     session = session or boto3.session.Session()
     region = region or session.region_name or "us-east-1"
 
-    def client(service: str) -> Any:
+    def client(service: Literal["s3", "dynamodb", "sqs"]) -> Any:
         return session.client(
             service, region_name=region, endpoint_url=endpoint_url, config=CLIENT_CONFIG
         )

@@ -48,22 +48,30 @@ from deploy.local.batch import Source, plan_batch, run_batch, summary_table
 from deploy.local.cli_args import int_range, port_number, positive_float, positive_int
 from deploy.local.emulator import Emulator, EmulatorError, EmulatorPortInUse
 from handlers.config import ConfigError, Settings
+from imgproc import DEFAULT_MAX_DIM_PX
 from imgproc.cli_plan import UsageError
 
 log = logging.getLogger("deploy.local")
 journey_log = logging.getLogger("journey")
 
-DEFAULTS = {
-    "host": "127.0.0.1",
-    "api_port": 8080,
-    "emulator_port": 4566,
-    "max_dim": 500,
-    "uploads_bucket": "image-uploads",
-    "processed_bucket": "image-processed",
-    "table": "image-metadata",
-    "queue": "image-uploads-events",
-    "region": "us-east-1",
-}
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    """What ``python -m deploy.local`` uses for a flag that is not given: the address and
+    ports to listen on, the renditions' longest side in pixels, resource names, region."""
+
+    host: str = "127.0.0.1"
+    api_port: int = 8080
+    emulator_port: int = 4566
+    max_dim: int = DEFAULT_MAX_DIM_PX
+    uploads_bucket: str = "image-uploads"
+    processed_bucket: str = "image-processed"
+    table: str = "image-metadata"
+    queue: str = "image-uploads-events"
+    region: str = "us-east-1"  # when neither --region nor AWS_REGION/AWS_DEFAULT_REGION is set
+
+
+DEFAULTS = Defaults()
 IDLE_POLL_S = 2  # the dispatcher's long poll; also bounds how long a stop waits for it
 CLI_CREDENTIALS = "AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x"  # the emulator takes any
 MAX_VISIBILITY_TIMEOUT_S = 43_200  # SQS: 12 hours
@@ -133,36 +141,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="images or folders to process, then exit (none: serve)",
     )
     parser.add_argument(
-        "--host", default=DEFAULTS["host"], help="address to listen on (default: %(default)s)"
+        "--host", default=DEFAULTS.host, help="address to listen on (default: %(default)s)"
     )
     parser.add_argument(
         "--api-port",
         type=port_number,
-        default=DEFAULTS["api_port"],
+        default=DEFAULTS.api_port,
         help="API and upload page port, 0 = free (default: %(default)s)",
     )
     parser.add_argument(
         "--emulator-port",
         type=port_number,
-        default=DEFAULTS["emulator_port"],
+        default=DEFAULTS.emulator_port,
         help="AWS emulator port, 0 = free (default: %(default)s)",
     )
     parser.add_argument(
         "--max-dim",
         type=positive_int,
-        default=DEFAULTS["max_dim"],
+        default=DEFAULTS.max_dim,
         help="longest side of renditions, pixels (default: %(default)s)",
     )
     parser.add_argument(
-        "--uploads-bucket", default=DEFAULTS["uploads_bucket"], help="default: %(default)s"
+        "--uploads-bucket", default=DEFAULTS.uploads_bucket, help="default: %(default)s"
     )
     parser.add_argument(
-        "--processed-bucket", default=DEFAULTS["processed_bucket"], help="default: %(default)s"
+        "--processed-bucket", default=DEFAULTS.processed_bucket, help="default: %(default)s"
     )
-    parser.add_argument("--table", default=DEFAULTS["table"], help="default: %(default)s")
+    parser.add_argument("--table", default=DEFAULTS.table, help="default: %(default)s")
     parser.add_argument(
         "--queue",
-        default=DEFAULTS["queue"],
+        default=DEFAULTS.queue,
         help="SQS queue name; its DLQ is NAME-dlq (default: %(default)s)",
     )
     parser.add_argument(
@@ -329,7 +337,7 @@ class LocalPipeline:
             args.region
             or os.environ.get("AWS_REGION")
             or os.environ.get("AWS_DEFAULT_REGION")
-            or DEFAULTS["region"]
+            or DEFAULTS.region
         )
         configure_environment(os.environ, region=region, args=args)
         try:  # as each function would at its first invocation; a start error instead
