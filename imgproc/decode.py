@@ -17,6 +17,7 @@ Every failure becomes :class:`~imgproc.errors.ImageRejected`.
 
 from __future__ import annotations
 
+import importlib
 import io
 import struct
 import zlib
@@ -62,42 +63,28 @@ class _Reader(io.BytesIO):
         return chunk
 
 
+_DECODERS: dict[str, tuple[str, str]] = {
+    sniff.JPEG: ("PIL.JpegImagePlugin", "jpeg_factory"),
+    sniff.PNG: ("PIL.PngImagePlugin", "PngImageFile"),
+    sniff.GIF: ("PIL.GifImagePlugin", "GifImageFile"),
+    sniff.WEBP: ("PIL.WebPImagePlugin", "WebPImageFile"),
+    sniff.TIFF: ("PIL.TiffImagePlugin", "TiffImageFile"),
+    sniff.BMP: ("PIL.BmpImagePlugin", "BmpImageFile"),
+    sniff.AVIF: ("PIL.AvifImagePlugin", "AvifImageFile"),
+    sniff.HEIF: ("pillow_heif.as_plugin", "HeifImageFile"),
+}
+"""``format -> (module, class or factory)``: the one decoder of each allowed format,
+imported on first use (opening a PNG never loads the HEIF library)."""
+
+
 def _factory(fmt: str) -> Callable[..., ImageFile.ImageFile]:
     """The one decoder class (or factory) for an allowed format."""
-    if fmt == sniff.JPEG:
-        from PIL import JpegImagePlugin
-
-        return JpegImagePlugin.jpeg_factory
-    if fmt == sniff.PNG:
-        from PIL import PngImagePlugin
-
-        return PngImagePlugin.PngImageFile
-    if fmt == sniff.GIF:
-        from PIL import GifImagePlugin
-
-        return GifImagePlugin.GifImageFile
-    if fmt == sniff.WEBP:
-        from PIL import WebPImagePlugin
-
-        return WebPImagePlugin.WebPImageFile
-    if fmt == sniff.TIFF:
-        from PIL import TiffImagePlugin
-
-        return TiffImagePlugin.TiffImageFile
-    if fmt == sniff.BMP:
-        from PIL import BmpImagePlugin
-
-        return BmpImagePlugin.BmpImageFile
-    if fmt == sniff.AVIF:
-        from PIL import AvifImagePlugin
-
-        return AvifImagePlugin.AvifImageFile
-    if fmt == sniff.HEIF:
-        from pillow_heif.as_plugin import HeifImageFile
-
-        return HeifImageFile
-    msg = f"no decoder for format {fmt!r}"
-    raise ValueError(msg)
+    if fmt not in _DECODERS:
+        msg = f"no decoder for format {fmt!r}"
+        raise ValueError(msg)
+    module, name = _DECODERS[fmt]
+    factory: Callable[..., ImageFile.ImageFile] = getattr(importlib.import_module(module), name)
+    return factory
 
 
 def _reason(error: BaseException, data: bytes, fmt: str, *, hit_end: bool) -> str:
