@@ -6,6 +6,9 @@ A plain HTTP client of the API (Contract 3), so it works against any deployment 
 - bigger ones ask ``POST /uploads`` for a presigned S3 POST and send the file there;
 - then ``GET /images/{image_id}`` is polled until the status is final or a timeout passes.
 
+Which files, and where their renditions go under ``--out``: :func:`plan_batch`, by the same
+rules as ``imgproc resize`` (:mod:`imgproc.cli_plan`).
+
 Outcomes use the pipeline's vocabulary (``status`` and ``reason``, plus a free-text
 ``message``):
 
