@@ -107,6 +107,14 @@ def human_size(size_bytes: float, *, mb_decimals: int = 2) -> str:
     return f"{int(size_bytes)} B"
 
 
+def _count(value: object) -> int:
+    """A record's byte count (an int by construction; anything else is a bug)."""
+    if not isinstance(value, int):
+        msg = f"expected a byte count, got {value!r}"
+        raise TypeError(msg)
+    return value
+
+
 def _kb(size_bytes: object) -> str:
     """Decimal kilobytes (1 kB = 1,000 bytes), the unit the pipeline's tables use."""
     return f"{size_bytes / 1000:,.1f}" if isinstance(size_bytes, int) else ""
@@ -153,8 +161,8 @@ def print_summary(records: Sequence[Record], elapsed_s: float) -> None:
 
     counts = {s: sum(1 for r in records if r["status"] == s) for s in (PROCESSED, REJECTED, FAILED)}
     done = [r for r in records if r["status"] == PROCESSED]
-    in_bytes = sum(int(r["input_size_bytes"]) for r in done)  # type: ignore[call-overload]
-    out_bytes = sum(int(r["size_bytes"]) for r in done)  # type: ignore[call-overload]
+    in_bytes = sum(_count(r["input_size_bytes"]) for r in done)
+    out_bytes = sum(_count(r["size_bytes"]) for r in done)
     console = Console()
     if not console.is_terminal:  # redirected to a file or a pipe: don't cut at 80 columns
         console = Console(width=max(console.width, 200))
