@@ -92,16 +92,15 @@ def collect_with_progress(records: Iterable[Record], total: int) -> list[Record]
     return done
 
 
-def human_size(size_bytes: float, *, mb_decimals: int = 2) -> str:
+def human_size(size_bytes: float) -> str:
     """A byte count for a person, in decimal units (1 MB = 1,000,000 bytes, the unit the
     API states its 4.5 MB limit in): ``15.79 MB``, ``48.2 kB``, ``512 B``.
 
-    Megabytes get ``mb_decimals`` decimals (a one-line log may ask for 1: ``2.1 MB``),
-    kilobytes one, bytes none. The one size format of the CLI, the local runner's batch
-    table and its journey lines.
+    Megabytes get two decimals, kilobytes one, bytes none. The one size format of the
+    CLI, the local runner's batch table and its journey lines.
     """
     if size_bytes >= 1_000_000:
-        return f"{size_bytes / 1_000_000:,.{mb_decimals}f} MB"
+        return f"{size_bytes / 1_000_000:,.2f} MB"
     if size_bytes >= 1000:
         return f"{size_bytes / 1000:,.1f} kB"
     return f"{int(size_bytes)} B"

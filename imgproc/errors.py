@@ -17,12 +17,11 @@ CORRUPT = "corrupt"
 UNSUPPORTED_FORMAT = "unsupported_format"
 TOO_MANY_PIXELS = "too_many_pixels"
 TOO_LARGE = "too_large"
-TOO_MANY_FRAMES = "too_many_frames"
 # Never raised: animated and multi-page inputs give their first frame. Kept only because
 # tests/unit/test_rejection_facts.py builds an ImageRejected with it; drop both together.
 
 REASONS: frozenset[str] = frozenset(
-    {EMPTY, TRUNCATED, CORRUPT, UNSUPPORTED_FORMAT, TOO_MANY_PIXELS, TOO_LARGE, TOO_MANY_FRAMES}
+    {EMPTY, TRUNCATED, CORRUPT, UNSUPPORTED_FORMAT, TOO_MANY_PIXELS, TOO_LARGE}
 )
 
 FACT_KEYS: tuple[str, ...] = (

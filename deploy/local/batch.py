@@ -63,7 +63,6 @@ RESULTS_FILE = "results.jsonl"  # under --out: every item, one JSON object per l
 REFUSAL_STATUSES = frozenset({400, 413, 415})  # the API refusing the file: its code is the reason
 # Codes the API answered before it used the engine's reason codes; no deployment outside this
 # repository ever did, so this is dead, but tests/e2e/test_batch_outcomes.py pins it.
-LEGACY_CODES = {"unsupported_media_type": "unsupported_format", "payload_too_large": "too_large"}
 STATUS_REASONS = {413: "too_large", 415: "unsupported_format"}  # a refusal without a JSON code
 
 
@@ -200,7 +199,7 @@ def classify_failure(error: Exception) -> tuple[str, str, str]:
         status_code = error.response.status_code
         code = api_error_code(error.response)
         if status_code in REFUSAL_STATUSES:
-            reason = LEGACY_CODES.get(code, code) if code else STATUS_REASONS.get(status_code)
+            reason = code or STATUS_REASONS.get(status_code)
             if reason is not None:
                 return "rejected", reason, message
         if status_code == 400 and "<Code>EntityTooLarge</Code>" in error.response.text:

@@ -1,8 +1,8 @@
 """One log line per step of each image's way through the local pipeline (stderr).
 
-    12:00:01.120 journey  uploaded   3f2a... photo.jpg (2.1 MB) via POST /images
+    12:00:01.120 journey  uploaded   3f2a... photo.jpg (2.10 MB) via POST /images
     12:00:01.135 journey  queued     3f2a... s3://image-uploads/uploads/3f2a.../photo.jpg
-    12:00:01.480 journey  processed  3f2a... 4000x3000 2.1 MB -> 500x375 48.2 kB (345 ms)
+    12:00:01.480 journey  processed  3f2a... 4000x3000 2.10 MB -> 500x375 48.2 kB (345 ms)
     12:00:01.700 journey  seen       3f2a... processed via GET /images/3f2a...
 
 Sizes are decimal (1 MB = 1,000,000 bytes, like the API's 4.5 MB body limit).
@@ -47,12 +47,12 @@ UPLOAD_LINE_WAIT_S = 5.0
 
 
 def item_size(size_bytes: object) -> str:
-    """A size from an item or a request for a journey line: ``2.1 MB``, ``48.2 kB``,
-    ``512 B`` (:func:`imgproc.cli_report.human_size`, one decimal in MB to keep the line
-    short; DynamoDB's Decimals too); ``?`` when missing or not a number."""
+    """A size from an item or a request for a journey line: ``2.10 MB``, ``48.2 kB``,
+    ``512 B`` (:func:`imgproc.cli_report.human_size`; DynamoDB's Decimals too); ``?`` when
+    missing or not a number."""
     if isinstance(size_bytes, bool) or not isinstance(size_bytes, int | float | Decimal):
         return "?"
-    return human_size(float(size_bytes), mb_decimals=1)
+    return human_size(float(size_bytes))
 
 
 def describe_item(item: dict[str, Any]) -> str:

@@ -101,7 +101,7 @@ def test_constructor_stays_backward_compatible_and_checks_keys() -> None:
     )
 
     given = {"original_format": "GIF"}
-    with_facts = ImageRejected("too_many_frames", "many", facts=given)
+    with_facts = ImageRejected("too_large", "many", facts=given)
     given["original_width"] = 1  # the exception keeps its own copy
     assert with_facts.facts == {"original_format": "GIF"}
 
