@@ -85,7 +85,7 @@ def api(environ: dict[str, str]) -> Iterator[LambdaFunction]:
     )
 
 
-def client(environ: dict[str, str], service: str) -> Any:
+def client(environ: dict[str, str], service: Any) -> Any:
     return boto3.client(service, endpoint_url=environ["AWS_ENDPOINT_URL"], region_name=REGION)
 
 
@@ -108,8 +108,11 @@ def test_resize_instance_turns_an_s3_event_into_a_rendition_and_an_item(
     body = s3.get_object(Bucket=PROCESSED, Key=item["processed_key"]["S"])["Body"].read()
     with Image.open(io.BytesIO(body)) as rendition:
         assert rendition.size == (500, 375)
-        red, green = rendition.getpixel((60, 60)), rendition.getpixel((440, 60))
-        blue, white = rendition.getpixel((60, 300)), rendition.getpixel((440, 300))
+        rgb = rendition.convert("RGB")
+        red, green = rgb.getpixel((60, 60)), rgb.getpixel((440, 60))
+        blue, white = rgb.getpixel((60, 300)), rgb.getpixel((440, 300))
+    assert isinstance(red, tuple) and isinstance(green, tuple)
+    assert isinstance(blue, tuple) and isinstance(white, tuple)
     assert red[0] > 230 and red[1] < 30 and red[2] < 30
     assert green[1] > 230 and green[0] < 30
     assert blue[2] > 230 and blue[0] < 30

@@ -54,6 +54,7 @@ Exit 2: a usage error, or an address that cannot be bound.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -346,7 +347,9 @@ class LambdaService:
             function.queue.stop()  # fail what waits, release /next calls
             for instance in function.instances:
                 instance.request_stop()
-        stops = [lambda mapping=mapping: mapping.stop(timeout_s=0.2) for mapping in mappings]
+        stops: list[Callable[[], object]] = [
+            functools.partial(mapping.stop, timeout_s=0.2) for mapping in mappings
+        ]
         stops += [function.stop for function in self.functions.values()]
         if self.front is not None:
             stops.append(self.front.stop)  # up to its 0.5 s poll interval
