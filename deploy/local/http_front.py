@@ -7,7 +7,9 @@ becomes the HTTP response (shapes in deploy/local/apigw_events.py). Like API Gat
   ``isBase64Encoded: true``; other bodies arrive as text; no body is ``null``;
 - requests over 10 MB are refused with 413 before the handler runs (the REST API payload
   quota), and so are events over Lambda's 6 MB synchronous invocation payload;
-- a handler that raises or returns a malformed reply yields 502;
+- a handler that raises or returns a malformed reply yields 502, and so does an invocation
+  through the Lambda Runtime API that fails (handler error, init error, timeout: see
+  ``ApiFront(invoke=...)`` and deploy/local/lambda_service/);
 - routes map to resources as the template's REST API: ``/`` and ``/{proxy+}`` (with
   ``pathParameters``), so the handler routes on the path.
 
@@ -55,6 +57,8 @@ from deploy.local.cli_args import port_number
 from deploy.local.lambda_context import Handler, lambda_context
 
 log = logging.getLogger(__name__)
+
+Invoke = Callable[[dict[str, Any]], Any]  # proxy event -> proxy reply; raises on a failure
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway REST API payload quota
@@ -225,15 +229,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 what=f", {event_bytes} bytes as a Lambda event",
                 cors=self._cors(),
             )
-        context = lambda_context(
-            "api",
-            self.server.region,
-            API_TIMEOUT_S,
-            memory_limit_in_mb=512,
-            aws_request_id=event["requestContext"]["requestId"],
-        )
         try:
-            return parse_response(self.server.handler(event, context))
+            return parse_response(self.server.invoke(event))
         except Exception:
             log.exception("API handler failed for %s %s", event["httpMethod"], event["path"])
             return error_response(502, "internal_error", "Internal server error", cors=self._cors())
@@ -241,9 +238,25 @@ class _RequestHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
 
 
+def in_process(handler: Handler, region: str) -> Invoke:
+    """Invoke ``handler`` in this process with a Lambda context (the api function's)."""
+
+    def invoke(event: dict[str, Any]) -> Any:
+        context = lambda_context(
+            "api",
+            region,
+            API_TIMEOUT_S,
+            memory_limit_in_mb=512,
+            aws_request_id=event["requestContext"]["requestId"],
+        )
+        return handler(event, context)
+
+    return invoke
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    handler: Handler
+    invoke: Invoke
     static_dir: Path
     max_body_bytes: int
     binary_media_types: tuple[str, ...]
@@ -273,7 +286,10 @@ class ApiFront:
     Binds in the constructor: ``OSError`` (``errno.EADDRINUSE``) when the port is taken.
 
     Args:
-        handler: the API Lambda handler (``handlers.api.handler``).
+        handler: the API Lambda handler (``handlers.api.handler``), called in this process.
+        invoke: instead of ``handler``: how to invoke the function, ``invoke(event) ->
+            reply``, raising when the invocation fails (e.g. through the Runtime API:
+            ``deploy.local.lambda_service.LambdaFunction.call``): 502.
         cors_allow_origins: for the front's own answers: the API's setting
             (``handlers.config.Settings.cors_allow_origins``; default ``("*",)``).
         region: for the Lambda context's function ARN (default ``AWS_REGION``, else
@@ -287,8 +303,9 @@ class ApiFront:
 
     def __init__(
         self,
-        handler: Handler,
+        handler: Handler | None,
         *,
+        invoke: Invoke | None = None,
         host: str = "127.0.0.1",
         port: int = 8080,
         static_dir: Path = STATIC_DIR,
@@ -300,12 +317,17 @@ class ApiFront:
         on_request: Callable[[RequestRecord], None] | None = None,
     ) -> None:
         self._server = _Server((host, port), _RequestHandler)  # raises OSError if taken
-        self._server.handler = handler
         self._server.static_dir = static_dir
         self._server.max_body_bytes = max_body_bytes
         self._server.binary_media_types = binary_media_types
         self._server.cors_allow_origins = cors_allow_origins
         self._server.region = region or os.environ.get("AWS_REGION") or "us-east-1"
+        if invoke is None:
+            if handler is None:
+                msg = "ApiFront needs a handler or an invoke callable"
+                raise ValueError(msg)
+            invoke = in_process(handler, self._server.region)
+        self._server.invoke = invoke
         self._server.on_request_started = on_request_started
         self._server.on_request = on_request
         self._thread: threading.Thread | None = None
