@@ -38,7 +38,7 @@ from typing import Any
 
 from handlers import bootstrap
 from handlers.bootstrap import Deps
-from handlers.config import ConfigError
+from handlers.config import ApiSettings
 from handlers.cursor import decode_cursor, encode_cursor
 from handlers.dynamo_store import TTL_ATTRIBUTE
 from handlers.errors import (
@@ -65,7 +65,7 @@ PENDING_GRACE_S = 86_400  # a POST /uploads item outlives its upload URL by a da
 _HIDDEN = ("listing", "source_revision", TTL_ATTRIBUTE)
 FORM_URLENCODED = "application/x-www-form-urlencoded"
 
-Route = Callable[[Request, Deps, dict[str, str]], dict[str, Any]]
+Route = Callable[[Request, Deps[ApiSettings], dict[str, str]], dict[str, Any]]
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
@@ -104,7 +104,7 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     return response
 
 
-def dispatch(request: Request, deps: Deps) -> dict[str, Any]:
+def dispatch(request: Request, deps: Deps[ApiSettings]) -> dict[str, Any]:
     """Route ``request``: preflight, 404, 405 or the route's answer."""
     for pattern, methods in ROUTES:
         match = pattern.match(request.path)
@@ -122,7 +122,7 @@ def dispatch(request: Request, deps: Deps) -> dict[str, Any]:
     raise NotFound(msg)
 
 
-def create_image(request: Request, deps: Deps, _: dict[str, str]) -> dict[str, Any]:
+def create_image(request: Request, deps: Deps[ApiSettings], _: dict[str, str]) -> dict[str, Any]:
     """POST /images: store a small upload, write the pending item, answer 202."""
     settings = deps.settings
     limit = settings.api_max_body_bytes
@@ -168,7 +168,7 @@ def create_image(request: Request, deps: Deps, _: dict[str, str]) -> dict[str, A
         settings.uploads_prefix, image_id, sanitise_filename(filename, extension=sniffed.extension)
     )
     original_name = _display_name(filename) or key.rsplit("/", 1)[-1]
-    bucket = _uploads_bucket(deps)
+    bucket = deps.settings.uploads_bucket
     deps.metadata.create_pending(
         {
             "image_id": image_id,
@@ -206,7 +206,7 @@ def create_image(request: Request, deps: Deps, _: dict[str, str]) -> dict[str, A
     return json_response(202, body, headers={"Location": status_url})
 
 
-def create_upload(request: Request, deps: Deps, _: dict[str, str]) -> dict[str, Any]:
+def create_upload(request: Request, deps: Deps[ApiSettings], _: dict[str, str]) -> dict[str, Any]:
     """POST /uploads: a presigned POST bound to a new image id, and its pending item."""
     settings = deps.settings
     spec = request.json_body()
@@ -245,7 +245,7 @@ def create_upload(request: Request, deps: Deps, _: dict[str, str]) -> dict[str, 
         conditions.append({"Content-Type": content_type})
     else:
         conditions.append(["starts-with", "$Content-Type", "image/"])
-    bucket = _uploads_bucket(deps)
+    bucket = deps.settings.uploads_bucket
     deps.metadata.create_pending(
         {
             "image_id": image_id,
@@ -280,7 +280,7 @@ def create_upload(request: Request, deps: Deps, _: dict[str, str]) -> dict[str, 
     return json_response(201, body, headers={"Location": status_url})
 
 
-def get_image(request: Request, deps: Deps, params: dict[str, str]) -> dict[str, Any]:
+def get_image(request: Request, deps: Deps[ApiSettings], params: dict[str, str]) -> dict[str, Any]:
     """GET /images/{image_id}: the item, and a download URL once processed."""
     image_id = params["image_id"]
     item = deps.metadata.get(image_id) if is_image_id(image_id) else None
@@ -290,7 +290,7 @@ def get_image(request: Request, deps: Deps, params: dict[str, str]) -> dict[str,
     return json_response(200, _public(item, deps))
 
 
-def list_images(request: Request, deps: Deps, _: dict[str, str]) -> dict[str, Any]:
+def list_images(request: Request, deps: Deps[ApiSettings], _: dict[str, str]) -> dict[str, Any]:
     """GET /images: one page, newest first, with ``next_cursor`` (``None`` at the end).
 
     ``limit``: 400 when not an integer; clamped to 1-100 otherwise. Expired pending
@@ -312,7 +312,7 @@ def list_images(request: Request, deps: Deps, _: dict[str, str]) -> dict[str, An
     return json_response(200, body)
 
 
-def _public(item: dict[str, Any], deps: Deps) -> dict[str, Any]:
+def _public(item: dict[str, Any], deps: Deps[ApiSettings]) -> dict[str, Any]:
     """The item as the API shows it: internals hidden, download URL when processed."""
     out = {k: v for k, v in item.items() if k not in _HIDDEN}
     out["status_url"] = f"/images/{item['image_id']}"
@@ -335,14 +335,7 @@ def _expired(item: Mapping[str, Any], now_s: float) -> bool:
     )
 
 
-def _uploads_bucket(deps: Deps) -> str:
-    if not deps.settings.uploads_bucket:
-        msg = "UPLOADS_BUCKET is not set; build Settings with role='api'"
-        raise ConfigError(msg)
-    return deps.settings.uploads_bucket
-
-
-def _abandon(deps: Deps, image_id: str) -> None:
+def _abandon(deps: Deps[ApiSettings], image_id: str) -> None:
     """Mark a pending item failed when its original could not be stored (best effort)."""
     fields = {
         "status": "failed",

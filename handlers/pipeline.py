@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from handlers.config import ConfigError, Settings
+from handlers.config import ResizeSettings
 from handlers.errors import ObjectMissing, PreconditionFailed, TransientError
 from handlers.events import ObjectCreated, format_utc
 from handlers.keys import (
@@ -112,7 +112,7 @@ def utc_now() -> str:
     return format_utc(datetime.now(UTC))
 
 
-def is_own_output(bucket: str, key: str, settings: Settings) -> bool:
+def is_own_output(bucket: str, key: str, settings: ResizeSettings) -> bool:
     """True when ``bucket``/``key`` lies where renditions are written."""
     return bucket == settings.processed_bucket and key.startswith(settings.processed_prefix)
 
@@ -120,7 +120,7 @@ def is_own_output(bucket: str, key: str, settings: Settings) -> bool:
 def resize_object(
     obj: ObjectCreated,
     *,
-    settings: Settings,
+    settings: ResizeSettings,
     objects: ObjectStore,
     metadata: MetadataStore,
     now: Callable[[], str] = utc_now,
@@ -132,13 +132,9 @@ def resize_object(
 
     Raises:
         TransientError: S3 or DynamoDB throttling, timeout or 5xx (retry the event).
-        ConfigError: ``settings`` has no processed bucket.
         Exception: anything unexpected, after marking the item ``failed`` (best effort).
     """
     started = time.perf_counter()
-    if not settings.processed_bucket:
-        msg = "PROCESSED_BUCKET is not set; build Settings with role='resize'"
-        raise ConfigError(msg)
     if is_own_output(obj.bucket, obj.key, settings):
         return Outcome("skipped", reason="recursion")
     if obj.key.endswith("/") and obj.size_bytes == 0:
@@ -277,7 +273,7 @@ def _write_rendition(
     head: ObjectHead,
     image_id: str,
     result: Result,
-    settings: Settings,
+    settings: ResizeSettings,
     objects: ObjectStore,
 ) -> str:
     """PUT the rendition (marked as ours, pointing back to its source); returns its key.
@@ -308,7 +304,7 @@ def _write_rendition(
     return out_key
 
 
-def _image_id(obj: ObjectCreated, head: ObjectHead, settings: Settings) -> tuple[str, str]:
+def _image_id(obj: ObjectCreated, head: ObjectHead, settings: ResizeSettings) -> tuple[str, str]:
     """``(image_id, origin)``; origin is ``"api"`` for API uploads, ``"s3"`` otherwise.
 
     The API's ids (metadata or key) are trusted only in the uploads bucket (any bucket
@@ -352,7 +348,7 @@ def _superseded(obj: ObjectCreated, head: ObjectHead) -> bool:
 
 
 def _source_missing(
-    obj: ObjectCreated, settings: Settings, metadata: MetadataStore, now: Callable[[], str]
+    obj: ObjectCreated, settings: ResizeSettings, metadata: MetadataStore, now: Callable[[], str]
 ) -> Outcome:
     """The object is gone: mark an API upload's item failed; a direct upload records none."""
     image_id = None
