@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final, Literal, TypedDict, TypeGuard
 
+from handlers.events import format_utc
 from imgproc import ImageRejected, Result
 
 Status = Literal["pending", "processed", "rejected", "failed"]
@@ -88,6 +90,11 @@ RENDITION_FIELDS: tuple[str, ...] = tuple(sorted(RenditionFields.__optional_keys
 """Removed when a revision is rejected or fails: they describe an earlier rendition."""
 ERROR_FIELDS: tuple[str, ...] = tuple(sorted(ErrorFields.__optional_keys__))
 """Removed when a revision is processed."""
+
+
+def utc_now() -> str:
+    """Now as the item stores times: ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
+    return format_utc(datetime.now(UTC))
 
 
 @dataclass(frozen=True, slots=True)

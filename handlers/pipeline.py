@@ -20,7 +20,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal
 
 from handlers import item
@@ -36,8 +35,8 @@ from handlers.decision import (
     screen,
 )
 from handlers.errors import ObjectMissing, PreconditionFailed, TransientError
-from handlers.events import ObjectCreated, format_utc
-from handlers.item import ImageItem, SourceRevision
+from handlers.events import ObjectCreated
+from handlers.item import ImageItem, SourceRevision, utc_now
 from handlers.keys import metadata_safe, rendition_key
 from handlers.observability import logger
 from handlers.ports import MetadataStore, ObjectStore
@@ -64,11 +63,6 @@ class Outcome:
     bytes_in: int = 0
     bytes_out: int = 0
     duration_ms: float = 0.0
-
-
-def utc_now() -> str:
-    """Now as ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
-    return format_utc(datetime.now(UTC))
 
 
 def resize_object(
