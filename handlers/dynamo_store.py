@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import botocore.exceptions
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -41,6 +41,9 @@ from handlers.errors import (
     transient_from,
 )
 from handlers.item import EVENT_TIME, LISTING, OPEN_STATUSES, REVISION, TTL_ATTRIBUTE, ImageItem
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 __all__ = ["LISTING", "TABLE_DEFINITION", "TTL_ATTRIBUTE", "TTL_SPECIFICATION"]
 
@@ -79,7 +82,7 @@ class DynamoMetadataStore:
         table_name: the metadata table (``METADATA_TABLE``).
     """
 
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self.client = client
         self.table_name = table_name
 
@@ -238,7 +241,8 @@ class DynamoMetadataStore:
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         try:
-            return getattr(self.client, operation)(**kwargs)
+            response: dict[str, Any] = getattr(self.client, operation)(**kwargs)
+            return response
         except botocore.exceptions.ClientError as e:
             if is_transient_client_error(e):
                 raise transient_from(f"dynamodb.{operation}", e) from e

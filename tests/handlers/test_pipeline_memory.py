@@ -34,10 +34,8 @@ def upload(objects: MemoryObjectStore, key: str, data: bytes) -> ObjectCreated:
 def test_processed_once_then_duplicate() -> None:
     objects, metadata = stores()
     obj = upload(objects, "cats/tabby.jpg", jpeg_bytes((1000, 800)))
-    kwargs = {"settings": SETTINGS, "objects": objects, "metadata": metadata}
-
-    first = resize_object(obj, **kwargs)
-    again = resize_object(obj, **kwargs)
+    first = resize_object(obj, settings=SETTINGS, objects=objects, metadata=metadata)
+    again = resize_object(obj, settings=SETTINGS, objects=objects, metadata=metadata)
 
     assert (first.status, first.processed_key) == ("processed", "cats/tabby.jpg")
     assert (again.status, again.reason) == ("skipped", "duplicate")

@@ -159,7 +159,8 @@ def test_outcome_write_follows_the_refusal_rule(
     after = metadata.get(ID)
     assert after is not None
     assert (after.get("marker") == "new") is written
-    assert after["source_revision"] == (revision if written else existing["source_revision"])
+    before_revision = (existing or {}).get("source_revision")
+    assert after["source_revision"] == (revision if written else before_revision)
 
 
 def test_the_rule_covers_every_outcome() -> None:
