@@ -29,6 +29,7 @@ from typing import Any, Generic, Literal, Self, TypeVar, overload
 from imgproc import DEFAULT_MAX_PIXELS
 
 T = TypeVar("T")
+N = TypeVar("N", int, float)
 Role = Literal["resize", "api", "any"]
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
@@ -89,18 +90,17 @@ def text(raw: str) -> str:
 
 def positive_int(raw: str) -> int:
     """An integer above zero."""
-    value = int(raw)
-    if value <= 0:
-        msg = f"expected a positive integer, got {value}"
-        raise ValueError(msg)
-    return value
+    return _positive(int(raw), "integer")
 
 
 def positive_float(raw: str) -> float:
     """A number above zero."""
-    value = float(raw)
+    return _positive(float(raw), "number")
+
+
+def _positive(value: N, kind: str) -> N:
     if value <= 0:
-        msg = f"expected a positive number, got {value}"
+        msg = f"expected a positive {kind}, got {value}"
         raise ValueError(msg)
     return value
 
