@@ -1,10 +1,11 @@
 """Settings of the two Lambda functions, each declared once and read from the environment.
 
-Every variable the handlers read is one :func:`setting` line below: field name and type,
-variable name, parser, default, unit and meaning. Parsing (:meth:`Settings.from_env`), the
-list of required variables per function (:data:`REQUIRED`) and the table at the end of
-this docstring (:func:`variables_table`; ``python -m handlers.config`` prints it) are all
-derived from those lines.
+Every variable the handlers read is one declaration below (:func:`setting`,
+:func:`required` or :func:`optional`): field name and type, variable name, parser, default,
+unit and meaning. Parsing (:meth:`Settings.from_env`), the variables each function
+requires (:data:`REQUIRED`) and the table at the end of this docstring
+(:func:`variables_table`; ``python -m handlers.config`` prints it) are all derived from
+those declarations.
 
 One class per function role, with the buckets that role needs required:
 
