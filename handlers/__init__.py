@@ -1,9 +1,18 @@
 """Lambda adapters between AWS events and the image engine (``imgproc``).
 
-- ``handlers.resize.handler``: S3 / SQS / EventBridge "object created" -> rendition + item.
-- ``handlers.api.handler``: API Gateway REST proxy events -> uploads, status, listing.
+Entry points (``handler(event, context)`` of a few lines each):
 
-``handlers.bootstrap`` builds settings, clients and stores once per container;
-``handlers.s3_store`` and ``handlers.dynamo_store`` are the only modules calling AWS;
-``handlers.events`` and ``handlers.http`` are the only modules knowing event shapes.
+- ``handlers.resize``: S3 / SQS / EventBridge "object created" -> rendition + item.
+- ``handlers.api``: API Gateway REST proxy events -> uploads, status, listing (HTTP mapping).
+
+Rules and use cases: ``handlers.decision`` (what to do with a created object, pure) and
+``handlers.pipeline`` (the shell doing its I/O); ``handlers.uploads`` and
+``handlers.images`` (the API's writes and reads); ``handlers.item`` (the metadata item,
+built in one place); ``handlers.keys`` (ids and keys, pure).
+
+Wiring: ``handlers.config`` (settings, declared once), ``handlers.bootstrap`` (the
+composition root: settings, clients and stores once per container). Ports in
+``handlers.ports``; ``handlers.s3_store`` and ``handlers.dynamo_store`` are the only
+modules calling AWS, ``handlers.memory_store`` their in-memory fakes; ``handlers.events``
+and ``handlers.http`` are the only modules knowing event shapes.
 """

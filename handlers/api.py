@@ -23,49 +23,42 @@ Routes (DESIGN.md, Contract 3):
   ``limit`` items while ``next_cursor`` is set; ``next_cursor`` is opaque (400 when
   tampered with).
 
-Every answer carries CORS headers; OPTIONS on a known route is a 204 preflight; unknown
-paths are 404, other methods 405. Errors are ``{"error": {"code", "message"}}``;
-unexpected exceptions are logged and answered 500 without details.
+This module maps HTTP to the use cases (:mod:`handlers.uploads` for the two uploads,
+:mod:`handlers.images` for the reads) and back. Every answer carries CORS headers;
+OPTIONS on a known route is a 204 preflight; unknown paths are 404, other methods 405.
+Errors are ``{"error": {"code", "message"}}``; unexpected exceptions are logged and
+answered 500 without details.
 """
 
 from __future__ import annotations
 
 import re
 import time
-import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from handlers import bootstrap
+from handlers import bootstrap, images, uploads
 from handlers.bootstrap import Deps
-from handlers.config import ConfigError
-from handlers.cursor import decode_cursor, encode_cursor
-from handlers.dynamo_store import TTL_ATTRIBUTE
+from handlers.config import ApiSettings
 from handlers.errors import (
     ApiError,
     BadRequest,
     MethodNotAllowed,
     NotFound,
-    PayloadTooLarge,
     ServiceUnavailable,
     TransientError,
     UnsupportedMediaType,
 )
 from handlers.http import Request, cors_headers, error_response, json_response, preflight_response
-from handlers.keys import is_image_id, metadata_safe, new_image_id, sanitise_filename, upload_key
 from handlers.multipart import MultipartError, PartTooLarge, file_field, is_multipart
 from handlers.observability import MetricUnit, flush_metrics, logger, metrics
-from handlers.pipeline import utc_now
-from handlers.sniff import CONTENT_TYPES, EXTENSIONS, sniff_image
+from handlers.sniff import CONTENT_TYPES
 
 MULTIPART_SLACK_BYTES = 64 * 1024  # form boundaries and part headers around the image
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
-PENDING_GRACE_S = 86_400  # a POST /uploads item outlives its upload URL by a day
-_HIDDEN = ("listing", "source_revision", TTL_ATTRIBUTE)
-FORM_URLENCODED = "application/x-www-form-urlencoded"
 
-Route = Callable[[Request, Deps, dict[str, str]], dict[str, Any]]
+Route = Callable[[Request, Deps[ApiSettings], dict[str, str]], dict[str, Any]]
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
@@ -104,7 +97,7 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     return response
 
 
-def dispatch(request: Request, deps: Deps) -> dict[str, Any]:
+def dispatch(request: Request, deps: Deps[ApiSettings]) -> dict[str, Any]:
     """Route ``request``: preflight, 404, 405 or the route's answer."""
     for pattern, methods in ROUTES:
         match = pattern.match(request.path)
@@ -122,93 +115,37 @@ def dispatch(request: Request, deps: Deps) -> dict[str, Any]:
     raise NotFound(msg)
 
 
-def create_image(request: Request, deps: Deps, _: dict[str, str]) -> dict[str, Any]:
-    """POST /images: store a small upload, write the pending item, answer 202."""
-    settings = deps.settings
-    limit = settings.api_max_body_bytes
-    too_large = PayloadTooLarge(
-        f"POST /images accepts images of at most {limit} bytes; request a presigned "
-        f"upload with POST /uploads for files up to {settings.upload_max_bytes} bytes"
-    )
+def create_image(request: Request, deps: Deps[ApiSettings], _: dict[str, str]) -> dict[str, Any]:
+    """POST /images: the image is the body or its multipart field ``file``; answers 202."""
+    limit = deps.settings.api_max_body_bytes
     if request.approx_body_bytes > limit + MULTIPART_SLACK_BYTES:
-        raise too_large
+        raise uploads.too_large(deps.settings)
     content_type = request.header("content-type") or ""
     filename = request.query.get("filename") or ""
     if is_multipart(content_type):
         try:
             part = file_field(request.body(), content_type, max_bytes=limit)
         except PartTooLarge as e:
-            raise too_large from e
+            raise uploads.too_large(deps.settings) from e
         except MultipartError as e:
             raise BadRequest(str(e)) from e
         data, filename = part.data, part.filename or filename
     else:
         data = request.body()
-    if len(data) > limit:
-        raise too_large
-    if not data:
-        msg = "the request body is empty; send the image bytes or a multipart field 'file'"
-        raise BadRequest(msg, code="empty")
-    sniffed = sniff_image(data)
-    if sniffed is None:
-        msg = "expected an image (JPEG, PNG, GIF, WebP, TIFF, BMP, HEIC or AVIF)"
-        if content_type.split(";", 1)[0].strip().lower() == FORM_URLENCODED:
-            # API Gateway passes form bodies as text, which mangles binary data.
-            msg = (
-                f"{msg}; the request says Content-Type {FORM_URLENCODED} (curl's default "
-                "for --data-binary): send the image's own type, e.g. "
-                "-H 'Content-Type: image/jpeg', or a multipart field with -F file=@photo.jpg"
-            )
-            raise UnsupportedMediaType(msg)
-        raise UnsupportedMediaType(f"{msg}; the body does not start like one")
-
-    image_id = new_image_id()
-    logger.append_keys(image_id=image_id)
-    key = upload_key(
-        settings.uploads_prefix, image_id, sanitise_filename(filename, extension=sniffed.extension)
-    )
-    original_name = _display_name(filename) or key.rsplit("/", 1)[-1]
-    bucket = _uploads_bucket(deps)
-    deps.metadata.create_pending(
-        {
-            "image_id": image_id,
-            "status": "pending",
-            "origin": "api",
-            "filename": original_name,
-            "source_bucket": bucket,
-            "source_key": key,
-            "original_size_bytes": len(data),
-            "original_content_type": sniffed.content_type,
-            "uploaded_at": utc_now(),
-        }
-    )
-    try:
-        deps.objects.put(
-            bucket,
-            key,
-            data,
-            content_type=sniffed.content_type,
-            metadata={"image-id": image_id, "original-filename": metadata_safe(original_name)[0]},
-        )
-    except Exception:
-        _abandon(deps, image_id)
-        raise
-    metrics.add_metric(name="ApiUploads", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="ApiUploadBytes", unit=MetricUnit.Bytes, value=len(data))
-    status_url = f"/images/{image_id}"
+    stored = uploads.store_image(data, filename=filename, request_type=content_type, deps=deps)
+    status_url = f"/images/{stored.image_id}"
     body = {
-        "image_id": image_id,
+        "image_id": stored.image_id,
         "status": "pending",
         "status_url": status_url,
-        "filename": original_name,
-        "size_bytes": len(data),
+        "filename": stored.filename,
+        "size_bytes": stored.size_bytes,
     }
     return json_response(202, body, headers={"Location": status_url})
 
 
-def create_upload(request: Request, deps: Deps, _: dict[str, str]) -> dict[str, Any]:
-    """POST /uploads: a presigned POST bound to a new image id, and its pending item."""
-    settings = deps.settings
+def create_upload(request: Request, deps: Deps[ApiSettings], _: dict[str, str]) -> dict[str, Any]:
+    """POST /uploads: JSON ``{"filename", "content_type", "size_bytes"}`` (all optional); 201."""
     spec = request.json_body()
     filename = spec.get("filename") or ""
     content_type = spec.get("content_type")
@@ -219,148 +156,45 @@ def create_upload(request: Request, deps: Deps, _: dict[str, str]) -> dict[str, 
         raise BadRequest("content_type must be a string such as image/jpeg")
     if content_type is not None:
         content_type = content_type.strip().lower()  # MIME types are case-insensitive
-    if content_type is not None and content_type not in CONTENT_TYPES:
-        msg = f"content_type must be one of {', '.join(sorted(CONTENT_TYPES))}"
-        raise UnsupportedMediaType(msg)
-    if size_bytes is not None:
-        if isinstance(size_bytes, bool) or not isinstance(size_bytes, int) or size_bytes <= 0:
-            raise BadRequest("size_bytes must be a positive integer")
-        if size_bytes > settings.upload_max_bytes:
-            msg = f"uploads are limited to {settings.upload_max_bytes} bytes, got {size_bytes}"
-            raise PayloadTooLarge(msg)
-
-    image_id = new_image_id()
-    logger.append_keys(image_id=image_id)
-    extension = EXTENSIONS.get(content_type or "")
-    key = upload_key(
-        settings.uploads_prefix, image_id, sanitise_filename(filename, extension=extension)
+        if content_type not in CONTENT_TYPES:
+            msg = f"content_type must be one of {', '.join(sorted(CONTENT_TYPES))}"
+            raise UnsupportedMediaType(msg)
+    if size_bytes is not None and (
+        isinstance(size_bytes, bool) or not isinstance(size_bytes, int) or size_bytes <= 0
+    ):
+        raise BadRequest("size_bytes must be a positive integer")
+    grant = uploads.grant_upload(
+        filename=filename, content_type=content_type, size_bytes=size_bytes, deps=deps
     )
-    fields = {"x-amz-meta-image-id": image_id}
-    conditions: list[Any] = [
-        ["content-length-range", 1, settings.upload_max_bytes],
-        {"x-amz-meta-image-id": image_id},
-    ]
-    if content_type:
-        fields["Content-Type"] = content_type
-        conditions.append({"Content-Type": content_type})
-    else:
-        conditions.append(["starts-with", "$Content-Type", "image/"])
-    bucket = _uploads_bucket(deps)
-    deps.metadata.create_pending(
-        {
-            "image_id": image_id,
-            "status": "pending",
-            "origin": "api",
-            "filename": _display_name(filename) or key.rsplit("/", 1)[-1],
-            "source_bucket": bucket,
-            "source_key": key,
-            "original_content_type": content_type,
-            "uploaded_at": utc_now(),
-            TTL_ATTRIBUTE: int(time.time()) + settings.upload_url_expires_s + PENDING_GRACE_S,
-        }
-    )
-    upload = deps.objects.presign_post(
-        bucket,
-        key,
-        fields=fields,
-        conditions=conditions,
-        expires_s=settings.upload_url_expires_s,
-    )
-    metrics.add_metric(name="UploadUrlsIssued", unit=MetricUnit.Count, value=1)
-    status_url = f"/images/{image_id}"
+    status_url = f"/images/{grant.image_id}"
     body = {
-        "image_id": image_id,
+        "image_id": grant.image_id,
         "status": "pending",
         "status_url": status_url,
-        "upload": {"method": "POST", "url": upload["url"], "fields": upload["fields"]},
-        "key": key,
-        "max_size_bytes": settings.upload_max_bytes,
-        "expires_in_s": settings.upload_url_expires_s,
+        "upload": {"method": "POST", "url": grant.url, "fields": grant.fields},
+        "key": grant.key,
+        "max_size_bytes": deps.settings.upload_max_bytes,
+        "expires_in_s": deps.settings.upload_url_expires_s,
     }
     return json_response(201, body, headers={"Location": status_url})
 
 
-def get_image(request: Request, deps: Deps, params: dict[str, str]) -> dict[str, Any]:
+def get_image(request: Request, deps: Deps[ApiSettings], params: dict[str, str]) -> dict[str, Any]:
     """GET /images/{image_id}: the item, and a download URL once processed."""
-    image_id = params["image_id"]
-    item = deps.metadata.get(image_id) if is_image_id(image_id) else None
-    if item is None or _expired(item, time.time()):
-        raise NotFound(f"no image with id {image_id!r}")
-    logger.append_keys(image_id=image_id)
-    return json_response(200, _public(item, deps))
+    return json_response(200, images.find_image(params["image_id"], deps))
 
 
-def list_images(request: Request, deps: Deps, _: dict[str, str]) -> dict[str, Any]:
-    """GET /images: one page, newest first, with ``next_cursor`` (``None`` at the end).
+def list_images(request: Request, deps: Deps[ApiSettings], _: dict[str, str]) -> dict[str, Any]:
+    """GET /images?limit=&cursor=: one page, newest first, with ``next_cursor``.
 
-    ``limit``: 400 when not an integer; clamped to 1-100 otherwise. Expired pending
-    uploads (``expires_at`` in the past, not yet deleted by TTL) are left out.
+    ``limit``: 400 when not an integer; clamped to 1-100 otherwise.
     """
     raw_limit = request.query.get("limit", str(DEFAULT_PAGE))
     try:
         limit = min(max(int(raw_limit), 1), MAX_PAGE)
     except ValueError as e:
         raise BadRequest(f"limit must be an integer from 1 to {MAX_PAGE}, got {raw_limit!r}") from e
-    cursor = request.query.get("cursor")
-    start_key = decode_cursor(cursor) if cursor else None
-    items, last_key = deps.metadata.list_recent(limit=limit, start_key=start_key)
-    now_s = time.time()
-    body = {
-        "items": [_public(item, deps) for item in items if not _expired(item, now_s)],
-        "next_cursor": encode_cursor(last_key) if last_key else None,
-    }
-    return json_response(200, body)
-
-
-def _public(item: dict[str, Any], deps: Deps) -> dict[str, Any]:
-    """The item as the API shows it: internals hidden, download URL when processed."""
-    out = {k: v for k, v in item.items() if k not in _HIDDEN}
-    out["status_url"] = f"/images/{item['image_id']}"
-    if item.get("status") == "processed" and item.get("processed_key"):
-        expires_s = deps.settings.download_url_expires_s
-        out["download_url"] = deps.objects.presign_get(
-            item["processed_bucket"], item["processed_key"], expires_s=expires_s
-        )
-        out["download_expires_in_s"] = expires_s
-    return out
-
-
-def _expired(item: Mapping[str, Any], now_s: float) -> bool:
-    """True for a pending upload past its ``expires_at`` (TTL deletes it within days)."""
-    expires_at = item.get(TTL_ATTRIBUTE)
-    return (
-        item.get("status") == "pending"
-        and isinstance(expires_at, int | float)
-        and expires_at < now_s
-    )
-
-
-def _uploads_bucket(deps: Deps) -> str:
-    if not deps.settings.uploads_bucket:
-        msg = "UPLOADS_BUCKET is not set; build Settings with role='api'"
-        raise ConfigError(msg)
-    return deps.settings.uploads_bucket
-
-
-def _abandon(deps: Deps, image_id: str) -> None:
-    """Mark a pending item failed when its original could not be stored (best effort)."""
-    fields = {
-        "status": "failed",
-        "error_reason": "upload_failed",
-        "error_message": "the image could not be stored; upload it again",
-        "updated_at": utc_now(),
-    }
-    try:
-        deps.metadata.record(image_id, "none", fields)
-    except Exception:
-        logger.exception("could not mark the abandoned upload failed")
-
-
-def _display_name(filename: str) -> str:
-    """The client's file name for the item: NFC, last path segment, printable, <= 255 chars."""
-    name = unicodedata.normalize("NFC", filename)
-    name = re.split(r"[/\\]", name)[-1]
-    return "".join(c for c in name if c.isprintable())[:255].strip()
+    return json_response(200, images.recent_images(limit, request.query.get("cursor"), deps))
 
 
 ROUTES: list[tuple[re.Pattern[str], dict[str, Route]]] = [

@@ -1,62 +1,40 @@
-"""Settings for both Lambda functions, read once from the environment.
+"""Settings of the two Lambda functions, each declared once and read from the environment.
 
-Every variable the handlers read is declared here, with its unit and default.
-Required variables depend on the function (``role``):
+Every variable the handlers read is one declaration below (:func:`setting`,
+:func:`required` or :func:`optional`): field name and type, variable name, parser, default,
+unit and meaning. Parsing (:meth:`Settings.from_env`), the variables each function
+requires (:data:`REQUIRED`) and the table at the end of this docstring
+(:func:`variables_table`; ``python -m handlers.config`` prints it) are all derived from
+those declarations.
 
-- ``METADATA_TABLE``: DynamoDB table name (both functions).
-- ``PROCESSED_BUCKET``: bucket the renditions are written to (resize).
-- ``UPLOADS_BUCKET``: bucket uploads are stored in (api; resize reads it when set).
+One class per function role, with the buckets that role needs required:
 
-Tunables (unset or empty means the default):
+- :class:`ResizeSettings`: ``METADATA_TABLE`` and ``PROCESSED_BUCKET``;
+- :class:`ApiSettings`: ``METADATA_TABLE`` and ``UPLOADS_BUCKET``;
+- :class:`Settings` (role ``any``): ``METADATA_TABLE`` and the tunables both share.
 
-========================  ==========  ========================================================
-variable                  default     meaning
-========================  ==========  ========================================================
-MAX_DIMENSION             500         longest side of a rendition, pixels
-MAX_PIXELS                engine's    largest decoded image accepted, pixels (width x height)
-MAX_OBJECT_BYTES          52428800    resize refuses bigger objects after a HEAD, bytes
-API_MAX_BODY_BYTES        4500000     POST /images image size limit, bytes. Lambda's 6 MB
-                                      invocation payload bites first and API Gateway sends
-                                      binary bodies base64-encoded (4/3 larger), so about
-                                      4.5 MB of image fits; bigger files use POST /uploads.
-UPLOAD_MAX_BYTES          52428800    presigned POST content-length-range maximum, bytes
-UPLOAD_URL_EXPIRES_S      300         presigned POST lifetime, seconds
-DOWNLOAD_URL_EXPIRES_S    3600        presigned GET lifetime for renditions, seconds
-CORS_ALLOW_ORIGINS        *           comma-separated allowed origins, or ``*``
-UPLOADS_PREFIX            uploads/    key prefix of API uploads (a ``/`` is appended)
-PROCESSED_PREFIX          (empty)     key prefix of renditions (a ``/`` is appended)
-RENDITION_CACHE_CONTROL   public,     Cache-Control header stored on renditions
-                          max-age=
-                          86400
-PUBLIC_S3_ENDPOINT_URL    (unset)     endpoint used only to sign URLs handed to clients
-S3_ADDRESSING_STYLE       auto        ``auto``, ``path`` or ``virtual`` for S3 requests
-AWS_CONNECT_TIMEOUT_S     5           SDK connect timeout, seconds
-AWS_READ_TIMEOUT_S        30          SDK read timeout, seconds
-AWS_MAX_ATTEMPTS          3           SDK attempts per call (standard retry mode)
-POWERTOOLS_METRICS_       ImagePipe-  CloudWatch namespace of the EMF metrics
-NAMESPACE                 line
-========================  ==========  ========================================================
-
-Region comes from ``AWS_REGION`` or ``AWS_DEFAULT_REGION``; endpoints from the SDK's own
-``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>`` variables, which boto3 honours itself.
+Tunables are unset or empty for their default (``UPLOADS_PREFIX`` and
+``PROCESSED_PREFIX`` excepted: set and empty means no prefix). Every function checks every
+tunable at cold start, so one malformed value fails fast wherever it is set. Endpoints come
+from the SDK's own ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>`` variables, which
+boto3 honours itself.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Generic, Literal, Self, TypeVar, overload
 
 from imgproc import DEFAULT_MAX_PIXELS
 
+T = TypeVar("T")
+N = TypeVar("N", int, float)
 Role = Literal["resize", "api", "any"]
 
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "resize": ("METADATA_TABLE", "PROCESSED_BUCKET"),
-    "api": ("METADATA_TABLE", "UPLOADS_BUCKET"),
-    "any": ("METADATA_TABLE",),
-}
 ADDRESSING_STYLES = ("auto", "path", "virtual")
+DEFAULT_METRICS_NAMESPACE = "ImagePipeline"
 
 
 class ConfigError(ValueError):
@@ -64,129 +42,82 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    """Configuration of the handlers; build it with :meth:`from_env`."""
+class Variable(Generic[T]):
+    """One environment variable: how it is read, its default, unit and meaning.
 
-    metadata_table: str
-    processed_bucket: str | None = None
-    uploads_bucket: str | None = None
-    max_dim_px: int = 500
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    max_object_bytes: int = 52_428_800
-    api_max_body_bytes: int = 4_500_000
-    upload_max_bytes: int = 52_428_800
-    upload_url_expires_s: int = 300
-    download_url_expires_s: int = 3600
-    cors_allow_origins: tuple[str, ...] = ("*",)
-    uploads_prefix: str = "uploads/"
-    processed_prefix: str = ""
-    rendition_cache_control: str = "public, max-age=86400"
-    public_s3_endpoint_url: str | None = None
-    s3_addressing_style: str = "auto"
-    region: str | None = None
-    connect_timeout_s: float = 5.0
-    read_timeout_s: float = 30.0
-    max_attempts: int = 3
-    metrics_namespace: str = "ImagePipeline"
+    Attributes:
+        names: the variable, then fallbacks (the first one set wins).
+        parse: raw (stripped) text -> value; raises ``ValueError`` when malformed, returns
+            ``None`` when the text holds no value (a list of only commas).
+        default: the value when unset; ignored when ``required``.
+        unit: what the number counts (``pixels``, ``bytes``, ``seconds``), or ``""``.
+        doc: one line for the table.
+        required: the function cannot run without it.
+        empty_is_value: set-but-empty is a value (``""``), not "use the default".
+    """
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str], *, role: Role = "any") -> Settings:
-        """Build settings from ``environ`` (usually ``os.environ``).
+    names: tuple[str, ...]
+    parse: Callable[[str], T | None]
+    default: T
+    unit: str
+    doc: str
+    required: bool = False
+    empty_is_value: bool = False
 
-        Args:
-            environ: the environment mapping.
-            role: ``"resize"``, ``"api"`` or ``"any"``; decides which variables are required.
+    @property
+    def name(self) -> str:
+        """The variable's own name (without fallbacks)."""
+        return self.names[0]
 
-        Raises:
-            ConfigError: listing every missing required variable and every malformed
-                tunable in one message.
-        """
-        problems: list[str] = []
-        missing = [name for name in REQUIRED[role] if not environ.get(name, "").strip()]
-        if missing:
-            problems.append(f"missing required environment variables: {', '.join(missing)}")
+    def raw(self, environ: Mapping[str, str]) -> str | None:
+        """The stripped text of the first of :attr:`names` that is set, else ``None``."""
+        for name in self.names:
+            value = environ.get(name)
+            if value is None:
+                continue
+            value = value.strip()
+            if value or self.empty_is_value:
+                return value
+        return None
 
-        def read(name: str, parse: Callable[[str], object], default: object) -> object:
-            raw = environ.get(name, "").strip()
-            if not raw:
-                return default
-            try:
-                return parse(raw)
-            except ValueError as e:
-                problems.append(f"{name}={raw!r} is invalid: {e}")
-                return default
 
-        def positive_int(raw: str) -> int:
-            value = int(raw)
-            if value <= 0:
-                msg = f"expected a positive integer, got {value}"
-                raise ValueError(msg)
-            return value
+# ---------------------------------------------------------------- parsers
 
-        def positive_float(raw: str) -> float:
-            value = float(raw)
-            if value <= 0:
-                msg = f"expected a positive number, got {value}"
-                raise ValueError(msg)
-            return value
 
-        def addressing(raw: str) -> str:
-            if raw not in ADDRESSING_STYLES:
-                msg = f"expected one of {', '.join(ADDRESSING_STYLES)}"
-                raise ValueError(msg)
-            return raw
+def text(raw: str) -> str:
+    """Any non-empty text."""
+    return raw
 
-        d = cls.__dataclass_fields__
-        values = {
-            "max_dim_px": read("MAX_DIMENSION", positive_int, d["max_dim_px"].default),
-            "max_pixels": read("MAX_PIXELS", positive_int, d["max_pixels"].default),
-            "max_object_bytes": read(
-                "MAX_OBJECT_BYTES", positive_int, d["max_object_bytes"].default
-            ),
-            "api_max_body_bytes": read(
-                "API_MAX_BODY_BYTES", positive_int, d["api_max_body_bytes"].default
-            ),
-            "upload_max_bytes": read(
-                "UPLOAD_MAX_BYTES", positive_int, d["upload_max_bytes"].default
-            ),
-            "upload_url_expires_s": read(
-                "UPLOAD_URL_EXPIRES_S", positive_int, d["upload_url_expires_s"].default
-            ),
-            "download_url_expires_s": read(
-                "DOWNLOAD_URL_EXPIRES_S", positive_int, d["download_url_expires_s"].default
-            ),
-            "s3_addressing_style": read(
-                "S3_ADDRESSING_STYLE", addressing, d["s3_addressing_style"].default
-            ),
-            "connect_timeout_s": read(
-                "AWS_CONNECT_TIMEOUT_S", positive_float, d["connect_timeout_s"].default
-            ),
-            "read_timeout_s": read(
-                "AWS_READ_TIMEOUT_S", positive_float, d["read_timeout_s"].default
-            ),
-            "max_attempts": read("AWS_MAX_ATTEMPTS", positive_int, d["max_attempts"].default),
-        }
-        if problems:
-            raise ConfigError("; ".join(problems))
 
-        origins = tuple(
-            o.strip() for o in environ.get("CORS_ALLOW_ORIGINS", "").split(",") if o.strip()
-        )
-        return cls(
-            metadata_table=environ["METADATA_TABLE"].strip(),
-            processed_bucket=_optional(environ, "PROCESSED_BUCKET"),
-            uploads_bucket=_optional(environ, "UPLOADS_BUCKET"),
-            cors_allow_origins=origins or ("*",),
-            uploads_prefix=normalise_prefix(environ.get("UPLOADS_PREFIX", "uploads/")),
-            processed_prefix=normalise_prefix(environ.get("PROCESSED_PREFIX", "")),
-            rendition_cache_control=_optional(environ, "RENDITION_CACHE_CONTROL")
-            or d["rendition_cache_control"].default,
-            public_s3_endpoint_url=_optional(environ, "PUBLIC_S3_ENDPOINT_URL"),
-            region=_optional(environ, "AWS_REGION") or _optional(environ, "AWS_DEFAULT_REGION"),
-            metrics_namespace=_optional(environ, "POWERTOOLS_METRICS_NAMESPACE")
-            or d["metrics_namespace"].default,
-            **values,  # type: ignore[arg-type]
-        )
+def positive_int(raw: str) -> int:
+    """An integer above zero."""
+    return _positive(int(raw), "integer")
+
+
+def positive_float(raw: str) -> float:
+    """A number above zero."""
+    return _positive(float(raw), "number")
+
+
+def _positive(value: N, kind: str) -> N:
+    if value <= 0:
+        msg = f"expected a positive {kind}, got {value}"
+        raise ValueError(msg)
+    return value
+
+
+def addressing_style(raw: str) -> str:
+    """One of :data:`ADDRESSING_STYLES`."""
+    if raw not in ADDRESSING_STYLES:
+        msg = f"expected one of {', '.join(ADDRESSING_STYLES)}"
+        raise ValueError(msg)
+    return raw
+
+
+def comma_list(raw: str) -> tuple[str, ...] | None:
+    """``"a, b,"`` -> ``("a", "b")``; ``None`` when no item is left."""
+    items = tuple(part.strip() for part in raw.split(",") if part.strip())
+    return items or None
 
 
 def normalise_prefix(raw: str) -> str:
@@ -198,6 +129,276 @@ def normalise_prefix(raw: str) -> str:
     return "/".join(parts) + "/" if parts else ""
 
 
-def _optional(environ: Mapping[str, str], name: str) -> str | None:
-    value = environ.get(name, "").strip()
-    return value or None
+# ---------------------------------------------------------------- declarations
+
+
+def setting(
+    name: str | tuple[str, ...],
+    parse: Callable[[str], T | None],
+    default: T,
+    *,
+    unit: str = "",
+    doc: str,
+    empty_is_value: bool = False,
+) -> T:
+    """Declare a settings field read from variable ``name`` (a tuple: with fallbacks)."""
+    variable = Variable(
+        names=(name,) if isinstance(name, str) else name,
+        parse=parse,
+        default=default,
+        unit=unit,
+        doc=doc,
+        empty_is_value=empty_is_value,
+    )
+    return dataclasses.field(default=default, metadata={"variable": variable})
+
+
+def required(name: str, *, doc: str) -> str:
+    """Declare a settings field read from the required text variable ``name``."""
+    variable = Variable((name,), text, "", unit="", doc=doc, required=True)
+    field: str = dataclasses.field(metadata={"variable": variable})
+    return field
+
+
+def optional(name: str, *, doc: str) -> str | None:
+    """Declare a settings field read from the text variable ``name``; ``None`` when unset."""
+    return setting(name, text, None, doc=doc)
+
+
+UPLOADS_BUCKET_DOC = "bucket the API stores uploads in; resize trusts API image ids only there"
+PROCESSED_BUCKET_DOC = "bucket the renditions are written to"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """What both functions read; build it (or a role's subclass) with :meth:`from_env`."""
+
+    metadata_table: str = required("METADATA_TABLE", doc="DynamoDB table of the image items")
+    max_dim_px: int = setting(
+        "MAX_DIMENSION", positive_int, 500, unit="pixels", doc="longest side of a rendition"
+    )
+    max_pixels: int = setting(
+        "MAX_PIXELS",
+        positive_int,
+        DEFAULT_MAX_PIXELS,
+        unit="pixels",
+        doc="largest decoded image accepted (width x height)",
+    )
+    max_object_bytes: int = setting(
+        "MAX_OBJECT_BYTES",
+        positive_int,
+        52_428_800,
+        unit="bytes",
+        doc="resize refuses bigger objects after a HEAD, without a GET",
+    )
+    # Lambda's 6 MB invocation payload bites first, and API Gateway sends binary bodies
+    # base64-encoded (4/3 larger): about 4.5 MB of image fits in one POST /images.
+    api_max_body_bytes: int = setting(
+        "API_MAX_BODY_BYTES",
+        positive_int,
+        4_500_000,
+        unit="bytes",
+        doc="POST /images image size limit (bigger files use POST /uploads)",
+    )
+    upload_max_bytes: int = setting(
+        "UPLOAD_MAX_BYTES",
+        positive_int,
+        52_428_800,
+        unit="bytes",
+        doc="presigned POST content-length-range maximum",
+    )
+    upload_url_expires_s: int = setting(
+        "UPLOAD_URL_EXPIRES_S", positive_int, 300, unit="seconds", doc="presigned POST lifetime"
+    )
+    download_url_expires_s: int = setting(
+        "DOWNLOAD_URL_EXPIRES_S",
+        positive_int,
+        3600,
+        unit="seconds",
+        doc="presigned GET lifetime for renditions",
+    )
+    cors_allow_origins: tuple[str, ...] = setting(
+        "CORS_ALLOW_ORIGINS", comma_list, ("*",), doc="comma-separated allowed origins, or *"
+    )
+    uploads_prefix: str = setting(
+        "UPLOADS_PREFIX",
+        normalise_prefix,
+        "uploads/",
+        doc="key prefix of API uploads (a / is appended)",
+        empty_is_value=True,
+    )
+    processed_prefix: str = setting(
+        "PROCESSED_PREFIX",
+        normalise_prefix,
+        "",
+        doc="key prefix of renditions (a / is appended)",
+        empty_is_value=True,
+    )
+    rendition_cache_control: str = setting(
+        "RENDITION_CACHE_CONTROL",
+        text,
+        "public, max-age=86400",
+        doc="Cache-Control header stored on renditions",
+    )
+    public_s3_endpoint_url: str | None = optional(
+        "PUBLIC_S3_ENDPOINT_URL", doc="endpoint used only to sign URLs handed to clients"
+    )
+    s3_addressing_style: str = setting(
+        "S3_ADDRESSING_STYLE",
+        addressing_style,
+        "auto",
+        doc="auto, path or virtual, for S3 requests",
+    )
+    region: str | None = setting(
+        ("AWS_REGION", "AWS_DEFAULT_REGION"), text, None, doc="AWS region of the clients"
+    )
+    connect_timeout_s: float = setting(
+        "AWS_CONNECT_TIMEOUT_S", positive_float, 5.0, unit="seconds", doc="SDK connect timeout"
+    )
+    read_timeout_s: float = setting(
+        "AWS_READ_TIMEOUT_S", positive_float, 30.0, unit="seconds", doc="SDK read timeout"
+    )
+    max_attempts: int = setting(
+        "AWS_MAX_ATTEMPTS", positive_int, 3, doc="SDK attempts per call (standard retry mode)"
+    )
+    metrics_namespace: str = setting(
+        "POWERTOOLS_METRICS_NAMESPACE",
+        text,
+        DEFAULT_METRICS_NAMESPACE,
+        doc="CloudWatch namespace of the EMF metrics",
+    )
+
+    @overload
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], *, role: Literal["resize"]) -> ResizeSettings: ...
+    @overload
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], *, role: Literal["api"]) -> ApiSettings: ...
+    @overload
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], *, role: None = None) -> Self: ...
+    @overload
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], *, role: Role) -> Settings: ...
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], *, role: Role | None = None) -> Settings:
+        """Build the settings of ``role`` (default: this class) from ``environ``.
+
+        Args:
+            environ: the environment mapping (usually ``os.environ``).
+            role: ``"resize"`` -> :class:`ResizeSettings`, ``"api"`` -> :class:`ApiSettings`,
+                ``"any"`` -> :class:`Settings`; ``None``: the class it is called on.
+
+        Raises:
+            ConfigError: listing every missing required variable and every malformed
+                tunable in one message.
+        """
+        kind = cls if role is None else SETTINGS_BY_ROLE[role]
+        values: dict[str, Any] = {}
+        missing: list[str] = []
+        malformed: list[str] = []
+        for name, variable in declarations(kind):
+            raw = variable.raw(environ)
+            value = None
+            if raw is not None:
+                try:
+                    value = variable.parse(raw)
+                except ValueError as e:
+                    malformed.append(f"{variable.name}={raw!r} is invalid: {e}")
+            if value is not None:
+                values[name] = value
+            elif variable.required and raw is None:
+                missing.append(variable.name)
+        problems = malformed
+        if missing:
+            problems = [f"missing required environment variables: {', '.join(missing)}", *problems]
+        if problems:
+            raise ConfigError("; ".join(problems))
+        return kind(**values)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResizeSettings(Settings):
+    """Settings of the resize function: the processed bucket is required."""
+
+    processed_bucket: str = required("PROCESSED_BUCKET", doc=PROCESSED_BUCKET_DOC)
+    uploads_bucket: str | None = optional("UPLOADS_BUCKET", doc=UPLOADS_BUCKET_DOC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiSettings(Settings):
+    """Settings of the API function: the uploads bucket is required."""
+
+    uploads_bucket: str = required("UPLOADS_BUCKET", doc=UPLOADS_BUCKET_DOC)
+
+
+SETTINGS_BY_ROLE: dict[Role, type[Settings]] = {
+    "resize": ResizeSettings,
+    "api": ApiSettings,
+    "any": Settings,
+}
+
+
+def declarations(kind: type[Settings]) -> list[tuple[str, Variable[Any]]]:
+    """``(field name, Variable)`` of every setting of ``kind``, in declaration order."""
+    return [(f.name, f.metadata["variable"]) for f in dataclasses.fields(kind)]
+
+
+REQUIRED: dict[Role, tuple[str, ...]] = {
+    role: tuple(v.name for _, v in declarations(kind) if v.required)
+    for role, kind in SETTINGS_BY_ROLE.items()
+}
+"""The variables each role cannot start without (``METADATA_TABLE`` first)."""
+
+
+def variables_table() -> str:
+    """Every variable as a text table: name, default, unit, the functions reading it, meaning."""
+    readers: dict[str, list[str]] = {}
+    needed_by: dict[str, list[str]] = {}
+    variables: dict[str, Variable[Any]] = {}
+    for role in ("resize", "api"):
+        for _, variable in declarations(SETTINGS_BY_ROLE[role]):
+            variables.setdefault(variable.name, variable)
+            readers.setdefault(variable.name, []).append(role)
+            if variable.required:
+                needed_by.setdefault(variable.name, []).append(role)
+    header = ["variable", "default", "unit", "read by", "meaning"]
+    lines = [header]
+    for name, variable in variables.items():
+        default = _shown(variable)
+        needed = needed_by.get(name, [])
+        if needed:
+            default = "(required)" if needed == readers[name] else f"(required by {needed[0]})"
+        read_by = "both" if len(readers[name]) == 2 else readers[name][0]
+        fallback = "".join(f" (else {other})" for other in variable.names[1:])
+        lines.append([name, default, variable.unit, read_by, variable.doc + fallback])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    rule = ["-" * width for width in widths] + ["-" * len(header[-1])]
+    out = []
+    for line in [header, rule, *lines[1:]]:
+        cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
+        out.append("  ".join([*cells, line[-1]]).rstrip())
+    return "\n".join(out)
+
+
+def _shown(variable: Variable[Any]) -> str:
+    """The default as the table shows it."""
+    default = variable.default
+    if default is None:
+        return "(unset)"
+    if isinstance(default, tuple):
+        return ",".join(default)
+    if default == "":
+        return "(empty)"
+    return str(default)
+
+
+if __doc__ is not None:
+    __doc__ += "\nThe variables (generated from the declarations above)::\n\n" + "\n".join(
+        f"    {line}" for line in variables_table().splitlines()
+    )
+
+
+if __name__ == "__main__":
+    print(variables_table())

@@ -15,19 +15,21 @@ days) after that moment when the table's TTL is enabled (:data:`TTL_SPECIFICATIO
 template enables it, a local runner calls ``update_time_to_live`` with it). Every outcome
 write REMOVEs the attribute, so only uploads that never arrived expire.
 
-Idempotency and ordering: every outcome write is conditional. It is refused when the item
-already holds a final outcome (``processed`` / ``rejected``) for the same
-``source_revision`` (the object's version id, or its ETag in an unversioned bucket): a
-duplicate delivery. It is also refused when the item describes another revision whose
-``source_event_time`` (the S3 event time of that revision) is later than the one being
-written: a late outcome of an older upload of the same key never replaces a newer one.
+Idempotency and ordering: every outcome write is conditional, the condition expression
+stating :func:`handlers.item.refusal` (the contract suite,
+``tests/handlers/test_store_contract.py``, runs both on the same cases). It is refused when
+the item already holds this ``source_revision`` (the object's version id, or its ETag in an
+unversioned bucket) in a final state, neither pending nor failed: a duplicate delivery. It
+is also refused when the item describes another revision whose ``source_event_time`` (the
+S3 event time of that revision) is later than the one being written: a late outcome of an
+older upload of the same key never replaces a newer one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import botocore.exceptions
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -38,12 +40,15 @@ from handlers.errors import (
     is_transient_client_error,
     transient_from,
 )
+from handlers.item import EVENT_TIME, LISTING, OPEN_STATUSES, REVISION, TTL_ATTRIBUTE, ImageItem
 
-LISTING = "images"
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+__all__ = ["LISTING", "TABLE_DEFINITION", "TTL_ATTRIBUTE", "TTL_SPECIFICATION"]
+
 INDEX_NAME = "by_uploaded_at"
-TTL_ATTRIBUTE = "expires_at"
 TTL_SPECIFICATION: dict[str, Any] = {"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
-ORDER_ATTRIBUTE = "source_event_time"
 
 TABLE_DEFINITION: dict[str, Any] = {
     "KeySchema": [{"AttributeName": "image_id", "KeyType": "HASH"}],
@@ -77,11 +82,11 @@ class DynamoMetadataStore:
         table_name: the metadata table (``METADATA_TABLE``).
     """
 
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self.client = client
         self.table_name = table_name
 
-    def get(self, image_id: str) -> dict[str, Any] | None:
+    def get(self, image_id: str) -> ImageItem | None:
         """The item (strongly consistent read) with plain Python values, or ``None``.
 
         Raises:
@@ -94,7 +99,7 @@ class DynamoMetadataStore:
             ConsistentRead=True,
         )
         item = resp.get("Item")
-        return from_dynamo(item) if item else None
+        return _as_item(from_dynamo(item)) if item else None
 
     def create_pending(self, item: Mapping[str, Any]) -> None:
         """Write a new item (``listing`` is added); it must not exist yet.
@@ -146,17 +151,12 @@ class DynamoMetadataStore:
         Raises:
             TransientError: throttling, timeout, 5xx.
         """
-        names: dict[str, str] = {"#status": "status", "#rev": "source_revision"}
-        values: dict[str, Any] = {
-            ":rev": revision,
-            ":pending": "pending",
-            ":failed": "failed",
-            ":listing": LISTING,
-        }
+        names: dict[str, str] = {"#status": "status", "#rev": REVISION}
+        values: dict[str, Any] = {":rev": revision, ":listing": LISTING}
         sets = ["#rev = :rev", "listing = :listing"]
         removals = [n for n in (*remove, TTL_ATTRIBUTE) if fields.get(n) is None]
         for i, (name, value) in enumerate(fields.items()):
-            if name in ("image_id", "source_revision", "listing"):
+            if name in ("image_id", REVISION, "listing"):
                 continue
             if value is None:
                 removals.append(name)
@@ -176,14 +176,19 @@ class DynamoMetadataStore:
             for i, name in enumerate(removals):
                 names[f"#r{i}"] = name
             expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removals)))
+        # handlers.item.refusal, stated as what may be written:
+        open_states = []
+        for i, status in enumerate(OPEN_STATUSES):
+            values[f":open{i}"] = status
+            open_states.append(f":open{i}")
         other_revision = "#rev <> :rev"
-        if fields.get(ORDER_ATTRIBUTE) is not None:
-            names["#order"] = ORDER_ATTRIBUTE
-            values[":order"] = fields[ORDER_ATTRIBUTE]
+        if fields.get(EVENT_TIME) is not None:
+            names["#order"] = EVENT_TIME
+            values[":order"] = fields[EVENT_TIME]
             other_revision = "(#rev <> :rev AND (attribute_not_exists(#order) OR #order <= :order))"
         condition = (
             "attribute_not_exists(image_id) OR attribute_not_exists(#rev)"
-            " OR (#rev = :rev AND #status IN (:pending, :failed))"
+            f" OR (#rev = :rev AND #status IN ({', '.join(open_states)}))"
             f" OR {other_revision}"
         )
         try:
@@ -206,7 +211,7 @@ class DynamoMetadataStore:
 
     def list_recent(
         self, *, limit: int, start_key: Mapping[str, Any] | None = None
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    ) -> tuple[list[ImageItem], dict[str, Any] | None]:
         """Items newest first through the ``by_uploaded_at`` index.
 
         Args:
@@ -230,13 +235,14 @@ class DynamoMetadataStore:
         if start_key:
             kwargs["ExclusiveStartKey"] = to_dynamo(start_key)
         resp = self._call("query", **kwargs)
-        items = [from_dynamo(i) for i in resp.get("Items", [])]
+        items = [_as_item(from_dynamo(i)) for i in resp.get("Items", [])]
         last = resp.get("LastEvaluatedKey")
         return items, (from_dynamo(last) if last else None)
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         try:
-            return getattr(self.client, operation)(**kwargs)
+            response: dict[str, Any] = getattr(self.client, operation)(**kwargs)
+            return response
         except botocore.exceptions.ClientError as e:
             if is_transient_client_error(e):
                 raise transient_from(f"dynamodb.{operation}", e) from e
@@ -264,6 +270,11 @@ def plain(value: Any) -> Any:
     if isinstance(value, list | set | tuple):
         return [plain(v) for v in value]
     return value
+
+
+def _as_item(values: dict[str, Any]) -> ImageItem:
+    """A stored item, typed as what this project writes (no runtime check)."""
+    return cast(ImageItem, values)
 
 
 def _to_decimal(value: Any) -> Any:

@@ -14,10 +14,10 @@ way, as Powertools does). Sources of the shapes:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes import (
@@ -25,8 +25,10 @@ from aws_lambda_powertools.utilities.data_classes import (
     S3EventBridgeNotificationEvent,
     SQSEvent,
 )
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 
 EventKind = Literal["sqs", "s3", "eventbridge"]
+T = TypeVar("T")
 
 
 class EventShapeError(ValueError):
@@ -43,7 +45,10 @@ class ObjectCreated:
         size_bytes: object size from the notification, when given.
         etag: entity tag without quotes, when given.
         version_id: version id in a versioned bucket, else ``None``.
-        sequencer: S3's ordering token, when given (emulators often omit it).
+        sequencer: S3's ordering token, when given (emulators often omit it). Kept for
+            ordering events of one key (S3 documents it for telling a later PUT or DELETE
+            from an earlier one); the resize decision orders revisions by version/ETag and
+            event time and does not read it.
         event_time: ISO 8601 UTC time of the event (``...Z``), when given.
     """
 
@@ -143,44 +148,45 @@ def objects_from_message(body: str) -> list[ObjectCreated]:
 
 
 def _from_s3_notification(event: Mapping[str, Any]) -> list[ObjectCreated]:
-    out = []
     try:
-        for record in S3Event(dict(event)).records:
-            if not record.event_name.startswith("ObjectCreated:"):
-                continue
-            obj = record.s3.get_object
-            out.append(
-                ObjectCreated(
-                    bucket=record.s3.bucket.name,
-                    key=decode_key(obj.key),
-                    size_bytes=_int_or_none(obj.get("size")),
-                    etag=_clean_etag(obj.get("eTag")),
-                    version_id=obj.get("versionId") or None,
-                    sequencer=obj.get("sequencer") or None,
-                    event_time=iso_utc(record.get("eventTime")),
-                )
-            )
+        return [
+            _created(record)
+            for record in S3Event(dict(event)).records
+            if record.event_name.startswith("ObjectCreated:")
+        ]
     except (KeyError, TypeError, AttributeError) as e:
         msg = f"S3 notification record lacks {e}"
         raise EventShapeError(msg) from e
-    return out
+
+
+def _created(record: S3EventRecord) -> ObjectCreated:
+    obj = record.s3.get_object
+    return ObjectCreated(
+        bucket=record.s3.bucket.name,
+        key=decode_key(obj.key),  # Powertools leaves this one encoded
+        size_bytes=_optional(lambda: obj.size),
+        etag=_clean_etag(obj.etag),
+        version_id=obj.version_id or None,
+        sequencer=_optional(lambda: obj.sequencer) or None,
+        event_time=iso_utc(_optional(lambda: record.event_time)),
+    )
 
 
 def _from_eventbridge(event: Mapping[str, Any]) -> list[ObjectCreated]:
     if event.get("detail-type") != "Object Created":
         return []
     try:
-        detail = S3EventBridgeNotificationEvent(dict(event)).detail
-        obj = detail.object
+        notification = S3EventBridgeNotificationEvent(dict(event))
+        obj = notification.detail.object
         return [
             ObjectCreated(
-                bucket=detail.bucket.name,
-                key=decode_key(obj["key"]),
-                size_bytes=_int_or_none(obj.get("size")),
-                etag=_clean_etag(obj.get("etag")),
-                version_id=obj.get("version-id") or None,
-                sequencer=obj.get("sequencer") or None,
-                event_time=iso_utc(event.get("time")),
+                bucket=notification.detail.bucket.name,
+                key=obj.key,  # decoded once by Powertools
+                size_bytes=_int_or_none(obj.size),
+                etag=_clean_etag(obj.etag),
+                version_id=_optional(lambda: obj.version_id) or None,
+                sequencer=_optional(lambda: obj.sequencer) or None,
+                event_time=iso_utc(_optional(lambda: notification.time)),
             )
         ]
     except (KeyError, TypeError, AttributeError) as e:
@@ -209,10 +215,25 @@ def format_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _int_or_none(value: object) -> int | None:
+def _optional(read: Callable[[], T]) -> T | None:
+    """A typed property of a field S3 may leave out: ``None`` when absent or malformed.
+
+    Powertools' properties index the event (``KeyError`` when a field is absent: no
+    ``sequencer`` from emulators, no ``version-id`` in unversioned buckets) and convert
+    (``ValueError`` for a size that is not a number).
+    """
     try:
-        return int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
+        return read()
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _int_or_none(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return int(value)
+    except ValueError:
         return None
 
 

@@ -6,10 +6,14 @@ spill to temporary files (its ``FormParser`` would write files over 1 MiB to dis
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 
 class MultipartError(ValueError):
@@ -33,17 +37,6 @@ class FilePart:
     filename: str
     content_type: str
     data: bytes
-
-
-@dataclass
-class _PartState:
-    headers: dict[str, str] = field(default_factory=dict)
-    header_field: bytearray = field(default_factory=bytearray)
-    header_value: bytearray = field(default_factory=bytearray)
-    name: str = ""
-    filename: str = ""
-    chunks: list[bytes] = field(default_factory=list)
-    size_bytes: int = 0
 
 
 def is_multipart(content_type: str | None) -> bool:
@@ -71,84 +64,118 @@ def file_field(body: bytes, content_type: str, *, name: str = "file", max_bytes:
     if ctype != b"multipart/form-data" or not boundary:
         msg = "expected Content-Type multipart/form-data with a boundary"
         raise MultipartError(msg)
-
-    state = _PartState()
-    found: list[FilePart] = []
-    ended: list[bool] = []
-    seen = 0
-
-    def on_part_begin() -> None:
-        nonlocal state
-        state = _PartState()
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        state.header_field += data[start:end]
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        state.header_value += data[start:end]
-
-    def on_header_end() -> None:
-        key = state.header_field.decode("latin-1").strip().lower()
-        state.headers[key] = state.header_value.decode("latin-1").strip()
-        state.header_field.clear()
-        state.header_value.clear()
-
-    def on_headers_finished() -> None:
-        nonlocal seen
-        _, disposition = parse_options_header(state.headers.get("content-disposition", ""))
-        state.name = _text(disposition.get(b"name", b""))
-        state.filename = _text(disposition.get(b"filename", b""))
-        if state.name == name:
-            seen += 1
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        if state.name != name or found:
-            return
-        state.size_bytes += end - start
-        if state.size_bytes > max_bytes:
-            raise PartTooLarge(state.size_bytes, max_bytes)
-        state.chunks.append(data[start:end])
-
-    def on_part_end() -> None:
-        if state.name == name and not found:
-            found.append(
-                FilePart(
-                    name=state.name,
-                    filename=state.filename,
-                    content_type=state.headers.get("content-type", ""),
-                    data=b"".join(state.chunks),
-                )
-            )
-
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_part_begin": on_part_begin,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_headers_finished": on_headers_finished,
-            "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-            "on_end": lambda: ended.append(True),
-        },
-    )
+    collector = _FieldCollector(name, max_bytes)
+    parser = MultipartParser(boundary, collector.callbacks())
     try:
         parser.write(body)
         parser.finalize()
     except MultipartParseError as e:
         msg = f"malformed multipart body: {e}"
         raise MultipartError(msg) from e
-    if not ended:
-        msg = "malformed multipart body: it ends before the closing boundary"
-        raise MultipartError(msg)
-    if not found:
-        msg = f"expected a form field named {name!r} holding the image"
-        raise MultipartError(msg)
-    if seen > 1:
-        msg = f"expected one form field named {name!r}, got {seen}; send one image per request"
-        raise MultipartError(msg)
-    return found[0]
+    return collector.result()
+
+
+class _FieldCollector:
+    """Collects the first part named ``name`` as python-multipart's callbacks report it.
+
+    The parser calls, per part: ``on_part_begin``, then ``on_header_field`` /
+    ``on_header_value`` pieces and ``on_header_end`` per header, ``on_headers_finished``,
+    ``on_part_data`` pieces, ``on_part_end``; and ``on_end`` after the closing boundary.
+    """
+
+    def __init__(self, name: str, max_bytes: int) -> None:
+        self.name = name
+        self.max_bytes = max_bytes
+        self.found: FilePart | None = None
+        self.times_seen = 0
+        self.ended = False
+        self._start_part()
+
+    def callbacks(self) -> MultipartCallbacks:
+        """The callbacks for ``MultipartParser``."""
+        return {
+            "on_part_begin": self._start_part,
+            "on_header_field": self._header_field,
+            "on_header_value": self._header_value,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_end": self._end,
+        }
+
+    def result(self) -> FilePart:
+        """The part, once the whole body was written.
+
+        Raises:
+            MultipartError: body cut before its closing boundary, no such field, or more
+                than one.
+        """
+        if not self.ended:
+            msg = "malformed multipart body: it ends before the closing boundary"
+            raise MultipartError(msg)
+        if self.found is None:
+            msg = f"expected a form field named {self.name!r} holding the image"
+            raise MultipartError(msg)
+        if self.times_seen > 1:
+            msg = (
+                f"expected one form field named {self.name!r}, got {self.times_seen}; "
+                "send one image per request"
+            )
+            raise MultipartError(msg)
+        return self.found
+
+    def _start_part(self) -> None:
+        self.headers: dict[str, str] = {}
+        self.header_field = bytearray()
+        self.header_value = bytearray()
+        self.part_name = ""
+        self.filename = ""
+        self.chunks: list[bytes] = []
+        self.size_bytes = 0
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self.header_field += data[start:end]
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self.header_value += data[start:end]
+
+    def _header_end(self) -> None:
+        key = self.header_field.decode("latin-1").strip().lower()
+        self.headers[key] = self.header_value.decode("latin-1").strip()
+        self.header_field.clear()
+        self.header_value.clear()
+
+    def _headers_finished(self) -> None:
+        _, disposition = parse_options_header(self.headers.get("content-disposition", ""))
+        self.part_name = _text(disposition.get(b"name", b""))
+        self.filename = _text(disposition.get(b"filename", b""))
+        if self.part_name == self.name:
+            self.times_seen += 1
+
+    def _wanted(self) -> bool:
+        """This part is the field, and the first one of that name."""
+        return self.part_name == self.name and self.found is None
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if not self._wanted():
+            return
+        self.size_bytes += end - start
+        if self.size_bytes > self.max_bytes:
+            raise PartTooLarge(self.size_bytes, self.max_bytes)
+        self.chunks.append(data[start:end])
+
+    def _part_end(self) -> None:
+        if self._wanted():
+            self.found = FilePart(
+                name=self.part_name,
+                filename=self.filename,
+                content_type=self.headers.get("content-type", ""),
+                data=b"".join(self.chunks),
+            )
+
+    def _end(self) -> None:
+        self.ended = True
 
 
 def _text(raw: bytes) -> str:

@@ -21,8 +21,9 @@ import os
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from handlers.config import DEFAULT_METRICS_NAMESPACE
+
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "image-pipeline"
-DEFAULT_NAMESPACE = "ImagePipeline"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(service=SERVICE)
@@ -38,7 +39,7 @@ def set_namespace(namespace: str) -> None:
 def flush_metrics() -> None:
     """Print the collected metrics as one EMF JSON line; silent when there are none."""
     if not metrics.namespace:
-        metrics.namespace = DEFAULT_NAMESPACE
+        metrics.namespace = DEFAULT_METRICS_NAMESPACE
     if metrics.provider.metric_set:
         metrics.flush_metrics()
     else:

@@ -1,7 +1,9 @@
 """The two ports the pipeline and the API use, and the value a HEAD returns.
 
 Adapters: :class:`handlers.s3_store.S3ObjectStore` and
-:class:`handlers.dynamo_store.DynamoMetadataStore`.
+:class:`handlers.dynamo_store.DynamoMetadataStore`; in-memory fakes for tests and
+benchmarks in :mod:`handlers.memory_store`. ``tests/handlers/test_store_contract.py`` runs
+one suite against both kinds.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from handlers.item import ImageItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +86,7 @@ class ObjectStore(Protocol):
 class MetadataStore(Protocol):
     """The image metadata table (DynamoDB)."""
 
-    def get(self, image_id: str) -> dict[str, Any] | None:
+    def get(self, image_id: str) -> ImageItem | None:
         """The item with plain Python values (ints, not Decimals), or ``None``."""
         ...
 
@@ -106,14 +110,21 @@ class MetadataStore(Protocol):
     ) -> bool:
         """Upsert an outcome for source ``revision``; True when written.
 
-        ``None`` values in ``fields`` remove the attribute; ``expires_at`` is always
-        removed. Refused (False) when the item already holds a final outcome for this
-        revision, or describes a revision with a later ``source_event_time``.
+        ``None`` values in ``fields`` and the names in ``remove`` (unless ``fields`` sets
+        them) remove the attribute; ``expires_at`` is always removed; ``keep_if_present``
+        values are set only where the item lacks them. The item gets ``source_revision``
+        = ``revision`` and ``listing``; it is created when missing. Refused (False) when
+        :func:`handlers.item.refusal` says so for ``revision`` and ``fields``'
+        ``source_event_time``.
         """
         ...
 
     def list_recent(
         self, *, limit: int, start_key: Mapping[str, Any] | None = None
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """Newest first; returns ``(items, last_evaluated_key or None)``."""
+    ) -> tuple[list[ImageItem], dict[str, Any] | None]:
+        """Newest ``uploaded_at`` first; returns ``(items, last_evaluated_key or None)``.
+
+        ``start_key``: a previous page's last key (``image_id``, ``listing``,
+        ``uploaded_at``); only items with an ``uploaded_at`` are listed.
+        """
         ...

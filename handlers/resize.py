@@ -23,6 +23,7 @@ from typing import Any
 
 from handlers import bootstrap
 from handlers.bootstrap import Deps
+from handlers.config import ResizeSettings
 from handlers.events import (
     EventShapeError,
     ObjectCreated,
@@ -44,7 +45,7 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         flush_metrics()
 
 
-def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
+def handle(event: Mapping[str, Any], deps: Deps[ResizeSettings]) -> dict[str, Any]:
     """:func:`handler` with explicit dependencies."""
     if event_kind(event) == "sqs":
         return _handle_batch(event, deps)
@@ -60,7 +61,7 @@ def handle(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     return {"outcomes": outcomes}
 
 
-def _handle_batch(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
+def _handle_batch(event: Mapping[str, Any], deps: Deps[ResizeSettings]) -> dict[str, Any]:
     failures: list[dict[str, str]] = []
     for message in sqs_messages(event):
         logger.append_keys(message_id=message.message_id)
@@ -85,7 +86,7 @@ def _handle_batch(event: Mapping[str, Any], deps: Deps) -> dict[str, Any]:
     return {"batchItemFailures": failures}
 
 
-def process_one(obj: ObjectCreated, deps: Deps) -> Outcome:
+def process_one(obj: ObjectCreated, deps: Deps[ResizeSettings]) -> Outcome:
     """Resize one object with logging and metrics around :func:`resize_object`.
 
     Raises whatever ``resize_object`` raises (transient or unexpected errors), after

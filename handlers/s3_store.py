@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
@@ -26,6 +26,9 @@ from handlers.ports import ObjectHead
 from imgproc import ImageRejected
 from imgproc.errors import TOO_LARGE
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 
 class S3ObjectStore:
     """Reads and writes objects; signs URLs for clients.
@@ -36,7 +39,7 @@ class S3ObjectStore:
             public endpoint); defaults to ``client``.
     """
 
-    def __init__(self, client: Any, presign_client: Any | None = None) -> None:
+    def __init__(self, client: S3Client, presign_client: S3Client | None = None) -> None:
         self.client = client
         self.presign_client = presign_client or client
 

@@ -6,9 +6,10 @@
 1. starts the AWS emulator (moto's server: S3, DynamoDB, SQS) on 127.0.0.1;
 2. creates the buckets, the metadata table, the queue (+ dead-letter queue) and the uploads
    bucket's ``ObjectCreated`` -> SQS notification (deploy/local/resources.py);
-3. points the handlers at the emulator through the SDK's own variables (``AWS_ENDPOINT_URL``,
-   region, dummy credentials, bucket/table names) *before* importing them, and checks their
-   settings (``handlers.config.Settings`` for both functions) before anything starts;
+3. builds both functions' settings (``handlers.config``: names and size from the command
+   line, other tunables from the caller's environment) before anything starts, and wires the
+   handlers to the emulator through their composition root (``handlers.bootstrap.install``:
+   explicit endpoint and dummy credentials; nothing of theirs goes into the environment);
 4. runs the SQS dispatcher (deploy/local/dispatcher.py) calling ``handlers.resize.handler``, and the
    HTTP front (deploy/local/http_front.py) calling ``handlers.api.handler``, with the upload page at
    ``/``; the two functions' invocations run one at a time, as on one Lambda instance (their
@@ -45,18 +46,21 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import boto3
+from botocore.config import Config
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from deploy.local.batch import Source, plan_batch, run_batch, summary_table
 from deploy.local.cli_args import int_range, port_number, positive_float, positive_int
 from deploy.local.emulator import Emulator, EmulatorError, EmulatorPortInUse
-from handlers.config import ConfigError, Settings
+from handlers.config import ApiSettings, ConfigError, ResizeSettings
 from imgproc import DEFAULT_MAX_DIM_PX
 from imgproc.cli_plan import UsageError
 
@@ -251,33 +255,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_environment(environ: Any, *, region: str, args: argparse.Namespace) -> None:
-    """Set what the handlers read, before they build their clients (handlers/config.py).
+def configure_environment(environ: Any, *, verbose: bool) -> None:
+    """Process-wide defaults, before the handler modules are imported: Powertools' logging and
+    metrics, and dummy credentials for the runner's own SDK clients (the emulator takes any).
 
-    Per-service endpoint overrides are removed since they would win over the SDK's own
-    ``AWS_ENDPOINT_URL``, which is set to the emulator once it runs. Credentials are dummies
-    unless set. Other tunables (``API_MAX_BODY_BYTES``, ``CORS_ALLOW_ORIGINS``, ...) are
-    taken from the caller's environment as they are.
+    The handlers' settings are not written here: see :func:`handler_settings`.
     """
-    for name in (
-        "AWS_ENDPOINT_URL_S3",
-        "AWS_ENDPOINT_URL_DYNAMODB",
-        "AWS_ENDPOINT_URL_SQS",
-        "AWS_PROFILE",
-    ):
-        environ.pop(name, None)
+    environ.pop("AWS_PROFILE", None)
     environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    environ["AWS_REGION"] = region
-    environ["AWS_DEFAULT_REGION"] = region
-    environ["UPLOADS_BUCKET"] = args.uploads_bucket
-    environ["PROCESSED_BUCKET"] = args.processed_bucket
-    environ["METADATA_TABLE"] = args.table
-    environ["MAX_DIMENSION"] = str(args.max_dim)
     environ.setdefault("POWERTOOLS_SERVICE_NAME", "image-pipeline")
     environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    if not args.verbose:
+    if not verbose:
         environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+
+def handler_settings(
+    environ: Mapping[str, str], *, region: str, args: argparse.Namespace
+) -> tuple[ApiSettings, ResizeSettings]:
+    """Both functions' settings: region, names and ``--max-dim`` from the command line; other
+    tunables (``API_MAX_BODY_BYTES``, ``CORS_ALLOW_ORIGINS``, ...) from ``environ`` as they are.
+
+    Raises:
+        ConfigError: a tunable in ``environ`` is malformed.
+    """
+    given = function_environment(environ, region=region, args=args)
+    return ApiSettings.from_env(given), ResizeSettings.from_env(given)
+
+
+def function_environment(
+    environ: Mapping[str, str], *, region: str, args: argparse.Namespace
+) -> dict[str, str]:
+    """The functions' environment as the template would set it: ``environ`` with the region,
+    bucket and table names and ``--max-dim`` from the command line."""
+    return {
+        **environ,
+        "AWS_REGION": region,
+        "UPLOADS_BUCKET": args.uploads_bucket,
+        "PROCESSED_BUCKET": args.processed_bucket,
+        "METADATA_TABLE": args.table,
+        "MAX_DIMENSION": str(args.max_dim),
+    }
 
 
 def route_stdout_logs_to_stderr() -> None:
@@ -338,7 +356,7 @@ class LocalPipeline:
         self.dispatcher: Any = None
         self.front: Any = None
         self.resources: Any = None
-        self.api_settings: Settings | None = None
+        self.api_settings: ApiSettings | None = None
         self.functions: dict[str, Any] = {}  # --functions process: name -> LambdaFunction
 
     def start(self) -> Ready:
@@ -357,10 +375,11 @@ class LocalPipeline:
             or os.environ.get("AWS_DEFAULT_REGION")
             or DEFAULTS.region
         )
-        configure_environment(os.environ, region=region, args=args)
+        configure_environment(os.environ, verbose=args.verbose)
         try:  # as each function would at its first invocation; a start error instead
-            self.api_settings = Settings.from_env(os.environ, role="api")
-            resize_settings = Settings.from_env(os.environ, role="resize")
+            self.api_settings, resize_settings = handler_settings(
+                os.environ, region=region, args=args
+            )
         except ConfigError as e:
             raise StartError(f"bad configuration: {e}") from e
         if args.api_port and args.api_port == args.emulator_port:
@@ -375,9 +394,8 @@ class LocalPipeline:
             endpoint_url = self.emulator.start()
         except EmulatorPortInUse as e:  # taken between the check and the bind
             raise StartError(port_in_use_message(e.host, e.port, "--emulator-port")) from e
-        os.environ["AWS_ENDPOINT_URL"] = endpoint_url  # every SDK client: the emulator
 
-        # Imported only now: handler modules may build settings and clients at import.
+        # Imported only now: Powertools reads its environment when the handlers import it.
         from deploy.local.dispatcher import SqsDispatcher
         from deploy.local.http_front import ApiFront
         from deploy.local.journey import Journey
@@ -388,15 +406,26 @@ class LocalPipeline:
         invocation_lock = threading.Lock()  # shared by both functions: see one_at_a_time
         api_handler: Any = one_at_a_time(api.handler, invocation_lock)
         resize_handler = one_at_a_time(resize.handler, invocation_lock)
+        emulator = bootstrap.AwsAccess(
+            endpoint_url=endpoint_url, access_key_id="testing", secret_access_key="testing"
+        )
+        bootstrap.install("api", bootstrap.build(self.api_settings, emulator))
+        bootstrap.install("resize", bootstrap.build(resize_settings, emulator))
         api_invoke = None
         if args.functions == "process":  # awslambdaric processes through the Runtime API
             from deploy.local.lambda_service.embedded import as_handler, start_functions
 
+            # A process reads its settings from its environment, as on Lambda.
+            environment = {
+                **function_environment(os.environ, region=region, args=args),
+                "AWS_ENDPOINT_URL": endpoint_url,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+            }
             counts = {"resize": args.workers, "api": args.workers}
-            self.functions = start_functions(os.environ, region=region, instances=counts)
+            self.functions = start_functions(environment, region=region, instances=counts)
             api_handler, api_invoke = None, self.functions["api"].call
             resize_handler = as_handler(self.functions["resize"])
-        bootstrap.reset()  # in case anything built clients before the environment was set
         route_stdout_logs_to_stderr()
         journey = Journey(
             table=args.table,
@@ -433,6 +462,12 @@ class LocalPipeline:
         self.dispatcher = SqsDispatcher(
             self.resources.queue_url,
             journey.wrap_resize(resize_handler),
+            sqs=boto3.client(
+                "sqs",
+                region_name=region,
+                endpoint_url=endpoint_url,
+                config=Config(retries={"mode": "standard"}, read_timeout=IDLE_POLL_S + 10),
+            ),
             batch_size=args.batch_size,
             wait_time_s=IDLE_POLL_S,
             on_batch=journey.on_batch,

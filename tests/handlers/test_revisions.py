@@ -125,7 +125,7 @@ def test_older_revision_never_overwrites_a_newer_item(
     new = _put(aws, "race.jpg", jpeg_bytes((600, 900)), SECOND_AT)
     resize.handler(new, context)
     item_before = aws.items()
-    monkeypatch.setattr("handlers.pipeline._superseded", lambda obj, head: False)
+    monkeypatch.setattr("handlers.decision.is_superseded", lambda obj, head: False)
     deps = bootstrap.get_deps("resize")
     real_head = deps.objects.head
     old_version = old["Records"][0]["s3"]["object"]["versionId"]

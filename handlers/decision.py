@@ -1,0 +1,165 @@
+"""What the resize function does with one created object: the rules, as pure functions.
+
+:mod:`handlers.pipeline` gathers the facts (the event, a HEAD, the current item) and acts;
+the functions here only decide, in three steps, each needing one more fact:
+
+=========================  =============================================  ===============
+step                       when                                            decision
+=========================  =============================================  ===============
+:func:`screen` (event)     the key lies where renditions are written       skip recursion
+                           a zero-byte key ending in ``/`` (S3 console      skip
+                           "Create folder")                                 folder_marker
+:func:`identify` (+ HEAD)  the key now holds another version/ETag than     skip superseded
+                           the event names (the newer one has its own
+                           event, so the newest version's rendition wins)
+                           the object carries ``generated-by:              skip recursion
+                           image-pipeline`` metadata
+                           otherwise                                       the revision
+:func:`decide` (+ item)    the item holds a final outcome for this         skip duplicate
+                           revision
+                           the item describes a revision with a later      skip superseded
+                           event time
+                           HEAD ContentLength > ``MAX_OBJECT_BYTES``       reject too_large
+                           otherwise                                       process
+=========================  =============================================  ===============
+
+The same duplicate/superseded rule (:func:`handlers.item.refusal`) guards the outcome
+write itself, so a race between two deliveries still yields one outcome per revision.
+
+Image id: ``image-id`` object metadata, else ``{UPLOADS_PREFIX}{image_id}/`` in the key
+(API uploads, trusted only in ``UPLOADS_BUCKET`` when it is set, so an object elsewhere
+cannot take over an item), else :func:`handlers.keys.direct_image_id` of bucket and key:
+one item per direct key, as there is one rendition per key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from handlers.config import ResizeSettings
+from handlers.events import ObjectCreated
+from handlers.item import Origin, SourceRevision, refusal
+from handlers.keys import direct_image_id, image_id_from_upload_key, is_image_id
+from handlers.ports import ObjectHead
+from imgproc import ImageRejected
+from imgproc.errors import TOO_LARGE
+
+MARKER_KEY = "generated-by"
+MARKER_VALUE = "image-pipeline"
+
+SkipReason = Literal["recursion", "duplicate", "superseded", "source_missing", "folder_marker"]
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """Leave the object alone; ``image_id`` when one was determined."""
+
+    reason: SkipReason
+    image_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """Record ``rejection`` for ``source`` without reading the object."""
+
+    source: SourceRevision
+    rejection: ImageRejected
+
+
+@dataclass(frozen=True, slots=True)
+class Process:
+    """Read ``source``, make its rendition, record the outcome."""
+
+    source: SourceRevision
+
+
+Decision = Skip | Reject | Process
+
+
+def screen(obj: ObjectCreated, settings: ResizeSettings) -> Skip | None:
+    """Skip decided from the event alone (before any request), or ``None`` to go on."""
+    if is_own_output(obj.bucket, obj.key, settings):
+        return Skip("recursion")
+    if obj.key.endswith("/") and obj.size_bytes == 0:
+        return Skip("folder_marker")
+    return None
+
+
+def identify(
+    obj: ObjectCreated, head: ObjectHead, settings: ResizeSettings
+) -> Skip | SourceRevision:
+    """The revision the event is about, given the object's HEAD; or why to skip it."""
+    if is_superseded(obj, head):
+        return Skip("superseded")
+    if head.metadata.get(MARKER_KEY) == MARKER_VALUE:
+        return Skip("recursion")
+    image_id, origin = image_id_of(obj, head, settings)
+    return SourceRevision(
+        image_id=image_id,
+        origin=origin,
+        bucket=obj.bucket,
+        key=obj.key,
+        revision=head.version_id or head.etag,
+        etag=head.etag,
+        version_id=head.version_id,
+        event_time=obj.event_time,
+        size_bytes=head.size_bytes,
+    )
+
+
+def decide(
+    source: SourceRevision, item: Mapping[str, Any] | None, settings: ResizeSettings
+) -> Decision:
+    """Skip, reject or process ``source``, given its current ``item`` (``None``: no item)."""
+    late = refusal(item, source.revision, source.event_time)
+    if late is not None:
+        return Skip(late, source.image_id)
+    if source.size_bytes > settings.max_object_bytes:
+        msg = f"expected at most {settings.max_object_bytes} bytes, got {source.size_bytes}"
+        return Reject(source, ImageRejected(TOO_LARGE, msg))
+    return Process(source)
+
+
+def is_own_output(bucket: str, key: str, settings: ResizeSettings) -> bool:
+    """True when ``bucket``/``key`` lies where renditions are written."""
+    return bucket == settings.processed_bucket and key.startswith(settings.processed_prefix)
+
+
+def is_superseded(obj: ObjectCreated, head: ObjectHead) -> bool:
+    """True when the key now holds a different version than the event announced."""
+    if obj.version_id and head.version_id:
+        return obj.version_id != head.version_id
+    if obj.etag and head.etag and not obj.version_id:
+        return obj.etag != head.etag
+    return False
+
+
+def image_id_of(
+    obj: ObjectCreated, head: ObjectHead, settings: ResizeSettings
+) -> tuple[str, Origin]:
+    """``(image_id, origin)``; origin is ``"api"`` for API uploads, ``"s3"`` otherwise."""
+    if _trusts_api_ids(obj.bucket, settings):
+        from_metadata = head.metadata.get("image-id")
+        if is_image_id(from_metadata):
+            return str(from_metadata), "api"
+        from_key = image_id_from_upload_key(obj.key, settings.uploads_prefix)
+        if from_key:
+            return from_key, "api"
+    return direct_image_id(obj.bucket, obj.key), "s3"
+
+
+def missing_source_id(obj: ObjectCreated, settings: ResizeSettings) -> str | None:
+    """The item to mark failed when the source is gone: an API upload's, from its key.
+
+    A direct upload records nothing (``None``): there is no item to tell.
+    """
+    if not _trusts_api_ids(obj.bucket, settings):
+        return None
+    return image_id_from_upload_key(obj.key, settings.uploads_prefix)
+
+
+def _trusts_api_ids(bucket: str, settings: ResizeSettings) -> bool:
+    """API image ids count only in the uploads bucket (any bucket when it is unset)."""
+    return settings.uploads_bucket in (None, bucket)
