@@ -64,7 +64,7 @@ from pathlib import Path, PurePath
 
 from imgproc.sniff import IMAGE_SUFFIXES
 
-OUTPUT_EXTENSIONS = ("jpg", "png", "webp")
+OUTPUT_EXTENSIONS = ("jpg", "png", "webp", "avif")
 """Every extension the engine may give an output (:attr:`imgproc.Result.extension`)."""
 
 
