@@ -96,6 +96,15 @@ class Upright:
     icc_converted: bool
     animated: bool
 
+    def header_facts(self) -> dict[str, object]:
+        """What a rejection after decoding knows: format, stored size and mode."""
+        return {
+            "original_format": self.original_format,
+            "original_width": self.original_width,
+            "original_height": self.original_height,
+            "original_mode": self.original_mode,
+        }
+
 
 def process(
     data: bytes,
@@ -147,7 +156,7 @@ def process(
     except decode.DECODE_ERRORS as e:
         msg = f"cannot encode {small.mode} pixels of a {upright.original_format}: {e}"
         rejection = ImageRejected(CORRUPT, msg)
-        rejection.add_facts(_header_facts(upright))
+        rejection.add_facts(upright.header_facts())
         raise rejection from e
     return Result(
         data=encoded.data,
@@ -216,15 +225,6 @@ def decode_upright(
     except ImageRejected as rejection:
         rejection.add_facts(facts)  # the one place rejections learn what was known
         raise
-
-
-def _header_facts(upright: Upright) -> dict[str, object]:
-    return {
-        "original_format": upright.original_format,
-        "original_width": upright.original_width,
-        "original_height": upright.original_height,
-        "original_mode": upright.original_mode,
-    }
 
 
 def _render(

@@ -7,18 +7,9 @@ from PIL import Image
 
 from imgproc import cli
 from tests.unit.test_cli import files_under, main, photo_jpeg, rgba_png, run_json, write
+from tests.unit.test_renditions import WEB_FILES
 
-WEB_EXTRA = [
-    "w320.avif",
-    "w320.webp",
-    "w320.jpg",
-    "w640.avif",
-    "w640.webp",
-    "w640.jpg",
-    "w1280.avif",
-    "w1280.webp",
-    "w1280.jpg",
-]
+WEB_EXTRA = WEB_FILES[1:]  # all but default.jpg, which is OUTDIR/<stem>.jpg
 
 
 def test_web_preset_writes_the_primary_as_before_and_the_rest_in_a_folder(tmp_path, capsys):
