@@ -15,6 +15,9 @@ Pipeline (each step in its own module):
    the small image: back to 8 bits, ICC/CMYK to sRGB, EXIF orientation.
 5. :mod:`imgproc.encode` - JPEG when opaque, PNG when alpha remains.
 
+Steps 1-4 are :func:`decode_upright`; :func:`imgproc.process_set`
+(:mod:`imgproc.rendition_engine`) runs them once for a whole rendition set.
+
 Choices worth knowing:
 
 - Animated GIF/WebP/APNG and multi-page TIFF/HEIF: only the first frame (the

@@ -14,6 +14,8 @@ import io
 
 import blurhash
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 import imgproc.encode
@@ -387,3 +389,18 @@ def test_a_missing_encoder_is_a_configuration_error(monkeypatch: pytest.MonkeyPa
 def test_a_set_with_no_renditions_is_refused() -> None:
     with pytest.raises(SpecError, match="at least one rendition"):
         RenditionSet(())
+
+
+# --- the parser on any text ----------------------------------------------------------------------
+
+SPEC_ALPHABET = "0123456789:,= abwjpegnvifqsutodm_-"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=SPEC_ALPHABET, max_size=40) | st.text(max_size=20))
+def test_any_text_parses_to_a_set_or_a_spec_error(text: str) -> None:
+    try:
+        parsed = parse_renditions(text)
+    except SpecError:
+        return
+    assert parse_renditions(parsed.spec()) == parsed
