@@ -12,7 +12,7 @@ Spec string (settings, ``imgproc resize --renditions``)
         NAME    = a lower-case letter, then up to 31 of a-z 0-9 _ -   (default "w<SIZE>")
         SIZE    = longest side in pixels, 1..16383
         FORMAT  = auto | jpeg | jpg | png | webp | avif              (default auto)
-        OPTION  = q=N | quality=N          JPEG 0-95, WebP and AVIF 0-100
+        OPTION  = q=N | quality=N          JPEG and auto 0-95, WebP and AVIF 0-100
                 | speed=N                  AVIF only, 0-10 (higher is faster)
                 | method=N                 WebP only, 0-6 (higher is slower, smaller)
                 | compress_level=N         PNG (and auto's PNG side), zlib 0-9
@@ -66,8 +66,8 @@ PRIMARY_NAME = "default"
 WEB_SIZES_PX = (320, 640, 1280)
 WEB_FORMATS = (AVIF, WEBP, AUTO)
 
-_DIGITS_RE = re.compile(r"^[0-9]{1,9}$")
-_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_DIGITS_RE = re.compile(r"[0-9]{1,9}")
+_NAME_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _FORMAT_ALIASES = {"jpg": JPEG}
 _OPTION_ALIASES = {"q": "quality"}
 # option -> (formats it applies to, lowest, highest)
@@ -112,7 +112,7 @@ class Rendition:
     compress_level: int | None = None
 
     def __post_init__(self) -> None:
-        if not _NAME_RE.match(self.name):
+        if not _NAME_RE.fullmatch(self.name):
             msg = (
                 f"rendition name {self.name!r}: expected a lower-case letter then up to 31 "
                 "of a-z 0-9 _ -"
@@ -132,7 +132,7 @@ class Rendition:
             raise SpecError(msg)
         for option, value in self.options().items():
             formats, low, high = _OPTIONS[option]
-            if option == "quality" and self.format == JPEG:
+            if option == "quality" and self.format in (JPEG, AUTO):
                 high = _JPEG_MAX_QUALITY
             if self.format not in formats:
                 msg = f"rendition {self.name}: {option} does not apply to {self.format}"
@@ -277,7 +277,7 @@ def _parse_item(item: str) -> Rendition:
     name = None
     if fields[0][:1].isalpha():
         name = fields.pop(0)
-    if not fields or not _DIGITS_RE.match(fields[0]):
+    if not fields or not _DIGITS_RE.fullmatch(fields[0]):
         msg = f"rendition {item!r}: expected [NAME:]SIZE[:FORMAT][:OPTION=N]..., SIZE in pixels"
         raise SpecError(msg)
     size = int(fields.pop(0))
@@ -295,7 +295,7 @@ def _parse_item(item: str) -> Rendition:
 def _parse_option(item: str, text: str) -> tuple[str, int]:
     key, sep, value = text.partition("=")
     key = _OPTION_ALIASES.get(key.strip(), key.strip())
-    if not sep or key not in _OPTIONS or not _DIGITS_RE.match(value.strip()):
+    if not sep or key not in _OPTIONS or not _DIGITS_RE.fullmatch(value.strip()):
         msg = f"rendition {item!r}: option {text!r}: expected one of q=N, {'=N, '.join(_OPTIONS)}=N"
         raise SpecError(msg)
     return key, int(value)
