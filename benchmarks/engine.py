@@ -61,6 +61,12 @@ quality is visible.
 Targets (the engine's issue): every JPEG: engine < pyvips and engine <= 1.15 x floor; every PNG:
 engine <= 1.5 x pyvips; memory (24 MP JPEG): engine peak <= pyvips peak; PSNR:
 engine >= pillow - 0.5 dB.
+
+Rendition sets (issue 10; ``benchmarks/rendition_sets.py`` has the method): on the
+12 MP JPEG the default rendition, the ``web`` preset through ``process_set`` (one
+decode), the same set decoded per rendition, pyvips making the set, and cheaper
+sets as levers; on the 24 MP JPEG the peak memory of a fresh process. Targets:
+web <= 2 x default, web < naive, web < pyvips, web peak memory <= 1.5 x default's.
 """
 
 from __future__ import annotations
@@ -84,6 +90,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image, ImageChops, ImageDraw, ImageOps, ImageStat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or as a module
+import rendition_sets
 
 MAX_DIM_PX = 500
 JPEG_QUALITY = 85
@@ -375,13 +384,18 @@ CHILD_WORK = {
 }
 
 
-def measure_memory(data: bytes) -> dict[str, tuple[float, float] | str]:
-    """Peak RSS (MB) and delta over the post-import baseline (MB) per contender."""
+def measure_memory(
+    data: bytes, work_by_name: dict[str, tuple[str, str]] = CHILD_WORK
+) -> dict[str, tuple[float, float] | str]:
+    """Peak RSS (MB) and delta over the post-import baseline (MB) per contender.
+
+    ``work_by_name``: name -> (imports, statements that set ``out`` to bytes).
+    """
     results: dict[str, tuple[float, float] | str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "input.jpg"
         path.write_bytes(data)
-        for name, (imports, work) in CHILD_WORK.items():
+        for name, (imports, work) in work_by_name.items():
             code = CHILD.format(imports=imports, work=work)
             proc = subprocess.run(
                 [sys.executable, "-c", code, str(path)],
@@ -427,7 +441,11 @@ def print_table(headers: list[str], rows: list[list[str]]) -> None:
         print(line(r))
 
 
-def report(rows: list[Row], memory: dict[str, tuple[float, float] | str] | None) -> None:
+def report(
+    rows: list[Row],
+    memory: dict[str, tuple[float, float] | str] | None,
+    sets: tuple[dict[str, tuple[float, int]] | None, dict[str, tuple[float, float] | str] | None],
+) -> None:
     headers = [
         "input", "engine ms", "pillow ms", "pyvips ms", "floor ms", "engine/floor",
         "engine/pyvips", "PSNR engine", "PSNR pillow", "out KB engine/pillow", "runs",
@@ -468,6 +486,10 @@ def report(rows: list[Row], memory: dict[str, tuple[float, float] | str] | None)
                 mem_rows.append([name, f"{value[0]:.1f}", f"{value[1]:.1f}"])
         print_table(["contender", "peak MB", "delta over baseline MB"], mem_rows)
 
+    set_checks = (
+        rendition_sets.report(*sets, print_table) if any(s is not None for s in sets) else []
+    )
+
     print("\nTargets (from the engine's issue: faster than pyvips and within 1.15x of the decode")
     print("floor on JPEGs, within 1.5x of pyvips on PNGs, PSNR within 0.5 dB of plain Pillow).")
     print("On small JPEGs (0.8 MP) the floor target is out of reach: the LANCZOS resize and")
@@ -498,6 +520,7 @@ def report(rows: list[Row], memory: dict[str, tuple[float, float] | str] | None)
                                            f"pyvips peak {vm[0]:.1f} MB"))  # fmt: skip
         else:
             checks.append((False, f"memory jpeg_24mp: engine {em} / pyvips {vm}"))
+    checks += set_checks
     for ok, text in checks:
         print(f"{'PASS' if ok else 'FAIL'}  {text}")
     passed = sum(ok for ok, _ in checks)
@@ -543,13 +566,18 @@ def main(argv: list[str] | None = None) -> int:
         measure_quality(row)
         rows.append(row)
 
-    memory = None
+    memory = set_memory = set_times = None
+    twelve = next((s for s in samples if s.name == "jpeg_12mp"), None)
+    if twelve is not None:
+        print("timing rendition sets...", flush=True)
+        set_times = rendition_sets.time_sets(twelve.data, args.quick)
     big = next((s for s in samples if s.name == "jpeg_24mp"), None)
     if big is not None:
         print("measuring memory...", flush=True)
         memory = measure_memory(big.data)
+        set_memory = measure_memory(big.data, rendition_sets.MEMORY_WORK)
 
-    report(rows, memory)
+    report(rows, memory, (set_times, set_memory))
     print(f"\n(total {time.perf_counter() - started:.0f} s wall)")
     return 0
 

@@ -1,7 +1,12 @@
-"""The image engine: bytes in, one resized rendition and its facts out.
+"""The image engine: bytes in, resized renditions and their facts out.
 
-Pure core: Pillow (and pillow-heif) and the standard library only, no AWS,
-no environment, no I/O beyond the bytes it is given.
+Pure core: Pillow (and pillow-heif), the standard library and the pure-Python
+``blurhash`` encoder only; no AWS, no environment, no I/O beyond the bytes it is given.
+
+- :func:`process`: one rendition (the pipeline's default), a :class:`Result`.
+- :func:`process_set`: a :class:`RenditionSet` (named sizes and formats, see
+  :mod:`imgproc.renditions`) from one decode, a :class:`SetResult` with
+  placeholders.
 """
 
 from __future__ import annotations
@@ -13,7 +18,16 @@ from imgproc.engine import (
     process,
 )
 from imgproc.errors import REASONS, ImageRejected
-from imgproc.result import Result
+from imgproc.rendition_engine import process_set
+from imgproc.renditions import (
+    PRESETS,
+    Rendition,
+    RenditionSet,
+    SpecError,
+    parse_renditions,
+    preset,
+)
+from imgproc.result import Collapsed, RenditionResult, Result, SetResult
 from imgproc.sniff import ACCEPTED_FORMATS, sniff_format
 
 __all__ = [
@@ -21,9 +35,19 @@ __all__ = [
     "DEFAULT_MAX_DECODE_BYTES",
     "DEFAULT_MAX_DIM_PX",
     "DEFAULT_MAX_PIXELS",
+    "PRESETS",
     "REASONS",
+    "Collapsed",
     "ImageRejected",
+    "Rendition",
+    "RenditionResult",
+    "RenditionSet",
     "Result",
+    "SetResult",
+    "SpecError",
+    "parse_renditions",
+    "preset",
     "process",
+    "process_set",
     "sniff_format",
 ]

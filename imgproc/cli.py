@@ -3,6 +3,7 @@
 ::
 
     python -m imgproc resize INPUT... --out OUTDIR [--max-dim 500] [--json]
+                                      [--preset default|web | --renditions SPEC]
                                       [--max-pixels N] [--max-input-bytes N] [--jobs N]
 
 Also installed as the ``imgproc`` console script (``imgproc.cli:main``).
@@ -14,8 +15,18 @@ the code that applies them:
   hidden files skipped), output names and collisions, and the refusal to let OUTDIR
   hold the inputs (``--out photos`` for ``photos``: exit 2, originals never
   overwritten);
+- :mod:`imgproc.cli_outputs`: where the renditions of a set go (the first, primary
+  one where the single output always went; the others in ``OUTDIR/<stem>/<name>.<ext>``);
 - :mod:`imgproc.cli_report`: the JSON Lines records (``--json``) and the summary
   for a person.
+
+Renditions
+    ``--preset NAME`` (``default``: one ``--max-dim`` rendition, JPEG or PNG, what the
+    command always made; ``web``: that plus 320/640/1280 px as AVIF, WebP and JPEG or
+    PNG) or ``--renditions SPEC`` (the spec syntax of :mod:`imgproc.renditions`, for
+    example ``default:500, thumb:200:webp``). ``--max-dim`` sets the preset's primary
+    size and cannot be combined with ``--renditions``. All renditions of an input are
+    made from one decode (:func:`imgproc.process_set`).
 
 Reading and writing
     A file bigger than ``--max-input-bytes`` (default 50 MiB, the same limit the
@@ -25,7 +36,9 @@ Reading and writing
 
     Every output is written to a hidden temporary file in its target folder and then
     moved into place with ``os.replace``: a rejected, failed or interrupted input never
-    leaves a partial output file.
+    leaves a partial output file. The renditions of an input are all encoded before the
+    first is written; if writing one fails, those already written for that input are
+    removed again, so an input ends with all its renditions or none.
 
 Exit status
     0 when every input was processed (also when folders held no files), 1 when any
@@ -47,13 +60,22 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from imgproc import DEFAULT_MAX_DIM_PX, DEFAULT_MAX_PIXELS, ImageRejected, process
+from imgproc import (
+    DEFAULT_MAX_DIM_PX,
+    DEFAULT_MAX_PIXELS,
+    ImageRejected,
+    RenditionSet,
+    SpecError,
+    parse_renditions,
+    preset,
+    process_set,
+)
+from imgproc.cli_outputs import check_rendition_outputs, output_paths, set_record
 from imgproc.cli_plan import (
     Task,
     UsageError,
     check_out_dir,
     collect_inputs,
-    output_path,
     plan_outputs,
 )
 from imgproc.cli_report import (
@@ -68,7 +90,9 @@ from imgproc.cli_report import (
     print_json_lines,
     print_summary,
 )
+from imgproc.encode import missing_encoders
 from imgproc.errors import TOO_LARGE
+from imgproc.renditions import DEFAULT_PRESET, PRESETS
 
 DEFAULT_MAX_INPUT_BYTES = 52_428_800
 """Largest input file read, in bytes (50 MiB; the resize function's MAX_OBJECT_BYTES)."""
@@ -93,11 +117,21 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Engine and reading limits for one run (pixels, bytes)."""
+    """Engine and reading limits for one run (pixels, bytes), and what to make.
+
+    ``renditions`` ``None`` means the ``default`` preset at ``max_dim``.
+    """
 
     max_dim: int = DEFAULT_MAX_DIM_PX
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES
+    renditions: RenditionSet | None = None
+
+    def rendition_set(self) -> RenditionSet:
+        """The renditions to make for each input."""
+        if self.renditions is not None:
+            return self.renditions
+        return preset(DEFAULT_PRESET, max_dim_px=self.max_dim)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -171,7 +205,7 @@ def run_task(task: Task, limits: Limits) -> Record:
 
     started = time.perf_counter()
     try:
-        result = process(data, max_dim=limits.max_dim, max_pixels=limits.max_pixels)
+        result = process_set(data, limits.rendition_set(), max_pixels=limits.max_pixels)
     except ImageRejected as e:
         return _rejected(name, e)
     except Exception as e:  # a bug in the engine must not sink the whole batch
@@ -179,25 +213,53 @@ def run_task(task: Task, limits: Limits) -> Record:
         return {"input": name, "status": FAILED, "reason": INTERNAL_ERROR, "message": msg}
     duration_ms = round((time.perf_counter() - started) * 1000, 1)
 
-    output = output_path(task.output_base, result.extension)
+    outputs = output_paths(task, result.renditions)
     try:
-        write_atomic(output, result.data)
-    except OSError as e:
-        msg = f"cannot write {output}: {e.strerror or e}"
-        return {"input": name, "status": FAILED, "reason": WRITE_FAILED, "message": msg}
+        _write_all(outputs, [r.data for r in result.renditions])
+    except _WriteFailed as e:
+        return {"input": name, "status": FAILED, "reason": WRITE_FAILED, "message": str(e)}
 
+    primary = result.primary_result()
     record: Record = {
         "input": name,
         "status": PROCESSED,
-        "output": str(output),
-        "width": result.width,
-        "height": result.height,
-        "format": result.format,
+        "output": str(outputs[0]),
+        "width": primary.width,
+        "height": primary.height,
+        "format": primary.format,
     }
-    record.update(result.facts())
+    record.update(primary.facts())
     record["input_size_bytes"] = len(data)
     record["duration_ms"] = duration_ms
+    record.update(set_record(result, outputs))
     return record
+
+
+class _WriteFailed(Exception):
+    """Writing one of an input's outputs failed; the message names the file."""
+
+
+def _write_all(paths: Sequence[Path], blobs: Sequence[bytes]) -> None:
+    """Write every blob to its path atomically, or none: on a failure, remove those
+    written so far (the previous run's files at those paths are gone then too).
+
+    Raises:
+        _WriteFailed: naming the file that could not be written.
+    """
+    written: list[Path] = []
+    try:
+        for path, blob in zip(paths, blobs, strict=True):
+            try:
+                write_atomic(path, blob)
+            except OSError as e:
+                msg = f"cannot write {path}: {e.strerror or e}"
+                raise _WriteFailed(msg) from e
+            written.append(path)
+    except BaseException:
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise
 
 
 def _run_task_star(args: tuple[Task, Limits]) -> Record:
@@ -242,7 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="resize image files and folders into OUTDIR",
         description=(
             "Resize every INPUT (files, or folders walked recursively) so the longest side "
-            "is at most --max-dim pixels, writing OUTDIR/<name>.<jpg|png>. "
+            "is at most --max-dim pixels, writing OUTDIR/<name>.<jpg|png>; with a preset or "
+            "renditions set, also OUTDIR/<name>/<rendition>.<ext>. "
             "Exit status: 0 all processed, 1 any rejected or failed, 2 usage error."
         ),
     )
@@ -258,9 +321,32 @@ def build_parser() -> argparse.ArgumentParser:
     resize.add_argument(
         "--max-dim",
         type=_positive_int,
-        default=DEFAULT_MAX_DIM_PX,
+        default=None,
         metavar="PX",
-        help=f"longest side of the output in pixels, never upscaled (default {DEFAULT_MAX_DIM_PX})",
+        help=(
+            "longest side of the output (the preset's first rendition) in pixels, never "
+            f"upscaled (default {DEFAULT_MAX_DIM_PX})"
+        ),
+    )
+    which = resize.add_mutually_exclusive_group()
+    which.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default=DEFAULT_PRESET,
+        help=(
+            "renditions to make: 'default' one JPEG or PNG (what this command always "
+            "made); 'web' that plus 320/640/1280 px as AVIF, WebP and JPEG or PNG, in "
+            "OUTDIR/<name>/ (default %(default)s)"
+        ),
+    )
+    which.add_argument(
+        "--renditions",
+        metavar="SPEC",
+        help=(
+            "renditions by hand: comma-separated [NAME:]SIZE[:FORMAT][:OPTION=N], e.g. "
+            "'default:500, thumb:200:webp:q=70, 1200:avif'; FORMAT auto|jpeg|png|webp|avif; "
+            "OPTION q, speed (AVIF), method (WebP), compress_level (PNG)"
+        ),
     )
     resize.add_argument(
         "--max-pixels",
@@ -292,18 +378,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _rendition_set(parser: argparse.ArgumentParser, args: argparse.Namespace) -> RenditionSet:
+    """The set from ``--preset``/``--max-dim`` or ``--renditions``; usage errors exit 2."""
+    if args.renditions is not None and args.max_dim is not None:
+        parser.error("--max-dim sets a preset's size; with --renditions give each size in SPEC")
+    try:
+        if args.renditions is not None:
+            renditions = parse_renditions(args.renditions)
+        else:
+            renditions = preset(args.preset, max_dim_px=args.max_dim or DEFAULT_MAX_DIM_PX)
+    except SpecError as e:
+        parser.error(f"--renditions: {e}" if args.renditions is not None else str(e))
+    missing = missing_encoders({r.format for r in renditions})
+    if missing:
+        parser.error(f"this Pillow cannot encode {', '.join(missing)}")
+    return renditions
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0, 1, 2 or 130; see module docstring)."""
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with 2 on a usage error
     parser = args.command_parser  # later usage errors print the sub-command's usage
 
+    renditions = _rendition_set(parser, args)
     out_dir: Path = args.out
     if out_dir.exists() and not out_dir.is_dir():
         parser.error(f"--out must be a folder, {out_dir} is a file")
     try:
         tasks = plan_outputs(collect_inputs(args.inputs, out_dir), out_dir)
         check_out_dir(args.inputs, out_dir, tasks)
+        check_rendition_outputs(tasks, renditions)
     except UsageError as e:
         parser.error(str(e))
     try:
@@ -312,7 +417,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"cannot create --out folder {out_dir}: {e.strerror or e}")
 
     limits = Limits(
-        max_dim=args.max_dim, max_pixels=args.max_pixels, max_input_bytes=args.max_input_bytes
+        max_dim=renditions.primary.max_dim_px,
+        max_pixels=args.max_pixels,
+        max_input_bytes=args.max_input_bytes,
+        renditions=renditions,
     )
     if not tasks:
         print("imgproc: no input files found (hidden files are skipped)", file=sys.stderr)

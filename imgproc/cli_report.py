@@ -20,6 +20,18 @@ Records
     reports ``original_width`` 4032, ``original_height`` 3024 and an output of 375x500).
     ``size_bytes`` is the output's length, ``input_size_bytes`` the input file's.
 
+    Every ``processed`` record also describes the whole rendition set
+    (:func:`imgproc.cli_outputs.set_record`): ``renditions`` lists each file written,
+    the primary (the one the fields above describe) first::
+
+        "renditions": [{"name": "default", "output": "OUTDIR/a.jpg", "format": "JPEG",
+                        "content_type": "image/jpeg", "width": 500, "height": 333,
+                        "bytes": 41234, "has_alpha": false},
+                       {"name": "w320", "output": "OUTDIR/a/w320.avif", ...}, ...],
+        "collapsed": [], "upright_width": 4000, "upright_height": 2667,
+        "sha256": "...", "animated": false, "dominant_color": "#7a5c3e",
+        "blurhash": "LKO2?U%2Tw=w]~RBVZRi};RPxuwH"
+
     ``rejected``: ``reason`` comes from :data:`imgproc.errors.REASONS` (the image is not
     acceptable and never will be). The record also carries the rejection's facts
     (:attr:`imgproc.ImageRejected.facts`, keys among :data:`imgproc.errors.FACT_KEYS`)
@@ -119,6 +131,21 @@ def _kb(size_bytes: object) -> str:
     return f"{size_bytes / 1000:,.1f}" if isinstance(size_bytes, int) else ""
 
 
+def _out_bytes(record: Record) -> int:
+    """Bytes of every file written for a processed record (all its renditions)."""
+    renditions = record.get("renditions")
+    if isinstance(renditions, list) and renditions:
+        return sum(int(r["bytes"]) for r in renditions)
+    return int(record["size_bytes"])  # type: ignore[call-overload]
+
+
+def _more_files(record: Record) -> str:
+    """`` (+9 renditions)`` when a set wrote more than the primary file."""
+    renditions = record.get("renditions")
+    extra = len(renditions) - 1 if isinstance(renditions, list) else 0
+    return f" (+{extra} rendition{'' if extra == 1 else 's'})" if extra > 0 else ""
+
+
 def _dims(record: Record) -> str:
     """``"WxH FORMAT -> wxh FORMAT"`` for a processed record, what is known for a rejected one."""
     if record["status"] == PROCESSED:
@@ -150,8 +177,8 @@ def print_summary(records: Sequence[Record], elapsed_s: float) -> None:
     for r in records:
         status = str(r["status"])
         if status == PROCESSED:
-            sizes = f"{_kb(r['input_size_bytes'])} -> {_kb(r['size_bytes'])}"
-            detail = Text(str(r["output"]))
+            sizes = f"{_kb(r['input_size_bytes'])} -> {_kb(_out_bytes(r))}"
+            detail = Text(str(r["output"]) + _more_files(r))
         else:
             sizes = ""
             detail = Text(f"{r['reason']}: {r['message']}")
@@ -161,7 +188,7 @@ def print_summary(records: Sequence[Record], elapsed_s: float) -> None:
     counts = {s: sum(1 for r in records if r["status"] == s) for s in (PROCESSED, REJECTED, FAILED)}
     done = [r for r in records if r["status"] == PROCESSED]
     in_bytes = sum(_count(r["input_size_bytes"]) for r in done)
-    out_bytes = sum(_count(r["size_bytes"]) for r in done)
+    out_bytes = sum(_out_bytes(r) for r in done)
     console = Console()
     if not console.is_terminal:  # redirected to a file or a pipe: don't cut at 80 columns
         console = Console(width=max(console.width, 200))

@@ -15,6 +15,9 @@ Pipeline (each step in its own module):
    the small image: back to 8 bits, ICC/CMYK to sRGB, EXIF orientation.
 5. :mod:`imgproc.encode` - JPEG when opaque, PNG when alpha remains.
 
+Steps 1-4 are :func:`decode_upright`; :func:`imgproc.process_set`
+(:mod:`imgproc.rendition_engine`) runs them once for a whole rendition set.
+
 Choices worth knowing:
 
 - Animated GIF/WebP/APNG and multi-page TIFF/HEIF: only the first frame (the
@@ -28,6 +31,7 @@ Choices worth knowing:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import ceil
 
 from PIL import Image, ImageFile
@@ -36,6 +40,7 @@ from imgproc import decode, sniff
 from imgproc.color import to_srgb
 from imgproc.encode import encode
 from imgproc.errors import CORRUPT, EMPTY, UNSUPPORTED_FORMAT, ImageRejected
+from imgproc.frames import is_animated
 from imgproc.modes import to_8bit, working_mode
 from imgproc.orientation import apply_orientation, read_orientation
 from imgproc.result import Result
@@ -69,6 +74,39 @@ Sized for a 1 GB Lambda and a 512 MB peak per input: 400 MB of pixels plus
 the interpreter and libraries (about 60 MB). A 100 MP JPEG decodes at 1/8
 scale and needs a few MB; a 100 MP RGB PNG just fits; a 100 MP WebP/HEIF/TIFF
 (decoded through a second buffer) does not and is refused as too_many_pixels."""
+
+
+@dataclass(frozen=True, slots=True)
+class Upright:
+    """Decoded pixels at an output size, and what was learnt on the way.
+
+    Attributes:
+        image: upright, sRGB, 8-bit pixels in mode RGB, L, RGBA or LA (alpha only
+            when some transparency remains at this size).
+        original_width, original_height: the stored size (before orientation).
+        original_format, original_mode: the sniffed format and the header's mode.
+        orientation: the EXIF orientation (2-8) that was applied, or ``None``.
+        icc_converted: an embedded ICC profile was converted to sRGB.
+        animated: the input has more frames than the first (see :mod:`imgproc.frames`).
+    """
+
+    image: Image.Image
+    original_width: int
+    original_height: int
+    original_format: str
+    original_mode: str
+    orientation: int | None
+    icc_converted: bool
+    animated: bool
+
+    def header_facts(self) -> dict[str, object]:
+        """What a rejection after decoding knows: format, stored size and mode."""
+        return {
+            "original_format": self.original_format,
+            "original_width": self.original_width,
+            "original_height": self.original_height,
+            "original_mode": self.original_mode,
+        }
 
 
 def process(
@@ -106,6 +144,56 @@ def process(
             and ``original_mode`` once the header was parsed; empty for
             ``empty`` and ``unsupported_format``.
         ValueError: ``max_dim``, a limit or ``jpeg_draft_margin`` is below 1 (a caller bug).
+    """
+    upright = decode_upright(
+        data,
+        max_dim=max_dim,
+        max_pixels=max_pixels,
+        max_decode_bytes=max_decode_bytes,
+        reducing_gap=reducing_gap,
+        jpeg_draft_margin=jpeg_draft_margin,
+    )
+    small = upright.image
+    try:
+        encoded = encode(small)
+    except decode.DECODE_ERRORS as e:
+        msg = f"cannot encode {small.mode} pixels of a {upright.original_format}: {e}"
+        rejection = ImageRejected(CORRUPT, msg)
+        rejection.add_facts(upright.header_facts())
+        raise rejection from e
+    return Result(
+        data=encoded.data,
+        format=encoded.format,
+        content_type=encoded.content_type,
+        extension=encoded.extension,
+        width=small.width,
+        height=small.height,
+        original_width=upright.original_width,
+        original_height=upright.original_height,
+        original_format=upright.original_format,
+        original_mode=upright.original_mode,
+        has_alpha=small.mode in ("RGBA", "LA"),
+        orientation=upright.orientation,
+        icc_converted=upright.icc_converted,
+    )
+
+
+def decode_upright(
+    data: bytes,
+    *,
+    max_dim: int,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES,
+    reducing_gap: float = DEFAULT_REDUCING_GAP,
+    jpeg_draft_margin: float = DEFAULT_JPEG_DRAFT_MARGIN,
+) -> Upright:
+    """Decode ``data`` into upright sRGB 8-bit pixels whose longest side is at most ``max_dim``.
+
+    Steps 1-4 of the module docstring: everything :func:`process` does but the
+    encode. The decoded full-size (or JPEG-draft) image is closed before this
+    returns, so the only pixels alive afterwards are the result's.
+
+    Arguments and errors: as :func:`process`.
     """
     if min(max_dim, max_pixels, max_decode_bytes) < 1 or jpeg_draft_margin < 1:
         msg = (
@@ -150,11 +238,12 @@ def _render(
     limits: tuple[int, int],
     reducing_gap: float,
     jpeg_draft_margin: float,
-) -> Result:
+) -> Upright:
     max_pixels, max_decode_bytes = limits
     stored_size = image.size
     original_mode = image.mode
     decode.check_pixels(stored_size, max_pixels)
+    animated = is_animated(image, data, fmt)
     target = fit_size(stored_size, max_dim)
     box: tuple[float, float, float, float] = (0, 0, *stored_size)
     if fmt == sniff.JPEG:
@@ -170,31 +259,25 @@ def _render(
         _mode, convert = working_mode(image, premultiply=image.size != target)
         small = shrink(image, target, box=box, convert=convert, reducing_gap=reducing_gap)
         small = to_8bit(small, source_mode=image.mode)
-        small = _drop_opaque_alpha(small)
+        small = drop_opaque_alpha(small)
         small, icc_converted = to_srgb(small, icc if isinstance(icc, bytes) else None)
         small = apply_orientation(small, orientation)
-        encoded = encode(small)
     except decode.DECODE_ERRORS as e:
         msg = f"cannot convert {image.mode} {fmt} pixels: {e}"
         raise ImageRejected(CORRUPT, msg) from e
-    return Result(
-        data=encoded.data,
-        format=encoded.format,
-        content_type=encoded.content_type,
-        extension=encoded.extension,
-        width=small.width,
-        height=small.height,
+    return Upright(
+        image=small,
         original_width=stored_size[0],
         original_height=stored_size[1],
         original_format=fmt,
         original_mode=original_mode,
-        has_alpha=small.mode in ("RGBA", "LA"),
         orientation=orientation,
         icc_converted=icc_converted,
+        animated=animated,
     )
 
 
-def _drop_opaque_alpha(image: Image.Image) -> Image.Image:
+def drop_opaque_alpha(image: Image.Image) -> Image.Image:
     """RGBA/LA whose alpha is 255 everywhere -> RGB/L; anything else unchanged."""
     if image.mode not in ("RGBA", "LA"):
         return image
@@ -208,5 +291,8 @@ __all__ = [
     "DEFAULT_MAX_DECODE_BYTES",
     "DEFAULT_MAX_DIM_PX",
     "DEFAULT_MAX_PIXELS",
+    "Upright",
+    "decode_upright",
+    "drop_opaque_alpha",
     "process",
 ]

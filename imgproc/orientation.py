@@ -47,3 +47,10 @@ def apply_orientation(image: Image.Image, orientation: int | None) -> Image.Imag
     """Return ``image`` turned upright for EXIF ``orientation`` (2..8); else unchanged."""
     method = _TRANSPOSE.get(orientation) if orientation is not None else None
     return image.transpose(method) if method is not None else image
+
+
+def oriented_size(size: tuple[int, int], orientation: int | None) -> tuple[int, int]:
+    """``(width, height)`` in pixels after applying ``orientation`` to ``size``."""
+    if orientation in (5, 6, 7, 8):
+        return size[1], size[0]
+    return size

@@ -41,6 +41,15 @@ PROCESSED_KEYS = {
     "icc_converted",
     "input_size_bytes",
     "duration_ms",
+    # the rendition set (imgproc.cli_outputs.set_record); the default preset has one
+    "renditions",
+    "collapsed",
+    "upright_width",
+    "upright_height",
+    "sha256",
+    "animated",
+    "dominant_color",
+    "blurhash",
 }
 
 REJECTED_KEYS = {"input", "status", "reason", "message"}
@@ -274,14 +283,14 @@ def test_unreadable_file_is_failed_and_the_batch_goes_on(tmp_path, capsys, monke
 def test_engine_bug_is_reported_as_failed_and_the_batch_goes_on(tmp_path, capsys, monkeypatch):
     first = write(tmp_path / "a.jpg", photo_jpeg((64, 64)))
     second = write(tmp_path / "b.jpg", photo_jpeg((80, 64)))
-    real_process = cli.process
+    real_process_set = cli.process_set
 
-    def flaky(data: bytes, **kwargs):
+    def flaky(data: bytes, *args, **kwargs):
         if data == first.read_bytes():
             raise RuntimeError("boom")
-        return real_process(data, **kwargs)
+        return real_process_set(data, *args, **kwargs)
 
-    monkeypatch.setattr(cli, "process", flaky)
+    monkeypatch.setattr(cli, "process_set", flaky)
     code, lines = run_json(capsys, first, second, "--out", tmp_path / "out")
 
     assert code == 1
@@ -636,7 +645,14 @@ def test_jobs_gives_the_same_records_in_input_order(tmp_path, capsys):
     code_2, parallel = run_json(capsys, root, "--out", tmp_path / "out2", "--jobs", "2")
 
     def strip(records: list[dict]) -> list[dict]:
-        return [{k: v for k, v in r.items() if k not in {"duration_ms", "output"}} for r in records]
+        stripped = [
+            {k: v for k, v in r.items() if k not in {"duration_ms", "output"}} for r in records
+        ]
+        for r in stripped:  # each rendition names its file under out1 or out2
+            r["renditions"] = [
+                {k: v for k, v in x.items() if k != "output"} for x in r.get("renditions", [])
+            ]
+        return stripped
 
     assert code_1 == code_2 == 1
     assert strip(serial) == strip(parallel)
