@@ -54,6 +54,16 @@ EXIF_GPS_IFD = 0x8825
 
 
 @dataclass(frozen=True, slots=True)
+class Palette:
+    """The colours of a :func:`landscape`: (top, bottom) pairs for gradients."""
+
+    sky: tuple[Colour, Colour]
+    sun: Colour
+    hills: tuple[Colour, Colour]
+    ground: tuple[Colour, Colour]
+
+
+@dataclass(frozen=True, slots=True)
 class DemoImage:
     """One picture of the demo set: its file name, what it shows, how it is made."""
 
@@ -90,20 +100,13 @@ def _ridge(rng: random.Random, width: int, base: int, roughness: int) -> list[tu
     return points
 
 
-def landscape(
-    size: tuple[int, int],
-    *,
-    seed: int,
-    sky: tuple[Colour, Colour],
-    sun: Colour,
-    hills: tuple[Colour, Colour],
-    ground: tuple[Colour, Colour],
-) -> Image.Image:
+def landscape(size: tuple[int, int], *, seed: int, palette: Palette) -> Image.Image:
     """A photo-like scene: sky gradient, a glowing sun, two mountain ranges, a valley.
 
     Drawn at ``size`` (width, height); callers scale it up and add grain."""
     rng = random.Random(seed)
     width, height = size
+    sky, sun, hills, ground = palette.sky, palette.sun, palette.hills, palette.ground
     image = _gradient(size, *sky)
     glow = Image.new("L", size, 0)
     sun_x, sun_y, radius = int(width * rng.uniform(0.55, 0.8)), int(height * 0.3), width // 14
@@ -182,23 +185,25 @@ def _camera_exif(*, orientation: int | None) -> bytes:
 
 # --- the pictures -------------------------------------------------------------------
 
-SUNSET = {
-    "sky": ((38, 60, 128), (250, 170, 110)),
-    "sun": (255, 236, 180),
-    "hills": ((88, 70, 110), (52, 50, 80)),
-    "ground": ((70, 96, 60), (30, 50, 30)),
-}
-NOON = {
-    "sky": ((40, 110, 210), (190, 225, 250)),
-    "sun": (255, 255, 235),
-    "hills": ((100, 130, 160), (60, 110, 70)),
-    "ground": ((90, 150, 60), (50, 100, 40)),
-}
+SUNSET = Palette(
+    sky=((38, 60, 128), (250, 170, 110)),
+    sun=(255, 236, 180),
+    hills=((88, 70, 110), (52, 50, 80)),
+    ground=((70, 96, 60), (30, 50, 30)),
+)
+NOON = Palette(
+    sky=((40, 110, 210), (190, 225, 250)),
+    sun=(255, 255, 235),
+    hills=((100, 130, 160), (60, 110, 70)),
+    ground=((90, 150, 60), (50, 100, 40)),
+)
 
 
 def phone_portrait() -> bytes:
     """Upright 1512x2016, stored turned (2016x1512) with EXIF orientation 6."""
-    upright = landscape((378, 504), seed=1, **SUNSET).resize((1512, 2016), Image.Resampling.BICUBIC)
+    upright = landscape((378, 504), seed=1, palette=SUNSET).resize(
+        (1512, 2016), Image.Resampling.BICUBIC
+    )
     upright = grain(upright, amount=10, seed=1)
     label(upright, "portrait, EXIF orientation 6")
     stored = upright.transpose(Image.Transpose.ROTATE_90)  # orientation 6 turns it back
@@ -231,7 +236,9 @@ def transparent_logo() -> bytes:
 
 def wide_gamut_p3() -> bytes:
     """1800x1200 JPEG in Display P3 (embedded profile): saturated colour bars over a scene."""
-    scene = landscape((450, 300), seed=3, **NOON).resize((1800, 1200), Image.Resampling.BICUBIC)
+    scene = landscape((450, 300), seed=3, palette=NOON).resize(
+        (1800, 1200), Image.Resampling.BICUBIC
+    )
     scene = grain(scene, amount=8, seed=3)
     draw = ImageDraw.Draw(scene)
     bars = [
@@ -253,7 +260,7 @@ def wide_gamut_p3() -> bytes:
 def film_scan_16bit() -> bytes:
     """1600x1067 16-bit greyscale PNG: a black-and-white scene using the full 0-65535 range."""
     scene = (
-        landscape((400, 267), seed=4, **NOON)
+        landscape((400, 267), seed=4, palette=NOON)
         .convert("L")
         .resize((1600, 1067), Image.Resampling.BICUBIC)
     )
@@ -267,7 +274,9 @@ def iphone_heic() -> bytes:
     """1600x1200 HEIC (pillow-heif, x265), as an iPhone names it: upper-case ``.HEIC``."""
     import pillow_heif
 
-    scene = landscape((400, 300), seed=5, **SUNSET).resize((1600, 1200), Image.Resampling.BICUBIC)
+    scene = landscape((400, 300), seed=5, palette=SUNSET).resize(
+        (1600, 1200), Image.Resampling.BICUBIC
+    )
     scene = grain(scene, amount=3, seed=5)  # x265 spends seconds on strong grain
     label(scene, "HEIC")
     heif = pillow_heif.from_pillow(scene)
@@ -278,7 +287,7 @@ def iphone_heic() -> bytes:
 
 def animated_gif() -> bytes:
     """640x400, 8 frames of a ball rolling over hills (first frame kept by the pipeline)."""
-    back = landscape((640, 400), seed=6, **NOON)
+    back = landscape((640, 400), seed=6, palette=NOON)
     frames = []
     for i in range(8):
         frame = back.copy()
@@ -293,7 +302,9 @@ def animated_gif() -> bytes:
 
 def large_camera_photo() -> bytes:
     """4000x3000 JPEG with camera grain and EXIF: about 6 MB, over the API's body limit."""
-    scene = landscape((1000, 750), seed=7, **SUNSET).resize((4000, 3000), Image.Resampling.BICUBIC)
+    scene = landscape((1000, 750), seed=7, palette=SUNSET).resize(
+        (4000, 3000), Image.Resampling.BICUBIC
+    )
     scene = grain(scene, amount=40, seed=7)
     label(scene, "12 MP, over 4.5 MB: presigned POST")
     data = _save(scene, "JPEG", quality=92, exif=_camera_exif(orientation=1))

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import struct
 
-Matrix = tuple[tuple[float, float, float], ...]
+Vector = tuple[float, float, float]
+Matrix = tuple[Vector, Vector, Vector]
 
 P3_PRIMARIES_XY = ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060))
 """Red, green, blue chromaticities (x, y) of Display P3 (SMPTE EG 432-1)."""
@@ -38,17 +39,16 @@ DESCRIPTION = "Display P3 (image-pipeline demo)"
 def display_p3_profile() -> bytes:
     """The Display P3 profile as ICC bytes (deterministic: a fixed creation date)."""
     to_d50 = bradford(_xy_to_xyz(D65_XY), D50_XYZ)
-    colorants = _multiply(to_d50, rgb_to_xyz(P3_PRIMARIES_XY, D65_XY))
-    columns = [tuple(colorants[row][col] for row in range(3)) for col in range(3)]
+    colorants = _transpose(_multiply(to_d50, rgb_to_xyz(P3_PRIMARIES_XY, D65_XY)))
     curve = _para(SRGB_CURVE)
     tags: list[tuple[bytes, bytes]] = [
         (b"desc", _mluc(DESCRIPTION)),
         (b"cprt", _mluc("No copyright, use freely")),
         (b"wtpt", _xyz(D50_XYZ)),
         (b"chad", _sf32([value for row in to_d50 for value in row])),
-        (b"rXYZ", _xyz(columns[0])),
-        (b"gXYZ", _xyz(columns[1])),
-        (b"bXYZ", _xyz(columns[2])),
+        (b"rXYZ", _xyz(colorants[0])),
+        (b"gXYZ", _xyz(colorants[1])),
+        (b"bXYZ", _xyz(colorants[2])),
         (b"rTRC", curve),
         (b"gTRC", curve),
         (b"bTRC", curve),
@@ -82,55 +82,71 @@ def rgb_to_xyz(
     primaries_xy: tuple[tuple[float, float], ...], white_xy: tuple[float, float]
 ) -> Matrix:
     """The linear RGB -> XYZ matrix of an RGB space (rows X, Y, Z; columns R, G, B)."""
-    columns = [_xy_to_xyz(xy) for xy in primaries_xy]
-    matrix = tuple(tuple(columns[c][r] for c in range(3)) for r in range(3))
-    scale = _apply(_invert(matrix), _xy_to_xyz(white_xy))
-    return tuple(tuple(matrix[r][c] * scale[c] for c in range(3)) for r in range(3))
+    red, green, blue = (_xy_to_xyz(xy) for xy in primaries_xy)
+    unscaled = _transpose((red, green, blue))
+    scale = _apply(_invert(unscaled), _xy_to_xyz(white_xy))
+    return _multiply(unscaled, _diagonal(scale))
 
 
-def bradford(source_white: tuple[float, ...], target_white: tuple[float, ...]) -> Matrix:
+def bradford(source_white: Vector, target_white: Vector) -> Matrix:
     """The Bradford chromatic adaptation matrix from ``source_white`` to ``target_white``."""
     source_cone = _apply(BRADFORD, source_white)
     target_cone = _apply(BRADFORD, target_white)
-    gain = tuple(
-        tuple((target_cone[r] / source_cone[r]) if r == c else 0.0 for c in range(3))
-        for r in range(3)
+    gain = _diagonal(
+        (
+            target_cone[0] / source_cone[0],
+            target_cone[1] / source_cone[1],
+            target_cone[2] / source_cone[2],
+        )
     )
     return _multiply(_invert(BRADFORD), _multiply(gain, BRADFORD))
 
 
-def _xy_to_xyz(xy: tuple[float, float]) -> tuple[float, float, float]:
+def _xy_to_xyz(xy: tuple[float, float]) -> Vector:
     x, y = xy
     return (x / y, 1.0, (1 - x - y) / y)
 
 
-def _apply(matrix: Matrix, vector: tuple[float, ...]) -> tuple[float, float, float]:
-    a, b, c = (sum(matrix[r][k] * vector[k] for k in range(3)) for r in range(3))
-    return (a, b, c)
+def _diagonal(v: Vector) -> Matrix:
+    return ((v[0], 0.0, 0.0), (0.0, v[1], 0.0), (0.0, 0.0, v[2]))
+
+
+def _transpose(m: Matrix) -> Matrix:
+    return ((m[0][0], m[1][0], m[2][0]), (m[0][1], m[1][1], m[2][1]), (m[0][2], m[1][2], m[2][2]))
+
+
+def _dot(a: Vector, b: Vector) -> float:
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+
+
+def _apply(m: Matrix, v: Vector) -> Vector:
+    return (_dot(m[0], v), _dot(m[1], v), _dot(m[2], v))
 
 
 def _multiply(left: Matrix, right: Matrix) -> Matrix:
-    return tuple(
-        tuple(sum(left[r][k] * right[k][c] for k in range(3)) for c in range(3)) for r in range(3)
+    columns = _transpose(right)
+    return (
+        _apply(columns, left[0]),
+        _apply(columns, left[1]),
+        _apply(columns, left[2]),
     )
 
 
 def _invert(m: Matrix) -> Matrix:
     (a, b, c), (d, e, f), (g, h, i) = m
     det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
-    adjugate = (
-        (e * i - f * h, c * h - b * i, b * f - c * e),
-        (f * g - d * i, a * i - c * g, c * d - a * f),
-        (d * h - e * g, b * g - a * h, a * e - b * d),
+    return (
+        ((e * i - f * h) / det, (c * h - b * i) / det, (b * f - c * e) / det),
+        ((f * g - d * i) / det, (a * i - c * g) / det, (c * d - a * f) / det),
+        ((d * h - e * g) / det, (b * g - a * h) / det, (a * e - b * d) / det),
     )
-    return tuple(tuple(value / det for value in row) for row in adjugate)
 
 
 def _s15(value: float) -> bytes:
     return struct.pack(">i", round(value * 65536))
 
 
-def _xyz(values: tuple[float, ...]) -> bytes:
+def _xyz(values: Vector) -> bytes:
     return b"XYZ " + bytes(4) + b"".join(_s15(v) for v in values)
 
 

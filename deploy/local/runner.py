@@ -136,11 +136,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="images or folders to process, then exit (none: serve)",
     )
     parser.add_argument(
-        "--demo",
-        action="store_true",
-        help=f"process the generated demo set (written to {DEMO_DIR}/), then exit",
-    )
-    parser.add_argument(
         "--host", default=DEFAULTS["host"], help="address to listen on (default: %(default)s)"
     )
     parser.add_argument(
@@ -215,6 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="batch form: where renditions and results.jsonl go "
         "(default: %(default)s; '' to keep nothing)",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help=f"process the generated demo set (written to {DEMO_DIR}/), then exit",
     )
     parser.add_argument(
         "--concurrency",
