@@ -20,7 +20,7 @@ file                           shows
 =============================  ===========================================================
 
 The folder also holds ``.demo-set.json`` (version and sizes): an up-to-date set is not
-written again. Generation takes about 2 s on one core.
+written again. Generation takes about 3 s (a shared 2-core machine; x265 uses both).
 """
 
 from __future__ import annotations
