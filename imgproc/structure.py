@@ -7,20 +7,31 @@ whole image per progressive scan. A hostile 50 MB file made of
 millions of empty elements would keep the process busy for many seconds while
 staying tiny in pixels. These scans count the elements cheaply first and stop
 at a cap far above anything a real encoder writes (libpng writes 8 KB IDAT
-chunks, so 100 000 chunks is an 800 MB PNG). Anything they cannot follow is
-left for the decoder to reject.
+chunks, so 100 000 chunks is an 800 MB PNG). A structure that stops early
+(a short file, a pointer past the end) is left for the decoder, which tells
+``truncated`` from ``corrupt``.
 
 Each violation raises :class:`~imgproc.errors.ImageRejected` with reason
-``too_large`` (too much structure to process), before any decoder runs.
+``too_large`` (too much structure to process), before any decoder runs. Two
+more rejections, reason ``corrupt``:
+
+- a PNG critical chunk (``IHDR``, ``PLTE``, ``IDAT``, ``IEND``) whose CRC-32 is
+  wrong: Pillow does not check the CRC of the image data, libpng and browsers
+  refuse such a file (PNG specification, section 5.3; zlib.crc32, about 20 ms
+  for a 48 MB PNG);
+- a structure these scans cannot parse at all (a field no integer type can
+  hold, such as a BigTIFF offset of ``0x80ffffffffffffff``): never an internal
+  error.
 """
 
 from __future__ import annotations
 
 import struct
+import zlib
 from collections.abc import Iterator
 
 from imgproc import sniff
-from imgproc.errors import TOO_LARGE, ImageRejected
+from imgproc.errors import CORRUPT, TOO_LARGE, ImageRejected
 
 MAX_PNG_CHUNKS = 100_000
 MAX_JPEG_SEGMENTS = 10_000
@@ -37,8 +48,27 @@ _TIFF_STRIP_TAGS = (273, 324)  # StripOffsets, TileOffsets
 _PROGRESSIVE_SOF = frozenset({0xC2, 0xC6, 0xCA, 0xCE})
 
 
+_UNPARSEABLE = (struct.error, ArithmeticError, IndexError, ValueError)
+"""What a scan over hostile bytes could still raise (an offset or count no C integer
+holds is an ``OverflowError``); any of them means the structure cannot be parsed."""
+
+
 def check_structure(data: bytes, fmt: str) -> None:
-    """Raise ``ImageRejected(too_large)`` when ``data`` exceeds a structure cap for ``fmt``."""
+    """Check the container structure of ``data`` (sniffed as ``fmt``) before decoding.
+
+    Raises:
+        ImageRejected: ``too_large`` when ``data`` exceeds a structure cap for ``fmt``;
+            ``corrupt`` for a PNG critical chunk with a wrong CRC, or a structure the
+            scans cannot parse. Nothing else escapes (tests/unit/test_structure_fuzz.py).
+    """
+    try:
+        _check(data, fmt)
+    except _UNPARSEABLE as e:
+        msg = f"cannot parse the {fmt} structure: {type(e).__name__}: {e}"
+        raise ImageRejected(CORRUPT, msg) from e
+
+
+def _check(data: bytes, fmt: str) -> None:
     if fmt == sniff.PNG:
         _count(_png_chunks(data), MAX_PNG_CHUNKS, "PNG chunks")
     elif fmt == sniff.JPEG:
@@ -75,14 +105,28 @@ def _noting(items: Iterator[int], seen: set[int]) -> Iterator[int]:
 
 
 def _png_chunks(data: bytes) -> Iterator[bytes]:
+    """Chunk types up to ``IEND``; raises ``ImageRejected(corrupt)`` for a complete critical
+    chunk whose CRC (over type and payload) is wrong. A chunk cut short is not checked."""
+    view = memoryview(data)
     offset = 8
     while offset + 8 <= len(data):
         length = struct.unpack_from(">I", data, offset)[0]
         kind = data[offset + 4 : offset + 8]
         yield kind
+        end = offset + 8 + length
+        if kind[0:1].isupper() and end + 4 <= len(data):  # critical: upper-case first letter
+            stored = struct.unpack_from(">I", data, end)[0]
+            actual = zlib.crc32(view[offset + 4 : end])
+            if stored != actual:
+                name = kind.decode("latin-1")
+                msg = (
+                    f"expected CRC {actual:08x} for the PNG {name} chunk at byte {offset}, "
+                    f"got {stored:08x}"
+                )
+                raise ImageRejected(CORRUPT, msg)
         if kind == b"IEND":
             return
-        offset += 12 + length
+        offset = end + 4
 
 
 def _jpeg_segments(data: bytes) -> Iterator[int]:
@@ -129,27 +173,24 @@ def _check_tiff(data: bytes) -> None:
         return
     endian = "<" if data[:2] == b"II" else ">"
     big = data[2:4] in (b"+\x00", b"\x00+")
-    try:
-        if big:
-            ifd = struct.unpack_from(endian + "Q", data, 8)[0]
-            n_entries = struct.unpack_from(endian + "Q", data, ifd)[0]
-            entry_size, first = 20, ifd + 8
-            entry_fmt = endian + "HHQ"
-        else:
-            ifd = struct.unpack_from(endian + "I", data, 4)[0]
-            n_entries = struct.unpack_from(endian + "H", data, ifd)[0]
-            entry_size, first = 12, ifd + 2
-            entry_fmt = endian + "HHI"
-    except struct.error:
-        return  # the decoder reports the broken header
+    if big:
+        ifd = struct.unpack_from(endian + "Q", data, 8)[0]
+        count_fmt, entry_fmt, entry_size = endian + "Q", endian + "HHQ", 20
+    else:
+        ifd = struct.unpack_from(endian + "I", data, 4)[0]
+        count_fmt, entry_fmt, entry_size = endian + "H", endian + "HHI", 12
+    first = ifd + struct.calcsize(count_fmt)
+    if first > len(data):
+        return  # the first IFD lies past the end: the decoder reports the broken header
+    n_entries = struct.unpack_from(count_fmt, data, ifd)[0]
     if n_entries > MAX_TIFF_IFD_ENTRIES:
         msg = f"expected at most {MAX_TIFF_IFD_ENTRIES} TIFF IFD entries, got {n_entries}"
         raise ImageRejected(TOO_LARGE, msg)
     for i in range(n_entries):
-        try:
-            tag, _type, count = struct.unpack_from(entry_fmt, data, first + i * entry_size)
-        except struct.error:
-            return
+        at = first + i * entry_size
+        if at + struct.calcsize(entry_fmt) > len(data):
+            return  # the IFD runs past the end: the decoder decides
+        tag, _type, count = struct.unpack_from(entry_fmt, data, at)
         if tag in _TIFF_STRIP_TAGS and count > MAX_TIFF_STRIPS:
             msg = f"expected at most {MAX_TIFF_STRIPS} TIFF strips or tiles, got {count}"
             raise ImageRejected(TOO_LARGE, msg)

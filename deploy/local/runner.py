@@ -30,7 +30,9 @@
 
 With no paths it serves until Ctrl-C or SIGTERM. With paths (files, or folders walked for
 images) it uploads each through the API, waits for each, prints a summary table on stdout and
-exits 0 when every image was processed, 1 otherwise (2: usage error or failed start).
+exits 0 when every image was processed, 1 otherwise (2: usage error, such as a path that does
+not exist, or failed start). ``--demo`` does the same with the generated demo set
+(deploy/local/demo.py, written to ``demo-images/``): what ``make run`` runs on a fresh clone.
 Each image's journey is logged on stderr, one line per step.
 """
 
@@ -59,6 +61,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from deploy.local.batch import Source, plan_batch, run_batch, summary_table
 from deploy.local.cli_args import int_range, port_number, positive_float, positive_int
+from deploy.local.demo import DEFAULT_DIR as DEMO_DIR
+from deploy.local.demo import write_demo_set
 from deploy.local.emulator import Emulator, EmulatorError, EmulatorPortInUse
 from handlers.config import ApiSettings, ConfigError, ResizeSettings
 from imgproc import DEFAULT_MAX_DIM_PX
@@ -236,6 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="batch form: where renditions and results.jsonl go "
         "(default: %(default)s; '' to keep nothing)",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help=f"process the generated demo set (written to {DEMO_DIR}/), then exit",
     )
     parser.add_argument(
         "--concurrency",
@@ -586,6 +595,20 @@ def main(argv: list[str] | None = None) -> int:
     failed start)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.demo and args.paths:
+        parser.error("give IMAGE_OR_FOLDER paths or --demo, not both")
+    missing = [raw for raw in args.paths if not os.path.exists(raw)]
+    if missing:  # a usage error before anything starts, not a "missing" row at the end
+        parser.error(f"no such file or folder: {', '.join(missing)}")
+    if args.demo:
+        print(
+            f"demo set: generated images in {DEMO_DIR}/ (see deploy/local/demo.py)", file=sys.stderr
+        )
+        try:
+            args.paths = [str(path) for path in write_demo_set(DEMO_DIR)]
+        except OSError as e:
+            print(f"cannot write the demo set to {DEMO_DIR}/: {e}", file=sys.stderr)
+            return 2
     sources: list[Source] = []
     if args.paths:  # checked before anything starts: a bad --out is a usage error
         try:

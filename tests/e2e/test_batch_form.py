@@ -129,7 +129,7 @@ def test_a_bad_file_exits_1(tmp_path: Path) -> None:
     (tmp_path / "cut.jpg").write_bytes(quadrant_jpeg((900, 600))[:2500])
     (tmp_path / "notes.jpg").write_bytes(b"this is not a jpeg at all")
 
-    done = run_local("good.jpg", "cut.jpg", "notes.jpg", "missing.png", cwd=tmp_path)
+    done = run_local("good.jpg", "cut.jpg", "notes.jpg", cwd=tmp_path)
 
     assert done.returncode == 1, done.stderr[-3000:]
     rows = table_rows(done.stdout)
@@ -138,8 +138,7 @@ def test_a_bad_file_exits_1(tmp_path: Path) -> None:
     # refused by the API as not an image: the engine's vocabulary, the HTTP detail aside
     assert "rejected (unsupported_format)" in rows["notes.jpg"]
     assert "HTTP 415" not in rows["notes.jpg"]
-    assert "missing" in rows["missing.png"]
-    assert "1 of 4 processed" in done.stdout
+    assert "1 of 3 processed" in done.stdout
     results = {
         r["file"]: r
         for r in map(json.loads, (tmp_path / "out" / "results.jsonl").read_text().splitlines())
@@ -150,6 +149,19 @@ def test_a_bad_file_exits_1(tmp_path: Path) -> None:
     assert results["cut.jpg"]["status"] == "rejected"
     assert results["cut.jpg"]["reason"] == results["cut.jpg"]["item"]["error_reason"]
     assert results["good.jpg"]["reason"] is None and results["good.jpg"]["message"] is None
+
+
+def test_a_path_that_does_not_exist_is_a_usage_error_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "good.jpg").write_bytes(quadrant_jpeg((600, 400)))
+
+    done = run_local("good.jpg", "missing.png", "no/such/folder", cwd=tmp_path)
+
+    assert done.returncode == 2
+    assert done.stdout == ""  # no ready line: nothing was started
+    assert "no such file or folder: missing.png, no/such/folder" in done.stderr
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.fixture
@@ -166,6 +178,7 @@ def test_a_taken_port_exits_2_naming_it_before_creating_anything(
     busy_port: int, flag: str, tmp_path: Path
 ) -> None:
     other = "--emulator-port" if flag == "--api-port" else "--api-port"
+    (tmp_path / "never.jpg").write_bytes(quadrant_jpeg((64, 64)))  # never uploaded
     done = subprocess.run(
         [
             sys.executable,
@@ -223,6 +236,7 @@ def test_bad_flags_are_usage_errors_before_the_ready_line(
 
 
 def test_bad_handler_settings_are_a_start_error_before_the_ready_line(tmp_path: Path) -> None:
+    (tmp_path / "never.jpg").write_bytes(quadrant_jpeg((64, 64)))  # never uploaded
     done = subprocess.run(
         [
             sys.executable,
