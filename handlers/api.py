@@ -8,8 +8,9 @@ Routes (DESIGN.md, Contract 3):
   checked (415 for non-images). Stores the original at
   ``{UPLOADS_PREFIX}{image_id}/{sanitised filename}`` with metadata ``image-id``, writes a
   ``pending`` item, answers 202 ``{"image_id", "status", "status_url"}``.
-- ``POST /uploads``: optional JSON ``{"filename", "content_type", "size_bytes"}`` (the
-  type matched case-insensitively, 415 when not an accepted image type); answers
+- ``POST /uploads``: JSON ``{"filename", "content_type", "size_bytes"}``, the first two
+  required (400 without them); the type matched case-insensitively, an accepted image
+  type or ``application/octet-stream`` (415 otherwise); answers
   201 with a presigned POST (``upload.url`` + ``upload.fields``) bound to a new image id,
   its key, a content-length-range, a Content-Type and the ``image-id`` metadata. Its
   ``pending`` item carries ``expires_at`` (epoch seconds: URL expiry + 1 day), the table's
@@ -55,6 +56,10 @@ from handlers.observability import MetricUnit, flush_metrics, logger, metrics
 from handlers.sniff import CONTENT_TYPES
 
 MULTIPART_SLACK_BYTES = 64 * 1024  # form boundaries and part headers around the image
+OCTET_STREAM = "application/octet-stream"
+UPLOAD_CONTENT_TYPES = CONTENT_TYPES | {OCTET_STREAM}
+"""Types ``POST /uploads`` grants: the accepted image types, and octet-stream for a file
+whose type the client does not know (the resize function sniffs the bytes anyway)."""
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
 
@@ -122,7 +127,11 @@ def create_image(request: Request, deps: Deps[ApiSettings], _: dict[str, str]) -
         raise uploads.too_large(deps.settings)
     content_type = request.header("content-type") or ""
     filename = request.query.get("filename") or ""
-    if is_multipart(content_type):
+    try:
+        multipart = is_multipart(content_type)
+    except MultipartError as e:
+        raise BadRequest(str(e)) from e
+    if multipart:
         try:
             part = file_field(request.body(), content_type, max_bytes=limit)
         except PartTooLarge as e:
@@ -145,20 +154,29 @@ def create_image(request: Request, deps: Deps[ApiSettings], _: dict[str, str]) -
 
 
 def create_upload(request: Request, deps: Deps[ApiSettings], _: dict[str, str]) -> dict[str, Any]:
-    """POST /uploads: JSON ``{"filename", "content_type", "size_bytes"}`` (all optional); 201."""
+    """POST /uploads: JSON ``{"filename", "content_type", "size_bytes"}``; 201.
+
+    ``filename`` and ``content_type`` are required (400 without them: an upload grant for
+    nothing would leave a pending item nobody fills); ``content_type`` is an accepted image
+    type or ``application/octet-stream`` (a browser's type for a file it does not know:
+    the resize function sniffs the bytes either way); ``size_bytes`` is optional.
+    """
     spec = request.json_body()
-    filename = spec.get("filename") or ""
+    filename = spec.get("filename")
     content_type = spec.get("content_type")
     size_bytes = spec.get("size_bytes")
-    if not isinstance(filename, str):
-        raise BadRequest("filename must be a string")
-    if content_type is not None and not isinstance(content_type, str):
-        raise BadRequest("content_type must be a string such as image/jpeg")
-    if content_type is not None:
-        content_type = content_type.strip().lower()  # MIME types are case-insensitive
-        if content_type not in CONTENT_TYPES:
-            msg = f"content_type must be one of {', '.join(sorted(CONTENT_TYPES))}"
-            raise UnsupportedMediaType(msg)
+    if not isinstance(filename, str) or not filename.strip():
+        raise BadRequest("filename is required: the name of the file to upload, e.g. photo.jpg")
+    if not isinstance(content_type, str) or not content_type.strip():
+        msg = (
+            "content_type is required: the file's type, e.g. image/jpeg "
+            f"({OCTET_STREAM} when it is not known)"
+        )
+        raise BadRequest(msg)
+    content_type = content_type.strip().lower()  # MIME types are case-insensitive
+    if content_type not in UPLOAD_CONTENT_TYPES:
+        msg = f"content_type must be one of {', '.join(sorted(UPLOAD_CONTENT_TYPES))}"
+        raise UnsupportedMediaType(msg)
     if size_bytes is not None and (
         isinstance(size_bytes, bool) or not isinstance(size_bytes, int) or size_bytes <= 0
     ):

@@ -324,6 +324,14 @@ class ResizeSettings(Settings):
 
     processed_bucket: str = required("PROCESSED_BUCKET", doc=PROCESSED_BUCKET_DOC)
     uploads_bucket: str | None = optional("UPLOADS_BUCKET", doc=UPLOADS_BUCKET_DOC)
+    max_receive_count: int = setting(
+        "MAX_RECEIVE_COUNT",
+        positive_int,
+        3,
+        unit="receives",
+        doc="the queue's redrive maxReceiveCount: a message failing on this receive is "
+        "given up on (item failed, gave_up) as it goes to the DLQ",
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

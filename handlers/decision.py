@@ -26,10 +26,14 @@ step                       when                                            decis
 The same duplicate/superseded rule (:func:`handlers.item.refusal`) guards the outcome
 write itself, so a race between two deliveries still yields one outcome per revision.
 
-Image id: ``image-id`` object metadata, else ``{UPLOADS_PREFIX}{image_id}/`` in the key
-(API uploads, trusted only in ``UPLOADS_BUCKET`` when it is set, so an object elsewhere
-cannot take over an item), else :func:`handlers.keys.direct_image_id` of bucket and key:
-one item per direct key, as there is one rendition per key.
+Image id: an API upload's id, when the object claims one (``image-id`` object metadata,
+else ``{UPLOADS_PREFIX}{image_id}/`` in the key; claims count only in ``UPLOADS_BUCKET``
+when it is set) and the API issued it: its item exists, made by the API
+(``origin`` ``api``), for this very bucket and key (:func:`is_api_upload`). Otherwise
+:func:`handlers.keys.direct_image_id` of bucket and key: one item per direct key, as
+there is one rendition per key. So an object put at ``uploads/<any 32 hex>/x.jpg`` by
+someone other than the API is processed as the direct upload it is, and never creates an
+API item (with ``origin`` ``api``) for an id the API did not issue.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from typing import Any, Literal
 from handlers.config import ResizeSettings
 from handlers.events import ObjectCreated
 from handlers.item import Origin, SourceRevision, refusal
-from handlers.keys import direct_image_id, image_id_from_upload_key, is_image_id
+from handlers.keys import direct_image_id, image_id_from_upload_key, is_image_id, metadata_safe
 from handlers.ports import ObjectHead
 from imgproc import ImageRejected
 from imgproc.errors import TOO_LARGE
@@ -88,14 +92,21 @@ def screen(obj: ObjectCreated, settings: ResizeSettings) -> Skip | None:
 
 
 def identify(
-    obj: ObjectCreated, head: ObjectHead, settings: ResizeSettings
+    obj: ObjectCreated,
+    head: ObjectHead,
+    settings: ResizeSettings,
+    api_item: Mapping[str, Any] | None = None,
 ) -> Skip | SourceRevision:
-    """The revision the event is about, given the object's HEAD; or why to skip it."""
+    """The revision the event is about, given the object's HEAD; or why to skip it.
+
+    ``api_item``: the item of the API image id the object claims
+    (:func:`claimed_api_id`), ``None`` when there is none.
+    """
     if is_superseded(obj, head):
         return Skip("superseded")
     if head.metadata.get(MARKER_KEY) == MARKER_VALUE:
         return Skip("recursion")
-    image_id, origin = image_id_of(obj, head, settings)
+    image_id, origin = image_id_of(obj, head, settings, api_item)
     return SourceRevision(
         image_id=image_id,
         origin=origin,
@@ -137,27 +148,55 @@ def is_superseded(obj: ObjectCreated, head: ObjectHead) -> bool:
 
 
 def image_id_of(
-    obj: ObjectCreated, head: ObjectHead, settings: ResizeSettings
+    obj: ObjectCreated,
+    head: ObjectHead | None,
+    settings: ResizeSettings,
+    api_item: Mapping[str, Any] | None,
 ) -> tuple[str, Origin]:
-    """``(image_id, origin)``; origin is ``"api"`` for API uploads, ``"s3"`` otherwise."""
-    if _trusts_api_ids(obj.bucket, settings):
-        from_metadata = head.metadata.get("image-id")
-        if is_image_id(from_metadata):
-            return str(from_metadata), "api"
-        from_key = image_id_from_upload_key(obj.key, settings.uploads_prefix)
-        if from_key:
-            return from_key, "api"
+    """``(image_id, origin)``: the claimed API id when ``api_item`` is its upload
+    (:func:`is_api_upload`), with origin ``"api"``; else the direct id, origin ``"s3"``."""
+    claimed = claimed_api_id(obj, head, settings)
+    if claimed and is_api_upload(api_item, obj):
+        return claimed, "api"
     return direct_image_id(obj.bucket, obj.key), "s3"
 
 
-def missing_source_id(obj: ObjectCreated, settings: ResizeSettings) -> str | None:
-    """The item to mark failed when the source is gone: an API upload's, from its key.
-
-    A direct upload records nothing (``None``): there is no item to tell.
-    """
+def claimed_api_id(
+    obj: ObjectCreated, head: ObjectHead | None, settings: ResizeSettings
+) -> str | None:
+    """The API image id the object claims: ``image-id`` metadata (from ``head``, when
+    known), else the id in an upload key; ``None`` outside the trusted uploads bucket."""
     if not _trusts_api_ids(obj.bucket, settings):
         return None
+    from_metadata = head.metadata.get("image-id") if head is not None else None
+    if is_image_id(from_metadata):
+        return str(from_metadata)
     return image_id_from_upload_key(obj.key, settings.uploads_prefix)
+
+
+def is_api_upload(item: Mapping[str, Any] | None, obj: ObjectCreated) -> bool:
+    """True when ``item`` is the one the API made for this object: origin ``api``, same
+    bucket and key (the API writes it, ``pending``, before the object can exist)."""
+    return (
+        item is not None
+        and item.get("origin") == "api"
+        and item.get("source_bucket") == obj.bucket
+        and item.get("source_key") == obj.key
+    )
+
+
+def made_from(metadata: Mapping[str, str], bucket: str, key: str) -> bool:
+    """True when an object's user ``metadata`` says it is a rendition of ``bucket``/``key``.
+
+    Renditions carry ``generated-by: image-pipeline``, ``source-bucket`` and
+    ``source-key`` (percent-encoded, cut at 1,024 characters:
+    :func:`handlers.keys.metadata_safe`), written by :mod:`handlers.pipeline`.
+    """
+    return (
+        metadata.get(MARKER_KEY) == MARKER_VALUE
+        and metadata.get("source-bucket") == bucket
+        and metadata.get("source-key") == metadata_safe(key)[0]
+    )
 
 
 def _trusts_api_ids(bucket: str, settings: ResizeSettings) -> bool:

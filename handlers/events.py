@@ -132,13 +132,14 @@ def objects_from_message(body: str) -> list[ObjectCreated]:
     """Created objects in one SQS message body (S3 notification, SNS-wrapped, EventBridge).
 
     Raises:
-        EventShapeError: for a body that is not JSON or not one of those shapes.
+        EventShapeError: for a body that is not JSON (also JSON nested too deeply to parse,
+            which raises ``RecursionError``) or not one of those shapes.
     """
     try:
         payload = json.loads(body)
         if isinstance(payload, dict) and payload.get("Type") == "Notification":
             payload = json.loads(payload["Message"])  # SNS envelope
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
         msg = f"message body is not an S3 notification: {e}"
         raise EventShapeError(msg) from e
     if not isinstance(payload, dict):

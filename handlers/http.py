@@ -86,13 +86,16 @@ class Request:
         """The body as a JSON object; ``{}`` for an empty body.
 
         Raises:
-            BadRequest: not JSON, or not an object.
+            BadRequest: not JSON (also JSON nested too deeply to parse), or not an object.
         """
         raw = self.body()
         if not raw.strip():
             return {}
         try:
             value = json.loads(raw)
+        except RecursionError as e:
+            msg = "the body is not a JSON object this API reads: it is nested too deeply"
+            raise BadRequest(msg) from e
         except ValueError as e:
             msg = f"the body is not valid JSON: {e}"
             raise BadRequest(msg) from e

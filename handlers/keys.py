@@ -16,6 +16,7 @@ import unicodedata
 import uuid
 from urllib.parse import quote, unquote
 
+from imgproc.encode import OUTPUT_EXTENSIONS
 from imgproc.sniff import IMAGE_SUFFIXES
 
 MAX_KEY_BYTES = 1024  # S3 object key limit, bytes of UTF-8
@@ -135,6 +136,56 @@ def rendition_key(source_key: str, processed_prefix: str, extension: str) -> str
         raise ValueError(msg)
     body = truncate_utf8(body, room).rstrip("/") or "image"
     return f"{processed_prefix}{body}{tail}"
+
+
+def rendition_candidates(source_key: str, processed_prefix: str) -> tuple[str, ...]:
+    """Every key the default rendition of ``source_key`` may have: one per output format
+    (:data:`imgproc.encode.OUTPUT_EXTENSIONS`), as :func:`rendition_key` derives them."""
+    return tuple(
+        dict.fromkeys(rendition_key(source_key, processed_prefix, ext) for ext in OUTPUT_EXTENSIONS)
+    )
+
+
+def renditions_listing(source_key: str, processed_prefix: str) -> tuple[str, ...]:
+    """Key prefixes to list to find every rendition of ``source_key`` (one or two).
+
+    The common prefix of its default rendition keys (:func:`rendition_candidates`), and
+    the source's own folder ``{processed_prefix}{source_key}/`` (where a rendition set
+    keeps ``<name>.<ext>`` objects) unless the first prefix already covers it. What the
+    listings find is then narrowed by :func:`is_rendition_key_of` and by each object's
+    own metadata (``handlers.decision.made_from``).
+    """
+    candidates = rendition_candidates(source_key, processed_prefix)
+    shared = commonprefix(candidates)
+    folder = f"{processed_prefix}{source_key}/"
+    if folder.startswith(shared):
+        return (shared,)
+    return (shared, folder)
+
+
+def is_rendition_key_of(key: str, source_key: str, processed_prefix: str) -> bool:
+    """True when ``key`` is named like a rendition of ``source_key``: one of its default
+    rendition keys, or under one of them or under the source's folder (a rendition set).
+
+    Names alone can collide (``a.png`` and ``a.png.jpg``, see :func:`rendition_key`):
+    before deleting, check the object's metadata too.
+    """
+    candidates = rendition_candidates(source_key, processed_prefix)
+    if key in candidates:
+        return True
+    folders = (*(f"{c}/" for c in candidates), f"{processed_prefix}{source_key}/")
+    return key.startswith(folders)
+
+
+def commonprefix(values: tuple[str, ...]) -> str:
+    """The longest string every one of ``values`` starts with (``""`` for none)."""
+    if not values:
+        return ""
+    first, last = min(values), max(values)
+    size = 0
+    while size < min(len(first), len(last)) and first[size] == last[size]:
+        size += 1
+    return first[:size]
 
 
 def truncate_utf8(text: str, max_bytes: int) -> str:

@@ -66,6 +66,13 @@ class MemoryObjectStore:
         with self._lock:
             self._versions.pop((bucket, key), None)
 
+    def list_keys(self, bucket: str, prefix: str, *, max_keys: int = 1000) -> list[str]:
+        """Keys of ``bucket`` starting with ``prefix``, in UTF-8 binary order, at most
+        ``max_keys``."""
+        with self._lock:
+            found = [k for (b, k) in self._versions if b == bucket and k.startswith(prefix)]
+        return sorted(found, key=lambda k: k.encode("utf-8"))[:max_keys]
+
     def head(self, bucket: str, key: str, *, version_id: str | None = None) -> ObjectHead:
         """What a HEAD tells. Raises ObjectMissing."""
         stored = self._find(bucket, key, version_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 if TYPE_CHECKING:
@@ -40,9 +40,27 @@ class FilePart:
 
 
 def is_multipart(content_type: str | None) -> bool:
-    """True for a ``multipart/form-data`` Content-Type header."""
-    ctype, _ = parse_options_header(content_type or "")
+    """True for a ``multipart/form-data`` Content-Type header.
+
+    Raises:
+        MultipartError: the header holds characters outside Latin-1 (HTTP header values
+            are bytes; python-multipart encodes them as Latin-1 and cannot read others).
+    """
+    ctype, _ = _parse_content_type(content_type or "")
     return ctype == b"multipart/form-data"
+
+
+def _parse_content_type(content_type: str) -> tuple[bytes, dict[bytes, bytes]]:
+    """python-multipart's ``parse_options_header``, with its ``UnicodeEncodeError`` as a
+    :class:`MultipartError`."""
+    try:
+        return parse_options_header(content_type)
+    except UnicodeEncodeError as e:
+        msg = (
+            "the Content-Type header holds characters outside Latin-1; send "
+            "multipart/form-data with an ASCII boundary, or the image's own type"
+        )
+        raise MultipartError(msg) from e
 
 
 def file_field(body: bytes, content_type: str, *, name: str = "file", max_bytes: int) -> FilePart:
@@ -55,21 +73,22 @@ def file_field(body: bytes, content_type: str, *, name: str = "file", max_bytes:
         max_bytes: largest accepted part, bytes.
 
     Raises:
-        MultipartError: no boundary, malformed body, a body cut before its closing
-            boundary, no such field, or the field given more than once (ambiguous).
+        MultipartError: no boundary, a boundary over 256 bytes, a header outside
+            Latin-1, malformed body, a body cut before its closing boundary, no such
+            field, or the field given more than once (ambiguous).
         PartTooLarge: the part exceeds ``max_bytes`` (parsing stops early).
     """
-    ctype, params = parse_options_header(content_type)
+    ctype, params = _parse_content_type(content_type)
     boundary = params.get(b"boundary")
     if ctype != b"multipart/form-data" or not boundary:
         msg = "expected Content-Type multipart/form-data with a boundary"
         raise MultipartError(msg)
     collector = _FieldCollector(name, max_bytes)
-    parser = MultipartParser(boundary, collector.callbacks())
-    try:
+    try:  # the constructor checks the boundary (at most 256 bytes, RFC 2046's 70 + slack)
+        parser = MultipartParser(boundary, collector.callbacks())
         parser.write(body)
         parser.finalize()
-    except MultipartParseError as e:
+    except FormParserError as e:
         msg = f"malformed multipart body: {e}"
         raise MultipartError(msg) from e
     return collector.result()

@@ -8,6 +8,9 @@ Metric names (namespace ``POWERTOOLS_METRICS_NAMESPACE``, default ``ImagePipelin
 
 - ``ImagesProcessed``, ``ImagesRejected``, ``ImagesFailed`` (Count)
 - ``ImagesSkipped`` (Count; duplicate, recursion-guard and superseded deliveries)
+- ``ImagesGivenUp`` (Count; failed on the last receive, item ``failed``/``gave_up``, the
+  message on its way to the DLQ), ``MalformedMessages`` (Count; SQS bodies that cannot be
+  parsed, acknowledged)
 - ``ProcessingTime`` (Milliseconds, one resize from HEAD to item)
 - ``BytesIn``, ``BytesOut`` (Bytes, source read and rendition written)
 - ``ApiUploads`` (Count, images accepted by POST /images), ``UploadUrlsIssued`` (Count),

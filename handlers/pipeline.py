@@ -29,9 +29,10 @@ from handlers.decision import (
     MARKER_VALUE,
     Reject,
     Skip,
+    claimed_api_id,
     decide,
     identify,
-    missing_source_id,
+    is_api_upload,
     screen,
 )
 from handlers.errors import ObjectMissing, PreconditionFailed, TransientError
@@ -90,11 +91,14 @@ def resize_object(
         head = objects.head(obj.bucket, obj.key)
     except ObjectMissing:
         return _source_missing(obj, settings, metadata, now)
-    source = identify(obj, head, settings)
+    claimed = claimed_api_id(obj, head, settings)
+    api_item = metadata.get(claimed) if claimed else None
+    source = identify(obj, head, settings, api_item)
     if isinstance(source, Skip):
         return _skipped(source)
     logger.append_keys(image_id=source.image_id)
-    decision = decide(source, metadata.get(source.image_id), settings)
+    current = api_item if source.image_id == claimed else metadata.get(source.image_id)
+    decision = decide(source, current, settings)
     if isinstance(decision, Skip):
         return _skipped(decision)
     outcomes = _OutcomeWriter(source, metadata, now, started)
@@ -121,7 +125,11 @@ def resize_object(
     except Exception as error:
         outcomes.failed(error)
         raise
-    return outcomes.processed(result, settings.processed_bucket, out_key, bytes_in=len(data))
+    try:
+        return outcomes.processed(result, settings.processed_bucket, out_key, bytes_in=len(data))
+    except Exception:
+        _withdraw_rendition(source.image_id, out_key, settings, objects, metadata)
+        raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,15 +226,46 @@ def _write_rendition(
     return out_key
 
 
+def _withdraw_rendition(
+    image_id: str,
+    out_key: str,
+    settings: ResizeSettings,
+    objects: ObjectStore,
+    metadata: MetadataStore,
+) -> None:
+    """The outcome write failed after the rendition PUT: delete the rendition unless the
+    item (read again now) points at it, so no rendition stays without an item (best
+    effort; when the item cannot be read it is kept, as an item may point at it)."""
+    try:
+        current = metadata.get(image_id)
+        if (current or {}).get("processed_key") == out_key and (current or {}).get(
+            "processed_bucket"
+        ) == settings.processed_bucket:
+            return
+        objects.delete(settings.processed_bucket, out_key)
+        logger.warning(
+            "the item could not be written: its new rendition was deleted",
+            extra={"processed_key": out_key},
+        )
+    except Exception:
+        logger.exception("could not withdraw the rendition", extra={"processed_key": out_key})
+
+
 def _source_missing(
     obj: ObjectCreated,
     settings: ResizeSettings,
     metadata: MetadataStore,
     now: Callable[[], str],
 ) -> Outcome:
-    """The object is gone: mark an API upload's item failed; a direct upload records none."""
-    image_id = missing_source_id(obj, settings)
+    """The object is gone: mark an API upload's item failed; a direct upload records none.
+
+    Only an item the API issued for this key (:func:`handlers.decision.is_api_upload`) is
+    marked, never one for an id merely found in the key.
+    """
+    image_id = claimed_api_id(obj, None, settings)
     logger.warning("source object is gone", extra={"bucket": obj.bucket, "key": obj.key})
+    if image_id and not is_api_upload(metadata.get(image_id), obj):
+        image_id = None
     if image_id:
         message = "the uploaded object no longer exists"
         fields = item.failed_fields("source_missing", message, now=now(), stamp="updated_at")

@@ -66,6 +66,20 @@ class ObjectStore(Protocol):
         """Raises TransientError."""
         ...
 
+    def delete(self, bucket: str, key: str) -> None:
+        """Remove the object (a delete marker in a versioned bucket); absent is fine.
+
+        Raises TransientError.
+        """
+        ...
+
+    def list_keys(self, bucket: str, prefix: str, *, max_keys: int = 1000) -> list[str]:
+        """Keys starting with ``prefix``, in S3's (UTF-8 binary) order, at most ``max_keys``.
+
+        Raises TransientError.
+        """
+        ...
+
     def presign_get(self, bucket: str, key: str, *, expires_s: int) -> str:
         """A time-limited GET URL."""
         ...

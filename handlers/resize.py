@@ -6,10 +6,15 @@ deployed shape: S3 -> SQS -> Lambda with ``ReportBatchItemFailures``), EventBrid
 
 - SQS: the answer is ``{"batchItemFailures": [{"itemIdentifier": message_id}, ...]}``
   naming only the messages that hit a transient or unexpected error, so only those are
-  redelivered (and reach the DLQ after ``maxReceiveCount``). A malformed message (body
-  not JSON, or not an S3 notification: ``EventShapeError``) can never succeed: it is
-  logged at ERROR with its message id, counted as ``MalformedMessages`` and acknowledged
-  (not reported), so it does not cycle through retries into the DLQ.
+  redelivered (and reach the DLQ after ``maxReceiveCount``). A message that cannot be
+  parsed (body not JSON, JSON nested too deeply to parse, not an S3 notification, or
+  anything else its parsing raises) can never succeed and is that message's problem
+  alone: it is logged at ERROR with its message id, counted as ``MalformedMessages`` and
+  acknowledged (not reported), so it neither cycles through retries into the DLQ nor
+  fails its batch-mates. On the last receive (``ApproximateReceiveCount`` >=
+  ``MAX_RECEIVE_COUNT``) a failing object is given up on (:mod:`handlers.give_up`: item
+  ``failed``/``gave_up``, renditions removed, ``ImagesGivenUp``) and its message is still
+  reported, so SQS moves it to the DLQ for a later redrive.
 - Other shapes: every record is tried; then the first exception of any kind (transient
   or unexpected; rejections are outcomes, not exceptions) is raised, so Lambda retries
   the event (records already done are skipped as duplicates). An event of an unknown
@@ -25,13 +30,14 @@ from handlers import bootstrap
 from handlers.bootstrap import Deps
 from handlers.config import ResizeSettings
 from handlers.events import (
-    EventShapeError,
     ObjectCreated,
+    QueueMessage,
     event_kind,
     objects_from_event,
     objects_from_message,
     sqs_messages,
 )
+from handlers.give_up import give_up
 from handlers.observability import MetricUnit, flush_metrics, logger, metrics
 from handlers.pipeline import Outcome, resize_object
 
@@ -66,24 +72,49 @@ def _handle_batch(event: Mapping[str, Any], deps: Deps[ResizeSettings]) -> dict[
     for message in sqs_messages(event):
         logger.append_keys(message_id=message.message_id)
         try:
-            objects = objects_from_message(message.body)
-        except EventShapeError as error:
-            logger.error(
-                "malformed message acknowledged without processing; it can never succeed",
-                extra={"message_id": message.message_id, "error": str(error)},
-            )
-            metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=1)
-            logger.remove_keys(["message_id"])
-            continue
-        try:
-            for obj in objects:
-                process_one(obj, deps)
-        except Exception:
-            logger.exception("message failed; reported for redelivery")
-            failures.append({"itemIdentifier": message.message_id})
+            if not _handle_message(message, deps):
+                failures.append({"itemIdentifier": message.message_id})
         finally:
             logger.remove_keys(["message_id"])
     return {"batchItemFailures": failures}
+
+
+def _handle_message(message: QueueMessage, deps: Deps[ResizeSettings]) -> bool:
+    """Process one message's objects; True when it is done (delete it), False to retry."""
+    try:
+        objects = objects_from_message(message.body)
+    except Exception as error:  # EventShapeError, RecursionError...: never fails the batch
+        logger.error(
+            "malformed message acknowledged without processing; it can never succeed",
+            extra={"message_id": message.message_id, "error": f"{type(error).__name__}: {error}"},
+        )
+        metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=1)
+        return True
+    last_receive = message.receive_count >= deps.settings.max_receive_count
+    done = True
+    for obj in objects:
+        try:
+            process_one(obj, deps)
+        except Exception as error:
+            done = False
+            if not last_receive:
+                logger.exception("message failed; reported for redelivery")
+                continue
+            logger.append_keys(bucket=obj.bucket, key=obj.key)
+            try:
+                give_up(
+                    obj,
+                    error,
+                    attempts=message.receive_count,
+                    settings=deps.settings,
+                    objects=deps.objects,
+                    metadata=deps.metadata,
+                )
+            except Exception:
+                logger.exception("could not record giving up; the message goes to the DLQ")
+            finally:
+                logger.remove_keys(["bucket", "key", "image_id"])
+    return done
 
 
 def process_one(obj: ObjectCreated, deps: Deps[ResizeSettings]) -> Outcome:

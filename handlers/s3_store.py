@@ -124,6 +124,33 @@ class S3ObjectStore:
         with _translated("s3.put_object", bucket, key):
             self.client.put_object(**kwargs)
 
+    def delete(self, bucket: str, key: str) -> None:
+        """DeleteObject (S3 answers 204 for an absent key too).
+
+        Raises:
+            TransientError: throttling, timeout, 5xx.
+        """
+        with _translated("s3.delete_object", bucket, key):
+            self.client.delete_object(Bucket=bucket, Key=key)
+
+    def list_keys(self, bucket: str, prefix: str, *, max_keys: int = 1000) -> list[str]:
+        """ListObjectsV2 pages under ``prefix`` until ``max_keys`` keys or the end.
+
+        Raises:
+            TransientError: throttling, timeout, 5xx.
+        """
+        keys: list[str] = []
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        while len(keys) < max_keys:
+            kwargs["MaxKeys"] = min(1000, max_keys - len(keys))
+            with _translated("s3.list_objects_v2", bucket, prefix):
+                resp = self.client.list_objects_v2(**kwargs)
+            keys.extend(obj["Key"] for obj in resp.get("Contents", []))
+            if not resp.get("IsTruncated") or not resp.get("NextContinuationToken"):
+                break
+            kwargs["ContinuationToken"] = resp["NextContinuationToken"]
+        return keys[:max_keys]
+
     def presign_get(self, bucket: str, key: str, *, expires_s: int) -> str:
         """A SigV4 GET URL valid for ``expires_s`` seconds."""
         return self.presign_client.generate_presigned_url(

@@ -24,6 +24,8 @@ from handlers.observability import MetricUnit, logger, metrics
 from handlers.sniff import EXTENSIONS, sniff_image
 
 PENDING_GRACE_S = 86_400  # a POST /uploads item outlives its upload URL by a day
+MAX_DISPLAY_NAME_CHARS = 255
+MAX_EXTENSION_CHARS = 10
 FORM_URLENCODED = "application/x-www-form-urlencoded"
 
 
@@ -47,10 +49,22 @@ class UploadGrant:
 
 
 def too_large(settings: ApiSettings) -> PayloadTooLarge:
-    """The 413 for a ``POST /images`` body over ``API_MAX_BODY_BYTES``, pointing to uploads."""
-    return PayloadTooLarge(
-        f"POST /images accepts images of at most {settings.api_max_body_bytes} bytes; request "
-        f"a presigned upload with POST /uploads for files up to {settings.upload_max_bytes} bytes"
+    """The 413 for a ``POST /images`` body over ``API_MAX_BODY_BYTES``, pointing to uploads.
+
+    One limit, one message, wherever the size is found out (declared length, multipart
+    part, decoded body): :func:`too_large_message`.
+    """
+    message = too_large_message(settings.api_max_body_bytes, settings.upload_max_bytes)
+    return PayloadTooLarge(message)
+
+
+def too_large_message(limit_bytes: int, upload_max_bytes: int) -> str:
+    """``POST /images accepts images of at most 4,500,000 bytes (4.5 MB); ...``: the
+    message of every 413 for a ``POST /images`` body, with the README's figures."""
+    return (
+        f"POST /images accepts images of at most {limit_bytes:,} bytes "
+        f"({limit_bytes / 1_000_000:g} MB); for a bigger file ask POST /uploads for a "
+        f"presigned upload (up to {upload_max_bytes:,} bytes)"
     )
 
 
@@ -183,10 +197,21 @@ def grant_upload(
 
 
 def display_name(filename: str) -> str:
-    """The client's file name for the item: NFC, last path segment, printable, <= 255 chars."""
+    """The client's file name for the item: NFC, last path segment, printable, <= 255 chars.
+
+    A longer name is shortened in its stem, so it keeps its extension (``.jpg``): up to
+    :data:`MAX_EXTENSION_CHARS` characters after the last dot count as one.
+    """
     name = unicodedata.normalize("NFC", filename)
     name = re.split(r"[/\\]", name)[-1]
-    return "".join(c for c in name if c.isprintable())[:255].strip()
+    name = "".join(c for c in name if c.isprintable()).strip()
+    if len(name) <= MAX_DISPLAY_NAME_CHARS:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if dot and stem and 0 < len(extension) <= MAX_EXTENSION_CHARS:
+        room = MAX_DISPLAY_NAME_CHARS - len(extension) - 1
+        return f"{stem[:room].rstrip()}.{extension}"
+    return name[:MAX_DISPLAY_NAME_CHARS].rstrip()
 
 
 def _not_an_image(request_type: str) -> str:

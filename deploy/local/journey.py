@@ -32,7 +32,6 @@ from deploy.local.http_front import CLIENT_CLOSED_STATUS, RequestRecord
 from deploy.local.lambda_context import Handler
 from handlers.config import normalise_prefix
 from handlers.events import (
-    EventShapeError,
     ObjectCreated,
     format_utc,
     iso_utc,
@@ -86,9 +85,13 @@ class Journey:
         endpoint_url: str,
         visibility_timeout_s: int,
         uploads_prefix: str = "uploads/",
+        max_receive_count: int | None = None,
+        dlq_url: str = "",
     ) -> None:
         self.table = table
         self.visibility_timeout_s = visibility_timeout_s
+        self.max_receive_count = max_receive_count  # the queue's redrive policy
+        self.dlq_url = dlq_url
         self.uploads_prefix = normalise_prefix(uploads_prefix)  # as Settings has it
         self.dynamodb = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
         self._deserialize = TypeDeserializer().deserialize
@@ -219,6 +222,17 @@ class Journey:
                 log.info("notified   s3:TestEvent (the bucket notification is wired)")
             for obj in objects:
                 image_id = self.image_id(obj)
+                if record["messageId"] in outcome.failed and self._last_receive(record):
+                    log.warning(
+                        "dead-letter %s s3://%s/%s: failed on receive #%s, the last; the "
+                        "message goes to the DLQ %s (python -m deploy.local.dlq list)",
+                        image_id,
+                        obj.bucket,
+                        obj.key,
+                        _receive_count(record),
+                        self.dlq_url or "(the queue's DLQ)",
+                    )
+                    continue
                 if record["messageId"] in outcome.failed:
                     log.info(
                         "retrying   %s s3://%s/%s: resize failed, back on the queue in "
@@ -244,12 +258,27 @@ class Journey:
                 detail = describe_item(item) if item else f"s3://{obj.bucket}/{obj.key}"
                 log.info("%-10s %s %s (%.0f ms)", status, image_id, detail, per_record_ms)
 
+    def _last_receive(self, record: dict[str, Any]) -> bool:
+        """The record's receive is its last before SQS moves it to the DLQ."""
+        limit = self.max_receive_count
+        return limit is not None and _receive_count(record) >= limit
+
     @staticmethod
     def _objects(record: dict[str, Any]) -> list[ObjectCreated]:
+        """The objects a message names; none for a body that cannot be parsed (any error:
+        deeply nested JSON raises ``RecursionError``), which is that message's alone."""
         try:
             return objects_from_message(record.get("body", ""))
-        except EventShapeError:
+        except Exception:
             return []
+
+
+def _receive_count(record: dict[str, Any]) -> int:
+    """``ApproximateReceiveCount`` of an SQS event record (1 when absent or unreadable)."""
+    try:
+        return int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+    except (TypeError, ValueError):
+        return 1
 
 
 def _before(stamp: object, moment: datetime) -> bool:

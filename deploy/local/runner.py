@@ -26,7 +26,10 @@
 5. prints where everything is on stderr and, once ready, one JSON line on stdout::
 
        {"api_url": ..., "endpoint_url": ..., "uploads_bucket": ..., "processed_bucket": ...,
-        "table": ..., "region": ...}
+        "table": ..., "region": ..., "dlq_url": ...}
+
+   (``dlq_url``, the resize queue's dead-letter queue, extends Contract 4's six keys; list
+   and redrive its messages with ``python -m deploy.local.dlq``).
 
 With no paths it serves until Ctrl-C or SIGTERM. With paths (files, or folders walked for
 images) it uploads each through the API, waits for each, prints a summary table on stdout and
@@ -137,6 +140,8 @@ class Ready:
     processed_bucket: str
     table: str
     region: str
+    dlq_url: str = ""
+    """The resize queue's dead-letter queue (added after the first six keys: additive)."""
 
     def to_json(self) -> str:
         """The one-line JSON printed on stdout once the pipeline is ready."""
@@ -304,6 +309,7 @@ def function_environment(
         "PROCESSED_BUCKET": args.processed_bucket,
         "METADATA_TABLE": args.table,
         "MAX_DIMENSION": str(args.max_dim),
+        "MAX_RECEIVE_COUNT": str(args.max_receives),  # the queue's redrive policy
     }
 
 
@@ -442,6 +448,7 @@ class LocalPipeline:
             endpoint_url=endpoint_url,
             visibility_timeout_s=args.visibility_timeout,
             uploads_prefix=resize_settings.uploads_prefix,
+            max_receive_count=args.max_receives,
         )
         try:  # binds now, serves once the resources exist
             self.front = ApiFront(
@@ -468,6 +475,7 @@ class LocalPipeline:
             max_receive_count=args.max_receives,
             visibility_timeout_s=args.visibility_timeout,
         )
+        journey.dlq_url = self.resources.dlq_url
         self.dispatcher = SqsDispatcher(
             self.resources.queue_url,
             journey.wrap_resize(resize_handler),
@@ -490,6 +498,7 @@ class LocalPipeline:
             processed_bucket=args.processed_bucket,
             table=args.table,
             region=region,
+            dlq_url=self.resources.dlq_url,
         )
 
     def stop(self) -> None:
@@ -505,6 +514,7 @@ class LocalPipeline:
 
 def describe(ready: Ready, console: Console, args: argparse.Namespace, queue_url: str) -> None:
     """Tell a person where everything is (stderr)."""
+    queue_flag = "" if args.queue == DEFAULTS.queue else f" --queue {args.queue}"
     console.print("local image pipeline ready", style="bold", highlight=False)
     console.print(
         f"  upload page   {ready.api_url}/\n"
@@ -512,7 +522,12 @@ def describe(ready: Ready, console: Console, args: argparse.Namespace, queue_url
         f"  AWS emulator  {ready.endpoint_url}  (S3, DynamoDB, SQS; region {ready.region})\n"
         f"  buckets       s3://{ready.uploads_bucket} -> s3://{ready.processed_bucket}\n"
         f"  table         {ready.table}\n"
-        f"  queue         {queue_url} (DLQ {args.queue}-dlq after {args.max_receives} receives)\n"
+        f"  queue         {queue_url} (DLQ after {args.max_receives} receives)\n"
+        f"  DLQ           {ready.dlq_url}\n"
+        f"    list:    python -m deploy.local.dlq list --endpoint-url {ready.endpoint_url}"
+        f"{queue_flag}\n"
+        f"    redrive: python -m deploy.local.dlq redrive --endpoint-url {ready.endpoint_url}"
+        f"{queue_flag}\n"
         f"  upload:  curl -F file=@photo.jpg {ready.api_url}/images\n"
         f"  status:  curl {ready.api_url}/images/IMAGE_ID\n"
         f"  AWS CLI (any credentials work against the emulator):\n"

@@ -143,6 +143,13 @@ def test_queue_redrives_to_a_dlq_with_an_alarm_and_feeds_resize(
     assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
     assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["ResizeDeadLetterQueue", "QueueName"]}
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
+    resize_env = template["Resources"]["ResizeFunction"]["Properties"]["Environment"]
+    assert resize_env["Variables"]["MAX_RECEIVE_COUNT"] == {"Ref": "MaxReceiveCount"}
+    gave_up = template["Resources"]["GaveUpAlarm"]["Properties"]
+    assert (gave_up["Namespace"], gave_up["MetricName"]) == ("ImagePipeline", "ImagesGivenUp")
+    assert gave_up["Dimensions"] == [{"Name": "service", "Value": "resize"}]
+    assert resize_env["Variables"]["POWERTOOLS_SERVICE_NAME"] == "resize"
     (mapping,) = resources_of(template, "AWS::Lambda::EventSourceMapping").values()
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["FunctionName"] == {"Ref": "ResizeFunction"}
@@ -178,7 +185,8 @@ def test_resize_role_reads_uploads_writes_processed_and_may_not_write_uploads(
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
     }
-    assert called_dynamodb_operations(["pipeline.py", "resize.py"]) == {"get_item", "update_item"}
+    modules = ["pipeline.py", "resize.py", "give_up.py"]
+    assert called_dynamodb_operations(modules) == {"get_item", "update_item"}
 
 
 def called_dynamodb_operations(entry_modules: list[str]) -> set[str]:

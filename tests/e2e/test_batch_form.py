@@ -82,7 +82,9 @@ def test_folder_of_images_exits_0_with_table(tmp_path: Path) -> None:
         "processed_bucket",
         "table",
         "region",
+        "dlq_url",  # added after Contract 4's six keys
     ]
+    assert ready["dlq_url"].endswith("/image-uploads-events-dlq")
     text = "\n".join(table)
     assert "one.jpg" in text and "two.jpeg" in text and "notes.txt" not in text
     assert "stale.jpg" not in text and "two.jpg" not in text

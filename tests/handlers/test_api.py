@@ -200,7 +200,7 @@ def test_post_images_too_large_is_413_pointing_to_uploads(
 
     assert_error(status, body, 413, TOO_LARGE)
     assert "POST /uploads" in body["error"]["message"]
-    assert "5000" in body["error"]["message"]
+    assert body["error"]["message"].startswith("POST /images accepts images of at most 5,000 ")
     assert aws.items() == []
 
 
@@ -280,23 +280,50 @@ def test_post_uploads_presigned_post_policy(aws: Aws, context: LambdaContext) ->
     )
 
 
-def test_post_uploads_without_body_allows_any_image_type(aws: Aws, context: LambdaContext) -> None:
+@pytest.mark.parametrize(
+    "payload",
+    [None, "", "{}", '{"filename": "a.jpg"}', '{"content_type": "image/jpeg"}'],
+    ids=["no_body", "empty_body", "empty_object", "no_type", "no_name"],
+)
+def test_post_uploads_requires_filename_and_content_type(
+    aws: Aws, context: LambdaContext, payload: str | None
+) -> None:
     event = api_event("apigw_post_uploads")
-    event["body"] = None
+    event["body"] = payload
 
     status, _, body = call(event, context)
 
+    assert_error(status, body, 400, "bad_request")
+    missing = "content_type" if payload and "filename" in payload else "filename"
+    assert body["error"]["message"].startswith(f"{missing} is required")
+    assert aws.items() == []  # no pending item named "image" for the page to poll
+
+
+def test_post_uploads_accepts_octet_stream_for_a_file_of_unknown_type(
+    aws: Aws, context: LambdaContext
+) -> None:
+    raw = json.dumps({"filename": "IMG_9999.HEIC", "content_type": "application/octet-stream"})
+
+    status, _, body = call(api_event("apigw_post_uploads", body=raw), context)
+
     assert status == 201
+    assert body["key"] == f"uploads/{body['image_id']}/IMG_9999.HEIC"
+    assert body["upload"]["fields"]["Content-Type"] == "application/octet-stream"
     conditions = _policy(body["upload"]["fields"])["conditions"]
-    assert ["starts-with", "$Content-Type", "image/"] in conditions
-    assert body["key"] == f"uploads/{body['image_id']}/image"
+    assert {"Content-Type": "application/octet-stream"} in conditions
+    item = aws.item(body["image_id"])
+    assert item is not None and item["original_content_type"] == "application/octet-stream"
 
 
 @pytest.mark.parametrize(
     ("payload", "status", "code"),
     [
-        ({"size_bytes": 52428801}, 413, TOO_LARGE),
-        ({"content_type": "application/pdf"}, 415, UNSUPPORTED_FORMAT),
+        (
+            {"filename": "a.jpg", "content_type": "image/jpeg", "size_bytes": 52428801},
+            413,
+            TOO_LARGE,
+        ),
+        ({"filename": "a.pdf", "content_type": "application/pdf"}, 415, UNSUPPORTED_FORMAT),
         ({"size_bytes": -1}, 400, "bad_request"),
         ("[1, 2]", 400, "bad_request"),
         ("{not json", 400, "bad_request"),

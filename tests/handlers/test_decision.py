@@ -11,10 +11,12 @@ from handlers.decision import (
     Process,
     Reject,
     Skip,
+    claimed_api_id,
     decide,
     identify,
     image_id_of,
-    missing_source_id,
+    is_api_upload,
+    made_from,
     screen,
 )
 from handlers.events import ObjectCreated
@@ -124,33 +126,61 @@ def test_identify_describes_the_revision_of_a_direct_upload() -> None:
     assert isinstance(unversioned, SourceRevision) and unversioned.revision == "e1"
 
 
+def api_item(bucket: str = "up", key: str = f"uploads/{API_ID}/cat.jpg") -> dict[str, Any]:
+    """The pending item the API writes before its object can exist."""
+    return {"image_id": API_ID, "origin": "api", "source_bucket": bucket, "source_key": key}
+
+
 @pytest.mark.parametrize(
     ("bucket", "key", "metadata", "expected"),
     [
-        ("up", "any/name.jpg", {"image-id": API_ID}, (API_ID, "api")),
-        ("up", f"uploads/{API_ID}/cat.jpg", {}, (API_ID, "api")),
+        ("up", "any/name.jpg", {"image-id": API_ID}, API_ID),
+        ("up", f"uploads/{API_ID}/cat.jpg", {}, API_ID),
         ("up", "uploads/not-an-id/cat.jpg", {}, None),
         ("up", "x.jpg", {"image-id": "NOT-HEX"}, None),
         ("other", f"uploads/{API_ID}/cat.jpg", {"image-id": API_ID}, None),  # not trusted
     ],
     ids=["metadata", "upload_key", "bad_key_id", "bad_metadata_id", "foreign_bucket"],
 )
-def test_image_ids(
-    bucket: str, key: str, metadata: dict[str, str], expected: tuple[str, str] | None
+def test_claimed_api_ids(
+    bucket: str, key: str, metadata: dict[str, str], expected: str | None
 ) -> None:
     obj = created(bucket=bucket, key=key)
-    direct = (direct_image_id(bucket, key), "s3")
-    assert image_id_of(obj, head(metadata=metadata), SETTINGS) == (expected or direct)
+    assert claimed_api_id(obj, head(metadata=metadata), SETTINGS) == expected
+
+
+def test_an_api_id_counts_only_for_the_item_the_api_issued_for_this_key() -> None:
+    key = f"uploads/{API_ID}/cat.jpg"
+    obj = created(key=key)
+    direct = (direct_image_id("up", key), "s3")
+
+    assert image_id_of(obj, head(), SETTINGS, api_item()) == (API_ID, "api")
+    assert image_id_of(obj, head(), SETTINGS, None) == direct  # never issued: a phantom
+    assert image_id_of(obj, head(), SETTINGS, api_item(key="uploads/x/other.jpg")) == direct
+    assert image_id_of(obj, head(), SETTINGS, api_item(bucket="elsewhere")) == direct
+    direct_item = {**api_item(), "origin": "s3"}
+    assert image_id_of(obj, head(), SETTINGS, direct_item) == direct
+    assert is_api_upload(api_item(), obj) and not is_api_upload(None, obj)
 
 
 def test_without_an_uploads_bucket_api_ids_count_everywhere() -> None:
     anywhere = ResizeSettings(metadata_table="t", processed_bucket="out")
-    obj = created(bucket="other", key=f"uploads/{API_ID}/cat.jpg")
+    key = f"uploads/{API_ID}/cat.jpg"
+    obj = created(bucket="other", key=key)
 
-    assert image_id_of(obj, head(), anywhere) == (API_ID, "api")
-    assert missing_source_id(obj, anywhere) == API_ID
-    assert missing_source_id(obj, SETTINGS) is None  # only the uploads bucket is trusted
-    assert missing_source_id(created(key="direct.jpg"), SETTINGS) is None
+    assert image_id_of(obj, head(), anywhere, api_item("other", key)) == (API_ID, "api")
+    assert claimed_api_id(obj, None, anywhere) == API_ID
+    assert claimed_api_id(obj, None, SETTINGS) is None  # only the uploads bucket is trusted
+    assert claimed_api_id(created(key="direct.jpg"), None, SETTINGS) is None
+
+
+def test_made_from_reads_the_rendition_metadata() -> None:
+    ours = {"generated-by": "image-pipeline", "source-bucket": "up", "source-key": "a%20b.jpg"}
+
+    assert made_from(ours, "up", "a b.jpg")
+    assert not made_from(ours, "up", "a b.jpg2")
+    assert not made_from(ours, "other", "a b.jpg")
+    assert not made_from({**ours, "generated-by": "someone"}, "up", "a b.jpg")
 
 
 # ---------------------------------------------------------------- decide: + current item

@@ -8,6 +8,7 @@ from PIL import Image
 
 from handlers.config import ResizeSettings
 from handlers.events import ObjectCreated
+from handlers.item import pending_item
 from handlers.keys import direct_image_id
 from handlers.memory_store import MemoryMetadataStore, MemoryObjectStore
 from handlers.pipeline import resize_object
@@ -71,8 +72,18 @@ def test_oversize_is_rejected_without_output() -> None:
 def test_vanished_api_upload_marks_its_item_failed() -> None:
     objects, metadata = stores()
     image_id = "a" * 32
-    metadata.create_pending({"image_id": image_id, "status": "pending", "uploaded_at": EVENT_TIME})
-    obj = upload(objects, f"uploads/{image_id}/x.jpg", jpeg_bytes())
+    key = f"uploads/{image_id}/x.jpg"
+    metadata.create_pending(
+        pending_item(
+            image_id=image_id,
+            filename="x.jpg",
+            bucket="up",
+            key=key,
+            content_type="image/jpeg",
+            uploaded_at=EVENT_TIME,
+        )
+    )
+    obj = upload(objects, key, jpeg_bytes())
     objects.delete("up", obj.key)
 
     outcome = resize_object(obj, settings=SETTINGS, objects=objects, metadata=metadata)

@@ -477,6 +477,9 @@ def test_api_style_key_updates_the_pending_item(aws: Aws, context: LambdaContext
         Item={
             "image_id": {"S": image_id},
             "status": {"S": "pending"},
+            "origin": {"S": "api"},
+            "source_bucket": {"S": aws.uploads_bucket},
+            "source_key": {"S": f"uploads/{image_id}/Holiday_Photo.JPG"},
             "filename": {"S": "Holiday Photo.JPG"},
             "uploaded_at": {"S": "2024-01-01T00:00:00.000Z"},
             "listing": {"S": "images"},
