@@ -106,6 +106,15 @@ def _positive(value: N, kind: str) -> N:
     return value
 
 
+def non_negative_int(raw: str) -> int:
+    """An integer, zero or more."""
+    value = int(raw)
+    if value < 0:
+        msg = f"expected zero or a positive integer, got {value}"
+        raise ValueError(msg)
+    return value
+
+
 def addressing_style(raw: str) -> str:
     """One of :data:`ADDRESSING_STYLES`."""
     if raw not in ADDRESSING_STYLES:
@@ -239,6 +248,13 @@ class Settings:
         text,
         "public, max-age=86400",
         doc="Cache-Control header stored on renditions",
+    )
+    deleted_item_ttl_days: int = setting(
+        "DELETED_ITEM_TTL_DAYS",
+        non_negative_int,
+        30,
+        unit="days",
+        doc="how long a deleted image's item is kept (TTL expires_at); 0 keeps it",
     )
     public_s3_endpoint_url: str | None = optional(
         "PUBLIC_S3_ENDPOINT_URL", doc="endpoint used only to sign URLs handed to clients"

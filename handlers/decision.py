@@ -44,7 +44,7 @@ from typing import Any, Literal
 
 from handlers.config import ResizeSettings
 from handlers.events import ObjectCreated
-from handlers.item import Origin, SourceRevision, refusal
+from handlers.item import Origin, SourceRevision, normalise_sequencer, refusal
 from handlers.keys import direct_image_id, image_id_from_upload_key, is_image_id, metadata_safe
 from handlers.ports import ObjectHead
 from imgproc import ImageRejected
@@ -117,14 +117,29 @@ def identify(
         version_id=head.version_id,
         event_time=obj.event_time,
         size_bytes=head.size_bytes,
+        sequencer=normalise_sequencer(obj.sequencer),
+        reprocess=obj.reprocess,
     )
 
 
 def decide(
-    source: SourceRevision, item: Mapping[str, Any] | None, settings: ResizeSettings
+    source: SourceRevision,
+    item: Mapping[str, Any] | None,
+    settings: ResizeSettings,
+    pipeline_version: str | None = None,
 ) -> Decision:
-    """Skip, reject or process ``source``, given its current ``item`` (``None``: no item)."""
-    late = refusal(item, source.revision, source.event_time)
+    """Skip, reject or process ``source``, given its current ``item`` (``None``: no item).
+
+    ``pipeline_version``: the running one (:mod:`handlers.versions`); a final outcome of the
+    same revision made by another version is redone (a reprocess), never one of this one.
+    """
+    late = refusal(
+        item,
+        source.revision,
+        source.event_time,
+        sequencer=source.sequencer,
+        pipeline_version=pipeline_version,
+    )
     if late is not None:
         return Skip(late, source.image_id)
     if source.size_bytes > settings.max_object_bytes:

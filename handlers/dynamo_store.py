@@ -40,7 +40,17 @@ from handlers.errors import (
     is_transient_client_error,
     transient_from,
 )
-from handlers.item import EVENT_TIME, LISTING, OPEN_STATUSES, REVISION, TTL_ATTRIBUTE, ImageItem
+from handlers.item import (
+    EVENT_TIME,
+    FINAL_STATUSES,
+    LISTING,
+    OPEN_STATUSES,
+    PIPELINE_VERSION,
+    REVISION,
+    SEQUENCER,
+    TTL_ATTRIBUTE,
+    ImageItem,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -176,21 +186,7 @@ class DynamoMetadataStore:
             for i, name in enumerate(removals):
                 names[f"#r{i}"] = name
             expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removals)))
-        # handlers.item.refusal, stated as what may be written:
-        open_states = []
-        for i, status in enumerate(OPEN_STATUSES):
-            values[f":open{i}"] = status
-            open_states.append(f":open{i}")
-        other_revision = "#rev <> :rev"
-        if fields.get(EVENT_TIME) is not None:
-            names["#order"] = EVENT_TIME
-            values[":order"] = fields[EVENT_TIME]
-            other_revision = "(#rev <> :rev AND (attribute_not_exists(#order) OR #order <= :order))"
-        condition = (
-            "attribute_not_exists(image_id) OR attribute_not_exists(#rev)"
-            f" OR (#rev = :rev AND #status IN ({', '.join(open_states)}))"
-            f" OR {other_revision}"
-        )
+        condition = _write_condition(fields, names, values)
         try:
             self._call(
                 "update_item",
@@ -208,6 +204,24 @@ class DynamoMetadataStore:
                 return False
             raise
         return True
+
+    def scan_items(
+        self, *, start_key: Mapping[str, Any] | None = None, page_size: int = 500
+    ) -> tuple[list[ImageItem], dict[str, Any] | None]:
+        """One page of a full table scan (any order): ``(items, last_key or None)``.
+
+        For the reprocess tools, which select items across the whole table.
+
+        Raises:
+            TransientError: throttling, timeout, 5xx.
+        """
+        kwargs: dict[str, Any] = {"TableName": self.table_name, "Limit": page_size}
+        if start_key:
+            kwargs["ExclusiveStartKey"] = to_dynamo(start_key)
+        resp = self._call("scan", **kwargs)
+        items = [_as_item(from_dynamo(i)) for i in resp.get("Items", [])]
+        last = resp.get("LastEvaluatedKey")
+        return items, (from_dynamo(last) if last else None)
 
     def list_recent(
         self, *, limit: int, start_key: Mapping[str, Any] | None = None
@@ -249,6 +263,52 @@ class DynamoMetadataStore:
             raise
         except TRANSPORT_ERRORS as e:
             raise transient_from(f"dynamodb.{operation}", e) from e
+
+
+def _write_condition(
+    fields: Mapping[str, Any], names: dict[str, str], values: dict[str, Any]
+) -> str:
+    """:func:`handlers.item.refusal`, stated as what may be written (adds its names and
+    values to ``names``/``values``; ``#status``, ``#rev`` and ``:rev`` are set already)."""
+    open_states = []
+    for i, status in enumerate(OPEN_STATUSES):
+        values[f":open{i}"] = status
+        open_states.append(f":open{i}")
+    same_revision = f"(#rev = :rev AND #status IN ({', '.join(open_states)}))"
+    if fields.get(PIPELINE_VERSION) is not None:  # a final outcome of another version: redo
+        final_states = []
+        for i, status in enumerate(FINAL_STATUSES):
+            values[f":final{i}"] = status
+            final_states.append(f":final{i}")
+        names["#pv"] = PIPELINE_VERSION
+        values[":pv"] = fields[PIPELINE_VERSION]
+        same_revision += (
+            f" OR (#rev = :rev AND #status IN ({', '.join(final_states)})"
+            " AND (attribute_not_exists(#pv) OR #pv <> :pv))"
+        )
+    by_time = "attribute_not_exists(#order) OR #order <= :order"
+    if fields.get(EVENT_TIME) is not None:
+        names["#order"] = EVENT_TIME
+        values[":order"] = fields[EVENT_TIME]
+    if fields.get(SEQUENCER) is not None:
+        names["#seq"] = SEQUENCER
+        values[":seq"] = fields[SEQUENCER]
+        if fields.get(EVENT_TIME) is not None:
+            order = (
+                "(attribute_exists(#seq) AND #seq < :seq)"
+                f" OR ((attribute_not_exists(#seq) OR #seq = :seq) AND ({by_time}))"
+            )
+        else:
+            order = "attribute_not_exists(#seq) OR #seq <= :seq"
+        other_revision = f"(#rev <> :rev AND ({order}))"
+    elif fields.get(EVENT_TIME) is not None:
+        other_revision = f"(#rev <> :rev AND ({by_time}))"
+    else:
+        other_revision = "#rev <> :rev"
+    return (
+        "attribute_not_exists(image_id) OR attribute_not_exists(#rev)"
+        f" OR {same_revision} OR {other_revision}"
+    )
 
 
 def to_dynamo(item: Mapping[str, Any]) -> dict[str, Any]:

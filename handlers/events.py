@@ -1,4 +1,4 @@
-"""The only code that knows event shapes: S3 notifications, SQS, EventBridge.
+"""The only code that knows event shapes: S3 notifications, SQS, EventBridge, S3 Batch Operations.
 
 Each "object created" notification becomes an :class:`ObjectCreated` with the key
 URL-decoded exactly once (S3 sends keys form-encoded: ``red flower.jpg`` arrives as
@@ -9,6 +9,16 @@ way, as Powertools does). Sources of the shapes:
 - S3 -> SQS -> Lambda: the same JSON as the SQS message body (plus ``s3:TestEvent``
   messages to ignore); SNS-wrapped bodies are unwrapped too.
 - EventBridge: https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html
+- Removals (``ObjectRemoved:*``, ``LifecycleExpiration:*``; EventBridge "Object Deleted")
+  become :class:`ObjectRemoved` (:func:`changes_from_event`, :func:`changes_from_message`);
+  the older :func:`objects_from_event` / :func:`objects_from_message` keep returning the
+  created objects only.
+- S3 Batch Operations (``invocationSchemaVersion`` 1.0 and 2.0:
+  https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-invoke-lambda.html):
+  each task becomes a :class:`BatchTask` whose object is an :class:`ObjectCreated` with
+  ``reprocess=True`` (keys URL-encoded in the payload, decoded once here; 2.0 names the
+  bucket ``s3Bucket``, 1.0 gives ``s3BucketArn``). The same JSON as an SQS message body is
+  a reprocess request fed through the queue (``deploy.local.reprocess``).
 """
 
 from __future__ import annotations
@@ -27,7 +37,7 @@ from aws_lambda_powertools.utilities.data_classes import (
 )
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 
-EventKind = Literal["sqs", "s3", "eventbridge"]
+EventKind = Literal["sqs", "s3", "eventbridge", "batch"]
 T = TypeVar("T")
 
 
@@ -59,6 +69,47 @@ class ObjectCreated:
     version_id: str | None = None
     sequencer: str | None = None
     event_time: str | None = None
+    reprocess: bool = False
+    """A reprocess request (S3 Batch Operations or the reprocess command), not an upload."""
+
+
+RemovalKind = Literal["delete", "delete_marker"]
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRemoved:
+    """One removed S3 object (``ObjectRemoved:*``, ``LifecycleExpiration:*``, EventBridge
+    "Object Deleted").
+
+    Attributes:
+        bucket, key: where the object was (key decoded once).
+        kind: ``delete`` (the object, or the named version, is gone for good) or
+            ``delete_marker`` (a versioned bucket now hides the key behind a marker).
+        version_id: for ``delete`` the deleted version, for ``delete_marker`` the marker's
+            own id; ``None`` in an unversioned bucket.
+        sequencer: S3's ordering token for events of one key, when given.
+        event_time: ISO 8601 UTC time of the event, when given.
+        lifecycle: removed by a lifecycle expiration rule rather than a request.
+    """
+
+    bucket: str
+    key: str
+    kind: RemovalKind = "delete"
+    version_id: str | None = None
+    sequencer: str | None = None
+    event_time: str | None = None
+    lifecycle: bool = False
+
+
+Change = ObjectCreated | ObjectRemoved
+
+
+@dataclass(frozen=True, slots=True)
+class BatchTask:
+    """One S3 Batch Operations task: its id (for the result) and the object to reprocess."""
+
+    task_id: str
+    obj: ObjectCreated
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +145,12 @@ def event_kind(event: Mapping[str, Any]) -> EventKind:
         return "eventbridge"
     if event.get("Event") == "s3:TestEvent":
         return "s3"  # sent when a notification is configured; nothing to process
-    msg = "expected an S3 notification, an SQS batch or an EventBridge S3 event"
+    if "invocationSchemaVersion" in event and "tasks" in event:
+        return "batch"
+    msg = (
+        "expected an S3 notification, an SQS batch, an EventBridge S3 event or an S3 Batch "
+        "Operations invocation"
+    )
     raise EventShapeError(msg)
 
 
@@ -106,14 +162,56 @@ def objects_from_event(event: Mapping[str, Any]) -> list[ObjectCreated]:
     Raises:
         EventShapeError: when required fields are missing.
     """
+    return [c for c in changes_from_event(event) if isinstance(c, ObjectCreated)]
+
+
+def changes_from_event(event: Mapping[str, Any]) -> list[Change]:
+    """Created and removed objects in an S3 notification, EventBridge event or S3 Batch
+    Operations invocation (its tasks as reprocess requests), in event order.
+
+    Other event types (restores, tagging, test events) are left out.
+
+    Raises:
+        EventShapeError: when required fields are missing.
+    """
     if event.get("Event") == "s3:TestEvent":
         return []
     if "detail-type" in event:
         return _from_eventbridge(event)
     if "Records" in event:
         return _from_s3_notification(event)
-    msg = "neither S3 notification records nor an EventBridge detail"
+    if "invocationSchemaVersion" in event and "tasks" in event:
+        return [task.obj for task in batch_tasks(event)]
+    msg = "neither S3 notification records, an EventBridge detail nor Batch Operations tasks"
     raise EventShapeError(msg)
+
+
+def batch_tasks(event: Mapping[str, Any]) -> list[BatchTask]:
+    """The tasks of an S3 Batch Operations invocation (schema 1.0 or 2.0).
+
+    Raises:
+        EventShapeError: a task lacks its id, key or bucket.
+    """
+    try:
+        tasks = []
+        for task in event["tasks"]:
+            bucket = task.get("s3Bucket") or task.get("s3BucketName")
+            if not bucket and task.get("s3BucketArn"):
+                bucket = str(task["s3BucketArn"]).rsplit(":", 1)[-1]
+            if not isinstance(bucket, str) or not bucket:
+                msg = "a Batch Operations task names no bucket"
+                raise EventShapeError(msg)
+            obj = ObjectCreated(
+                bucket=bucket,
+                key=decode_key(str(task["s3Key"])),
+                version_id=task.get("s3VersionId") or None,
+                reprocess=True,
+            )
+            tasks.append(BatchTask(task_id=str(task["taskId"]), obj=obj))
+    except (KeyError, TypeError, AttributeError) as e:
+        msg = f"S3 Batch Operations task lacks {e}"
+        raise EventShapeError(msg) from e
+    return tasks
 
 
 def sqs_messages(event: Mapping[str, Any]) -> list[QueueMessage]:
@@ -132,6 +230,16 @@ def objects_from_message(body: str) -> list[ObjectCreated]:
     """Created objects in one SQS message body (S3 notification, SNS-wrapped, EventBridge).
 
     Raises:
+        EventShapeError: as :func:`changes_from_message`.
+    """
+    return [c for c in changes_from_message(body) if isinstance(c, ObjectCreated)]
+
+
+def changes_from_message(body: str) -> list[Change]:
+    """Created and removed objects in one SQS message body (S3 notification, SNS-wrapped,
+    EventBridge, or a reprocess request in the Batch Operations shape).
+
+    Raises:
         EventShapeError: for a body that is not JSON (also JSON nested too deeply to parse,
             which raises ``RecursionError``) or not one of those shapes.
     """
@@ -145,19 +253,41 @@ def objects_from_message(body: str) -> list[ObjectCreated]:
     if not isinstance(payload, dict):
         msg = f"expected a JSON object in the message body, got {type(payload).__name__}"
         raise EventShapeError(msg)
-    return objects_from_event(payload)
+    return changes_from_event(payload)
 
 
-def _from_s3_notification(event: Mapping[str, Any]) -> list[ObjectCreated]:
+REMOVAL_EVENTS = ("ObjectRemoved:", "LifecycleExpiration:")
+
+
+def _from_s3_notification(event: Mapping[str, Any]) -> list[Change]:
     try:
-        return [
-            _created(record)
-            for record in S3Event(dict(event)).records
-            if record.event_name.startswith("ObjectCreated:")
-        ]
+        changes: list[Change] = []
+        for record in S3Event(dict(event)).records:
+            name = record.event_name
+            if name.startswith("ObjectCreated:"):
+                changes.append(_created(record))
+            elif name.startswith(REMOVAL_EVENTS):
+                changes.append(_removed(record))
+        return changes
     except (KeyError, TypeError, AttributeError) as e:
         msg = f"S3 notification record lacks {e}"
         raise EventShapeError(msg) from e
+
+
+def _removed(record: S3EventRecord) -> ObjectRemoved:
+    """``ObjectRemoved:Delete`` / ``:DeleteMarkerCreated``, ``LifecycleExpiration:Delete`` /
+    ``:DeleteMarkerCreated`` (no size or ETag: the object is gone)."""
+    obj = record.s3.get_object
+    name = record.event_name
+    return ObjectRemoved(
+        bucket=record.s3.bucket.name,
+        key=decode_key(obj.key),
+        kind="delete_marker" if name.endswith("DeleteMarkerCreated") else "delete",
+        version_id=_optional(lambda: obj.version_id) or None,
+        sequencer=_optional(lambda: obj.sequencer) or None,
+        event_time=iso_utc(_optional(lambda: record.event_time)),
+        lifecycle=name.startswith("LifecycleExpiration:"),
+    )
 
 
 def _created(record: S3EventRecord) -> ObjectCreated:
@@ -173,7 +303,9 @@ def _created(record: S3EventRecord) -> ObjectCreated:
     )
 
 
-def _from_eventbridge(event: Mapping[str, Any]) -> list[ObjectCreated]:
+def _from_eventbridge(event: Mapping[str, Any]) -> list[Change]:
+    if event.get("detail-type") == "Object Deleted":
+        return [_deleted_via_eventbridge(event)]
     if event.get("detail-type") != "Object Created":
         return []
     try:
@@ -190,6 +322,25 @@ def _from_eventbridge(event: Mapping[str, Any]) -> list[ObjectCreated]:
                 event_time=iso_utc(_optional(lambda: notification.time)),
             )
         ]
+    except (KeyError, TypeError, AttributeError) as e:
+        msg = f"EventBridge S3 event lacks {e}"
+        raise EventShapeError(msg) from e
+
+
+def _deleted_via_eventbridge(event: Mapping[str, Any]) -> ObjectRemoved:
+    try:
+        notification = S3EventBridgeNotificationEvent(dict(event))
+        detail = notification.detail
+        obj = detail.object
+        return ObjectRemoved(
+            bucket=detail.bucket.name,
+            key=obj.key,
+            kind="delete_marker" if detail.deletion_type == "Delete Marker Created" else "delete",
+            version_id=_optional(lambda: obj.version_id) or None,
+            sequencer=_optional(lambda: obj.sequencer) or None,
+            event_time=iso_utc(_optional(lambda: notification.time)),
+            lifecycle=detail.reason == "Lifecycle Expiration",
+        )
     except (KeyError, TypeError, AttributeError) as e:
         msg = f"EventBridge S3 event lacks {e}"
         raise EventShapeError(msg) from e

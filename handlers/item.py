@@ -22,7 +22,7 @@ from typing import Any, Final, Literal, TypedDict, TypeGuard
 from handlers.events import format_utc
 from imgproc import ImageRejected, Result
 
-Status = Literal["pending", "processed", "rejected", "failed"]
+Status = Literal["pending", "processed", "rejected", "failed", "deleted"]
 Origin = Literal["api", "s3"]
 FINAL_STATUSES: tuple[Status, ...] = ("processed", "rejected")
 """Outcomes that end a revision: a later delivery of the same revision is a duplicate."""
@@ -34,6 +34,14 @@ TTL_ATTRIBUTE: Final = "expires_at"
 """Epoch seconds after which an unused upload grant's pending item may be deleted."""
 REVISION = "source_revision"
 EVENT_TIME = "source_event_time"
+SEQUENCER = "source_sequencer"
+PIPELINE_VERSION = "pipeline_version"
+DELETED_REVISION = "deleted"
+"""The ``source_revision`` of a ``deleted`` item: any upload is another revision, ordered
+against the deletion by sequencer or event time (:func:`refusal`)."""
+SEQUENCER_DIGITS = 32
+"""S3 sequencers are hex strings of varying length, ordered after left-padding with zeros
+(S3 docs, "Event message structure"); stored padded to this many digits at least."""
 
 
 class RenditionFields(TypedDict, total=False):
@@ -75,15 +83,18 @@ class ImageItem(RenditionFields, ErrorFields, total=False):
     uploaded_at: str
     updated_at: str
     processed_at: str
+    deleted_at: str
     expires_at: int
     source_bucket: str
     source_key: str
     source_etag: str | None
     source_version_id: str | None
     source_event_time: str | None
+    source_sequencer: str | None
     source_revision: str
     original_size_bytes: int
     original_content_type: str | None
+    pipeline_version: str
 
 
 RENDITION_FIELDS: tuple[str, ...] = tuple(sorted(RenditionFields.__optional_keys__))
@@ -111,6 +122,9 @@ class SourceRevision:
         version_id: version id, ``None`` in an unversioned bucket.
         event_time: the S3 event time of this revision, when the event had one.
         size_bytes: ContentLength from the HEAD.
+        sequencer: the S3 event's sequencer (:func:`normalise_sequencer`), when given.
+        reprocess: a reprocess request (no upload event): what the item says about the
+            upload (``uploaded_at``, ``filename``, event time, sequencer) is kept.
     """
 
     image_id: str
@@ -122,6 +136,8 @@ class SourceRevision:
     version_id: str | None
     event_time: str | None
     size_bytes: int
+    sequencer: str | None = None
+    reprocess: bool = False
 
 
 def pending_item(
@@ -163,7 +179,8 @@ def revision_fields(source: SourceRevision, *, now: str) -> tuple[ImageItem, Ima
     A direct upload's item describes the version at hand, so a new version moves
     ``uploaded_at`` (its event time) and ``filename`` along; an API upload keeps the
     values of its pending item (set only when absent). ``None`` values (no version id, no
-    event time) remove what an earlier revision recorded.
+    event time) remove what an earlier revision recorded, except for a reprocess request,
+    which knows nothing of the upload: then the item's upload facts stay as they are.
     """
     fields: ImageItem = {
         "image_id": source.image_id,
@@ -172,6 +189,7 @@ def revision_fields(source: SourceRevision, *, now: str) -> tuple[ImageItem, Ima
         "source_etag": source.etag,
         "source_version_id": source.version_id,
         "source_event_time": source.event_time,
+        "source_sequencer": normalise_sequencer(source.sequencer),
         "original_size_bytes": source.size_bytes,
         "origin": source.origin,
         "updated_at": now,
@@ -180,10 +198,48 @@ def revision_fields(source: SourceRevision, *, now: str) -> tuple[ImageItem, Ima
         "uploaded_at": source.event_time or now,
         "filename": source.key.rsplit("/", 1)[-1],
     }
+    if source.reprocess:
+        for name in ("source_event_time", "source_sequencer"):
+            if fields.get(name) is None:
+                fields.pop(name, None)  # type: ignore[misc]
+        return fields, upload
     if source.origin == "api":
         return fields, upload
     fields.update(upload)
     return fields, {}
+
+
+def normalise_sequencer(value: object) -> str | None:
+    """An S3 sequencer as stored: upper-case hex left-padded with zeros to
+    :data:`SEQUENCER_DIGITS`, so stored sequencers of one key order as strings; ``None``
+    when absent or not hex."""
+    if not isinstance(value, str) or not value:
+        return None
+    digits = value.strip().upper()
+    if not digits or any(c not in "0123456789ABCDEF" for c in digits):
+        return None
+    return digits.rjust(SEQUENCER_DIGITS, "0")
+
+
+def deleted_fields(
+    *, now: str, event_time: str | None, sequencer: str | None, expires_at: int | None
+) -> ImageItem:
+    """The ``deleted`` outcome: the source is gone, so are its renditions.
+
+    ``event_time``, ``sequencer``: of the removal event (they order a later upload against
+    the deletion); ``expires_at``: epoch seconds after which DynamoDB's TTL may delete the
+    item (``None``: kept).
+    """
+    fields: ImageItem = {
+        "status": "deleted",
+        "deleted_at": now,
+        "updated_at": now,
+        "source_event_time": event_time,
+        "source_sequencer": normalise_sequencer(sequencer),
+    }
+    if expires_at is not None:
+        fields["expires_at"] = expires_at
+    return fields
 
 
 def processed_fields(result: Result, *, bucket: str, key: str, now: str) -> ImageItem:
@@ -253,7 +309,12 @@ def failed_fields(
 
 
 def refusal(
-    existing: Mapping[str, Any] | None, revision: str, event_time: str | None
+    existing: Mapping[str, Any] | None,
+    revision: str,
+    event_time: str | None,
+    *,
+    sequencer: str | None = None,
+    pipeline_version: str | None = None,
 ) -> Literal["duplicate", "superseded"] | None:
     """Why an outcome for ``revision`` must not be written over ``existing``, or ``None``.
 
@@ -261,9 +322,16 @@ def refusal(
     processed twice yields one item and one output):
 
     - ``duplicate``: the item already holds this revision, in a state other than pending
-      or failed (a final outcome).
-    - ``superseded``: the item describes another revision whose S3 event time is later
-      than ``event_time`` (compared only when both are known).
+      or failed (a final outcome), made by the same ``pipeline_version`` (when the write
+      names one: a ``processed`` or ``rejected`` item of another pipeline version may be
+      redone, which is what a reprocess does; never twice for one version).
+    - ``superseded``: the item describes another revision that came later: its
+      ``source_sequencer`` is greater than ``sequencer`` (S3's order for one key; compared
+      when both are known and differ), else its S3 event time is later than ``event_time``
+      (compared when both are known).
+
+    A ``deleted`` item holds :data:`DELETED_REVISION` with the removal's sequencer and
+    time, so a late event of the deleted upload is ``superseded`` and a new upload is not.
 
     The DynamoDB store states the same rule as its condition expression
     (``DynamoMetadataStore.record``); ``tests/handlers/test_store_contract.py`` runs both.
@@ -271,7 +339,17 @@ def refusal(
     if not existing or existing.get(REVISION) is None:
         return None
     if existing[REVISION] == revision:
-        return None if existing.get("status") in OPEN_STATUSES else "duplicate"
+        status = existing.get("status")
+        if status in OPEN_STATUSES:
+            return None
+        redo = status in FINAL_STATUSES and pipeline_version is not None
+        if redo and existing.get(PIPELINE_VERSION) != pipeline_version:
+            return None
+        return "duplicate"
+    recorded_sequencer = existing.get(SEQUENCER)
+    if sequencer is not None and isinstance(recorded_sequencer, str):
+        if recorded_sequencer != sequencer:  # equal only in made-up events: then by time
+            return "superseded" if recorded_sequencer > sequencer else None
     recorded = existing.get(EVENT_TIME)
     if event_time is not None and isinstance(recorded, str) and recorded > event_time:
         return "superseded"

@@ -20,7 +20,16 @@ from typing import Any
 from urllib.parse import quote
 
 from handlers.errors import ItemExists, ObjectMissing, PreconditionFailed
-from handlers.item import EVENT_TIME, LISTING, REVISION, TTL_ATTRIBUTE, ImageItem, refusal
+from handlers.item import (
+    EVENT_TIME,
+    LISTING,
+    PIPELINE_VERSION,
+    REVISION,
+    SEQUENCER,
+    TTL_ATTRIBUTE,
+    ImageItem,
+    refusal,
+)
 from handlers.ports import ObjectHead
 from imgproc import ImageRejected
 from imgproc.errors import TOO_LARGE
@@ -201,7 +210,14 @@ class MemoryMetadataStore:
         """Upsert an outcome for ``revision`` unless :func:`handlers.item.refusal` forbids it."""
         with self._lock:
             existing = self._items.get(image_id)
-            if refusal(existing, revision, fields.get(EVENT_TIME)) is not None:
+            refused = refusal(
+                existing,
+                revision,
+                fields.get(EVENT_TIME),
+                sequencer=fields.get(SEQUENCER),
+                pipeline_version=fields.get(PIPELINE_VERSION),
+            )
+            if refused is not None:
                 return False
             item = dict(existing or {"image_id": image_id})
             for name in (*remove, TTL_ATTRIBUTE):

@@ -18,9 +18,9 @@ acts: GET, engine, PUT rendition, record the outcome (fields from :mod:`handlers
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from handlers import item
 from handlers.config import ResizeSettings
@@ -41,6 +41,8 @@ from handlers.item import ImageItem, SourceRevision, utc_now
 from handlers.keys import metadata_safe, rendition_key
 from handlers.observability import logger
 from handlers.ports import MetadataStore, ObjectStore
+from handlers.removal import rendition_keys_of
+from handlers.versions import pipeline_version
 from imgproc import ImageRejected, Result, process
 
 
@@ -98,12 +100,13 @@ def resize_object(
         return _skipped(source)
     logger.append_keys(image_id=source.image_id)
     current = api_item if source.image_id == claimed else metadata.get(source.image_id)
-    decision = decide(source, current, settings)
+    version = pipeline_version(settings)
+    decision = decide(source, current, settings, version)
     if isinstance(decision, Skip):
         return _skipped(decision)
-    outcomes = _OutcomeWriter(source, metadata, now, started)
+    outcomes = _OutcomeWriter(source, metadata, now, started, version)
     if isinstance(decision, Reject):
-        return outcomes.rejected(decision.rejection)
+        return _rejected(outcomes, decision.rejection, current, settings, objects)
     try:
         data = objects.get(
             source.bucket,
@@ -119,17 +122,55 @@ def resize_object(
     except ObjectMissing:
         return _source_missing(obj, settings, metadata, now)
     except ImageRejected as rejection:
-        return outcomes.rejected(rejection)
+        return _rejected(outcomes, rejection, current, settings, objects)
     except TransientError:
         raise
     except Exception as error:
         outcomes.failed(error)
         raise
     try:
-        return outcomes.processed(result, settings.processed_bucket, out_key, bytes_in=len(data))
+        outcome = outcomes.processed(result, settings.processed_bucket, out_key, bytes_in=len(data))
     except Exception:
         _withdraw_rendition(source.image_id, out_key, settings, objects, metadata)
         raise
+    if outcome.status == "processed" and _rendition_key(current) not in (None, out_key):
+        _replace_renditions(source, settings, objects, keep=out_key)
+    return outcome
+
+
+def _rendition_key(item: Mapping[str, Any] | None) -> str | None:
+    """The rendition key ``item`` points at, when it holds one."""
+    key = (item or {}).get("processed_key")
+    return key if isinstance(key, str) else None
+
+
+def _replace_renditions(
+    source: SourceRevision, settings: ResizeSettings, objects: ObjectStore, *, keep: str | None
+) -> None:
+    """A new outcome replaced the item's renditions: delete the source's other renditions
+    (an earlier version's under another key, or every one when the new version was
+    rejected), so none is left that no item points at (best effort)."""
+    try:
+        for key in rendition_keys_of(source.bucket, source.key, settings=settings, objects=objects):
+            if key != keep:
+                objects.delete(settings.processed_bucket, key)
+    except Exception:
+        logger.exception("could not remove the renditions an outcome replaced")
+
+
+def _rejected(
+    outcomes: _OutcomeWriter,
+    rejection: ImageRejected,
+    current: Mapping[str, Any] | None,
+    settings: ResizeSettings,
+    objects: ObjectStore,
+) -> Outcome:
+    """Record the rejection; an earlier version's renditions go with it (the item tells the
+    truth: this key's content has no rendition)."""
+    outcome = outcomes.rejected(rejection)
+    if outcome.status == "rejected" and _rendition_key(current) is not None:
+        _replace_renditions(outcomes.source, settings, objects, keep=None)
+    return outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,9 +181,12 @@ class _OutcomeWriter:
     metadata: MetadataStore
     now: Callable[[], str]
     started: float
+    version: str | None = None
 
     def processed(self, result: Result, bucket: str, key: str, *, bytes_in: int) -> Outcome:
         fields = item.processed_fields(result, bucket=bucket, key=key, now=self.now())
+        if self.version:
+            fields["pipeline_version"] = self.version
         refused = self._write(fields, remove=item.ERROR_FIELDS)
         if refused == "superseded":
             logger.warning(
@@ -162,6 +206,8 @@ class _OutcomeWriter:
 
     def rejected(self, rejection: ImageRejected) -> Outcome:
         fields = item.rejected_fields(rejection, now=self.now())
+        if self.version:
+            fields["pipeline_version"] = self.version
         refused = self._write(fields, remove=item.RENDITION_FIELDS)
         return Outcome(
             "skipped" if refused else "rejected",
@@ -192,7 +238,14 @@ class _OutcomeWriter:
         if written:
             return None
         current = self.metadata.get(source.image_id)
-        return item.refusal(current, source.revision, source.event_time) or "duplicate"
+        refused = item.refusal(
+            current,
+            source.revision,
+            source.event_time,
+            sequencer=source.sequencer,
+            pipeline_version=outcome.get("pipeline_version"),
+        )
+        return refused or "duplicate"
 
 
 def _write_rendition(
@@ -215,6 +268,8 @@ def _write_rendition(
         object_metadata["source-key-truncated"] = "true"
     if source.version_id:
         object_metadata["source-version-id"] = source.version_id
+    if source.sequencer:
+        object_metadata["source-sequencer"] = source.sequencer
     objects.put(
         settings.processed_bucket,
         out_key,
@@ -264,12 +319,21 @@ def _source_missing(
     """
     image_id = claimed_api_id(obj, None, settings)
     logger.warning("source object is gone", extra={"bucket": obj.bucket, "key": obj.key})
-    if image_id and not is_api_upload(metadata.get(image_id), obj):
-        image_id = None
+    current = metadata.get(image_id) if image_id else None
+    if not is_api_upload(current, obj) or (current or {}).get("status") == "deleted":
+        image_id = None  # never issued by the API, or deleted on purpose: nothing to tell
     if image_id:
         message = "the uploaded object no longer exists"
         fields = item.failed_fields("source_missing", message, now=now(), stamp="updated_at")
-        fields.update({"source_bucket": obj.bucket, "source_key": obj.key})
+        fields.update(
+            {
+                "source_bucket": obj.bucket,
+                "source_key": obj.key,
+                "source_event_time": obj.event_time,
+                "source_sequencer": item.normalise_sequencer(obj.sequencer),
+            }
+        )
+        fields = {k: v for k, v in fields.items() if v is not None}  # type: ignore[assignment]
         metadata.record(image_id, obj.version_id or obj.etag or "missing", fields)
     return _skipped(Skip("source_missing", image_id))
 

@@ -93,6 +93,7 @@ def test_revision_fields_of_a_direct_upload_move_with_each_version() -> None:
         "source_etag": "e1",
         "source_version_id": "v1",
         "source_event_time": EVENT,
+        "source_sequencer": None,  # none in this event: an earlier one is removed
         "original_size_bytes": 2048,
         "origin": "s3",
         "updated_at": NOW,

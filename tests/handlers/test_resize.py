@@ -58,6 +58,7 @@ def test_direct_put_makes_rendition_and_item(aws: Aws, context: LambdaContext) -
         "image-id": image_id,
         "source-bucket": aws.uploads_bucket,
         "source-key": "photos/cat.jpg",
+        "source-sequencer": "000000000000000C0F6F405D6ED209E1",  # the event's, padded
     }
     item = _only_item(aws)
     assert item["image_id"] == image_id

@@ -16,7 +16,7 @@ import pytest
 
 from handlers.dynamo_store import DynamoMetadataStore
 from handlers.errors import ItemExists, ObjectMissing, PreconditionFailed
-from handlers.item import refusal
+from handlers.item import normalise_sequencer, refusal
 from handlers.memory_store import MemoryMetadataStore, MemoryObjectStore
 from handlers.ports import MetadataStore, ObjectStore
 from handlers.s3_store import S3ObjectStore
@@ -171,6 +171,89 @@ def test_the_rule_covers_every_outcome() -> None:
     assert answers == {None, "duplicate", "superseded"}
 
 
+S1, S2, S3 = (normalise_sequencer(s) for s in ("0A", "0B9", "1C0"))  # padded: "0B9" < "1C0"
+P1, P2 = "engine-a", "engine-b"
+
+
+def held(status: str, revision: str, **facts: str) -> dict[str, Any]:
+    """An existing item: ``status``, ``revision``, and facts by short name."""
+    names = {"seq": "source_sequencer", "time": "source_event_time", "pv": "pipeline_version"}
+    return {
+        "status": status,
+        "source_revision": revision,
+        **{names[k]: v for k, v in facts.items()},
+    }
+
+
+# Existing item x outcome (revision, event time, sequencer, pipeline version).
+ORDER_CASES = [
+    (held("processed", "v2", seq=S3), "v1", T3, S2, None),  # 0 by sequencer: superseded
+    (held("processed", "v0", seq=S1), "v1", T1, S2, None),  # 1 later sequencer: written
+    (held("processed", "v0", time=T3), "v1", T2, S2, None),  # 2 no stored sequencer: by time
+    (held("processed", "v0", time=T1), "v1", None, S2, None),
+    (held("processed", "v2", seq=S3), "v1", None, None, None),  # 4 nothing to compare
+    (held("processed", "v2", seq=S2, time=T3), "v1", T2, S2, None),  # 5 equal: by time
+    (held("processed", "v2", seq=S2, time=T1), "v1", T2, S2, None),  # 6
+    (held("deleted", "deleted", seq=S2), "v1", T1, S1, None),  # 7 late event of the deleted
+    (held("deleted", "deleted", seq=S2), "v1", T1, S3, None),  # 8 a new upload
+    (held("deleted", "deleted", time=T2), "v1", T1, None, None),
+    (held("deleted", "deleted"), "deleted", T3, S3, None),  # a duplicate removal
+    (held("processed", "v1", pv=P1), "v1", None, None, P2),  # 11 another version: redo
+    (held("processed", "v1", pv=P2), "v1", None, None, P2),  # 12 this version: once
+    (held("rejected", "v1"), "v1", None, None, P2),
+    (held("deleted", "v1", pv=P1), "v1", None, None, P2),
+]
+
+
+@pytest.mark.parametrize(
+    ("existing", "revision", "event_time", "sequencer", "version"), ORDER_CASES
+)
+def test_outcome_write_orders_by_sequencer_and_redoes_other_pipeline_versions(
+    metadata: MetadataStore,
+    existing: dict[str, Any],
+    revision: str,
+    event_time: str | None,
+    sequencer: str | None,
+    version: str | None,
+) -> None:
+    before = {"image_id": ID, **existing}
+    assert metadata.record(ID, before.pop("source_revision"), before)
+    expected = refusal(
+        metadata.get(ID), revision, event_time, sequencer=sequencer, pipeline_version=version
+    )
+    fields = {
+        "status": "processed",
+        "marker": "new",
+        "source_event_time": event_time,
+        "source_sequencer": sequencer,
+        "pipeline_version": version,
+    }
+
+    written = metadata.record(ID, revision, {k: v for k, v in fields.items() if v is not None})
+
+    assert written is (expected is None)
+    after = metadata.get(ID)
+    assert after is not None and (after.get("marker") == "new") is written
+
+
+def test_the_ordering_cases_cover_every_outcome() -> None:
+    answers = [
+        refusal({"image_id": ID, **e}, r, t, sequencer=s, pipeline_version=v)
+        for e, r, t, s, v in ORDER_CASES
+    ]
+    assert set(answers) == {None, "duplicate", "superseded"}
+    assert answers[0] == "superseded" and answers[1] is None  # by sequencer
+    assert answers[5] == "superseded" and answers[6] is None  # equal sequencers: by time
+    assert answers[7] == "superseded" and answers[8] is None  # a deleted item
+    assert answers[11] is None and answers[12] == "duplicate"  # by pipeline version
+
+
+def test_sequencers_order_as_numbers_once_padded() -> None:
+    assert normalise_sequencer("0C0F6F405D6ED209E1") == "0" * 14 + "0C0F6F405D6ED209E1"
+    assert normalise_sequencer("ff") < normalise_sequencer("100")  # type: ignore[operator]
+    assert normalise_sequencer("not hex") is None and normalise_sequencer(None) is None
+
+
 def test_list_recent_pages_newest_first(metadata: MetadataStore) -> None:
     times = [f"2024-05-0{day}T00:00:00.000Z" for day in (3, 1, 5, 2, 4)]
     for n, uploaded_at in enumerate(times):
@@ -248,3 +331,18 @@ def test_versions(objects: tuple[ObjectStore, str, str]) -> None:
     assert store.get(versioned, "k.jpg", version_id=first.version_id, max_bytes=99) == b"first"
     with pytest.raises(ObjectMissing):
         store.head(versioned, "k.jpg", version_id="no-such-version")
+
+
+def test_delete_and_list_keys(objects: tuple[ObjectStore, str, str]) -> None:
+    store, bucket, _ = objects
+    for key in ("p/a.jpg", "p/a.jpg/thumb.webp", "p/b.jpg", "q/a.jpg"):
+        store.put(bucket, key, b"x", content_type="image/jpeg", metadata={})
+
+    assert store.list_keys(bucket, "p/a.jpg") == ["p/a.jpg", "p/a.jpg/thumb.webp"]
+    assert store.list_keys(bucket, "p/", max_keys=2) == ["p/a.jpg", "p/a.jpg/thumb.webp"]
+    store.delete(bucket, "p/a.jpg")
+    store.delete(bucket, "p/never-there.jpg")  # absent: fine
+
+    assert store.list_keys(bucket, "p/") == ["p/a.jpg/thumb.webp", "p/b.jpg"]
+    with pytest.raises(ObjectMissing):
+        store.head(bucket, "p/a.jpg")
