@@ -18,6 +18,12 @@ Routes (DESIGN.md, Contract 3):
   expires instead of staying pending forever.
 - ``GET /images/{image_id}``: the item, plus ``download_url`` once processed (404 unknown,
   and 404 for a pending upload past its ``expires_at`` that TTL has not deleted yet).
+- ``DELETE /images/{image_id}``: deletes the original from the uploads bucket; its
+  renditions follow through the resize function (``ObjectRemoved``), which marks the item
+  ``deleted``. 202 ``{"image_id", "status": "deleting" | "deleted", "status_url"}``, the
+  same again for an image deleted already (idempotent); 404 unknown; 409 for an original
+  outside the uploads bucket. A pending upload whose object never came is ``deleted`` at
+  once.
 - ``GET /images?limit=&cursor=``: newest first (``by_uploaded_at`` index), ``limit``
   default 20; a non-integer ``limit`` is a 400, an integer outside 1-100 is clamped to
   that range. Expired pending uploads are left out, so a page may hold fewer than
@@ -202,6 +208,14 @@ def get_image(request: Request, deps: Deps[ApiSettings], params: dict[str, str])
     return json_response(200, images.find_image(params["image_id"], deps))
 
 
+def delete_image(
+    request: Request, deps: Deps[ApiSettings], params: dict[str, str]
+) -> dict[str, Any]:
+    """DELETE /images/{image_id}: remove the original; 202, idempotent."""
+    body = images.delete_image(params["image_id"], deps)
+    return json_response(202, body, headers={"Location": body["status_url"]})
+
+
 def list_images(request: Request, deps: Deps[ApiSettings], _: dict[str, str]) -> dict[str, Any]:
     """GET /images?limit=&cursor=: one page, newest first, with ``next_cursor``.
 
@@ -217,6 +231,6 @@ def list_images(request: Request, deps: Deps[ApiSettings], _: dict[str, str]) ->
 
 ROUTES: list[tuple[re.Pattern[str], dict[str, Route]]] = [
     (re.compile(r"^/images$"), {"GET": list_images, "POST": create_image}),
-    (re.compile(r"^/images/(?P<image_id>[^/]+)$"), {"GET": get_image}),
+    (re.compile(r"^/images/(?P<image_id>[^/]+)$"), {"GET": get_image, "DELETE": delete_image}),
     (re.compile(r"^/uploads$"), {"POST": create_upload}),
 ]

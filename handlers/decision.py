@@ -43,8 +43,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from handlers.config import ResizeSettings
-from handlers.events import ObjectCreated
-from handlers.item import Origin, SourceRevision, normalise_sequencer, refusal
+from handlers.events import ObjectCreated, ObjectRemoved
+from handlers.item import DELETED_REVISION, Origin, SourceRevision, normalise_sequencer, refusal
 from handlers.keys import direct_image_id, image_id_from_upload_key, is_image_id, metadata_safe
 from handlers.ports import ObjectHead
 from imgproc import ImageRejected
@@ -53,7 +53,9 @@ from imgproc.errors import TOO_LARGE
 MARKER_KEY = "generated-by"
 MARKER_VALUE = "image-pipeline"
 
-SkipReason = Literal["recursion", "duplicate", "superseded", "source_missing", "folder_marker"]
+SkipReason = Literal[
+    "recursion", "duplicate", "superseded", "source_missing", "folder_marker", "no_item"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +150,41 @@ def decide(
     return Process(source)
 
 
+def decide_removal(
+    removed: ObjectRemoved, image_id: str, item: Mapping[str, Any] | None
+) -> Skip | None:
+    """Whether a removal event takes the source's renditions (``None``) or why not.
+
+    - ``superseded``: the item describes an upload that came after the removal (its
+      sequencer, else its event time, is later: :func:`handlers.item.refusal`), or the
+      event permanently deleted one version of a versioned key while the item describes
+      another one (that version and its renditions stay);
+    - ``duplicate``: the item is ``deleted`` by this removal already (its renditions were
+      removed before it was marked).
+
+    No item at all: the renditions are looked for all the same (none is left behind);
+    no item is created.
+    """
+    if item is None:
+        return None
+    described = item.get("source_version_id")
+    if (
+        removed.kind == "delete"
+        and removed.version_id
+        and described
+        and described != removed.version_id
+        and item.get("status") != "deleted"
+    ):
+        return Skip("superseded", image_id)
+    late = refusal(
+        item,
+        DELETED_REVISION,
+        removed.event_time,
+        sequencer=normalise_sequencer(removed.sequencer),
+    )
+    return Skip(late, image_id) if late else None
+
+
 def is_own_output(bucket: str, key: str, settings: ResizeSettings) -> bool:
     """True when ``bucket``/``key`` lies where renditions are written."""
     return bucket == settings.processed_bucket and key.startswith(settings.processed_prefix)
@@ -163,7 +200,7 @@ def is_superseded(obj: ObjectCreated, head: ObjectHead) -> bool:
 
 
 def image_id_of(
-    obj: ObjectCreated,
+    obj: ObjectCreated | ObjectRemoved,
     head: ObjectHead | None,
     settings: ResizeSettings,
     api_item: Mapping[str, Any] | None,
@@ -177,7 +214,7 @@ def image_id_of(
 
 
 def claimed_api_id(
-    obj: ObjectCreated, head: ObjectHead | None, settings: ResizeSettings
+    obj: ObjectCreated | ObjectRemoved, head: ObjectHead | None, settings: ResizeSettings
 ) -> str | None:
     """The API image id the object claims: ``image-id`` metadata (from ``head``, when
     known), else the id in an upload key; ``None`` outside the trusted uploads bucket."""
@@ -189,7 +226,7 @@ def claimed_api_id(
     return image_id_from_upload_key(obj.key, settings.uploads_prefix)
 
 
-def is_api_upload(item: Mapping[str, Any] | None, obj: ObjectCreated) -> bool:
+def is_api_upload(item: Mapping[str, Any] | None, obj: ObjectCreated | ObjectRemoved) -> bool:
     """True when ``item`` is the one the API made for this object: origin ``api``, same
     bucket and key (the API writes it, ``pending``, before the object can exist)."""
     return (

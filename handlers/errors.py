@@ -134,6 +134,13 @@ class MethodNotAllowed(ApiError):
         self.allowed = allowed
 
 
+class Conflict(ApiError):
+    """The request cannot be done in the resource's current state (409)."""
+
+    status = 409
+    code = "conflict"
+
+
 class PayloadTooLarge(ApiError):
     """Body bigger than the limit of the route (413); code ``too_large`` as the engine's."""
 

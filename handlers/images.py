@@ -1,4 +1,4 @@
-"""The API's read use cases: one image's status, and the newest-first listing.
+"""The API's image use cases: one image's status, the newest-first listing, deletion.
 
 Items are shown without internals (``listing``, ``source_revision``, ``expires_at``), with
 ``status_url``, and once processed a time-limited ``download_url`` of the rendition.
@@ -15,8 +15,15 @@ from typing import Any
 from handlers.bootstrap import Deps
 from handlers.config import ApiSettings
 from handlers.cursor import decode_cursor, encode_cursor
-from handlers.errors import NotFound
-from handlers.item import REVISION, TTL_ATTRIBUTE
+from handlers.errors import Conflict, NotFound
+from handlers.item import (
+    DELETED_REVISION,
+    REVISION,
+    TTL_ATTRIBUTE,
+    deleted_expiry,
+    deleted_fields,
+    utc_now,
+)
 from handlers.keys import is_image_id
 from handlers.observability import logger
 
@@ -37,11 +44,52 @@ def find_image(image_id: str, deps: Deps[ApiSettings]) -> dict[str, Any]:
     return public_view(item, deps)
 
 
+def delete_image(image_id: str, deps: Deps[ApiSettings]) -> dict[str, Any]:
+    """Delete an image's original (``DELETE /images/{image_id}``); idempotent.
+
+    The original's removal flows through the resize function as any ``ObjectRemoved``
+    event does (:mod:`handlers.deletion`: renditions deleted, item ``deleted``), so the
+    answer is ``{"image_id", "status": "deleting" | "deleted", "status_url"}`` (202).
+    A pending upload whose object never arrived is marked ``deleted`` at once (there is
+    nothing to remove; an object arriving later is processed as a new upload only if it
+    was sent after this moment). An image deleted already answers the same, again.
+
+    Raises:
+        NotFound: unknown id, an id of the wrong shape, or an expired pending upload.
+        Conflict: the original is not in the uploads bucket this API may delete from.
+        TransientError: S3 or the table is busy.
+    """
+    item = deps.metadata.get(image_id) if is_image_id(image_id) else None
+    if item is None or is_expired(item, time.time()):
+        raise NotFound(f"no image with id {image_id!r}")
+    logger.append_keys(image_id=image_id)
+    status = item.get("status")
+    answer = {"image_id": image_id, "status_url": f"/images/{image_id}"}
+    if status == "deleted":
+        return {**answer, "status": "deleted"}
+    bucket, key = item.get("source_bucket"), item.get("source_key")
+    if bucket != deps.settings.uploads_bucket or not isinstance(key, str):
+        msg = "this image's original is not in the uploads bucket; delete it where it is"
+        raise Conflict(msg)
+    deps.objects.delete(bucket, key)
+    if status == "pending" and REVISION not in item:
+        now = utc_now()
+        fields = deleted_fields(
+            now=now,
+            event_time=now,
+            sequencer=None,
+            expires_at=deleted_expiry(deps.settings.deleted_item_ttl_days, time.time()),
+        )
+        if deps.metadata.record(image_id, DELETED_REVISION, fields):
+            return {**answer, "status": "deleted"}
+    return {**answer, "status": "deleting"}
+
+
 def recent_images(limit: int, cursor: str | None, deps: Deps[ApiSettings]) -> dict[str, Any]:
     """One page newest first (``GET /images``): ``{"items": [...], "next_cursor": str | None}``.
 
-    Expired pending uploads are left out, so a page may hold fewer than ``limit`` items
-    while ``next_cursor`` is set.
+    Expired pending uploads and deleted images are left out, so a page may hold fewer
+    than ``limit`` items while ``next_cursor`` is set.
 
     Raises:
         BadRequest: ``bad_cursor`` for a cursor this API did not return.
@@ -50,8 +98,9 @@ def recent_images(limit: int, cursor: str | None, deps: Deps[ApiSettings]) -> di
     start_key = decode_cursor(cursor) if cursor else None
     items, last_key = deps.metadata.list_recent(limit=limit, start_key=start_key)
     now_s = time.time()
+    shown = [i for i in items if not is_expired(i, now_s) and i.get("status") != "deleted"]
     return {
-        "items": [public_view(item, deps) for item in items if not is_expired(item, now_s)],
+        "items": [public_view(item, deps) for item in shown],
         "next_cursor": encode_cursor(last_key) if last_key else None,
     }
 

@@ -221,6 +221,17 @@ def normalise_sequencer(value: object) -> str | None:
     return digits.rjust(SEQUENCER_DIGITS, "0")
 
 
+SECONDS_PER_DAY = 86_400
+
+
+def deleted_expiry(ttl_days: int, now_s: float) -> int | None:
+    """``expires_at`` of a deleted item: ``now_s`` + ``ttl_days`` days, in epoch seconds;
+    ``None`` (kept) when ``ttl_days`` is 0 (``DELETED_ITEM_TTL_DAYS``)."""
+    if ttl_days <= 0:
+        return None
+    return int(now_s) + ttl_days * SECONDS_PER_DAY
+
+
 def deleted_fields(
     *, now: str, event_time: str | None, sequencer: str | None, expires_at: int | None
 ) -> ImageItem:
@@ -347,9 +358,9 @@ def refusal(
             return None
         return "duplicate"
     recorded_sequencer = existing.get(SEQUENCER)
-    if sequencer is not None and isinstance(recorded_sequencer, str):
-        if recorded_sequencer != sequencer:  # equal only in made-up events: then by time
-            return "superseded" if recorded_sequencer > sequencer else None
+    comparable = sequencer is not None and isinstance(recorded_sequencer, str)
+    if comparable and recorded_sequencer != sequencer:  # equal only in made-up events
+        return "superseded" if recorded_sequencer > sequencer else None  # type: ignore[operator]
     recorded = existing.get(EVENT_TIME)
     if event_time is not None and isinstance(recorded, str) and recorded > event_time:
         return "superseded"

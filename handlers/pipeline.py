@@ -51,7 +51,8 @@ class Outcome:
     """What happened to one object.
 
     Attributes:
-        status: ``processed``, ``rejected``, ``failed`` or ``skipped``.
+        status: ``processed``, ``rejected``, ``failed``, ``skipped`` or ``deleted`` (a
+            removal took the renditions: :mod:`handlers.deletion`).
         image_id: the item's id, when one was determined.
         reason: rejection reason code or skip reason.
         processed_key: the rendition's key when processed.
@@ -59,13 +60,15 @@ class Outcome:
         duration_ms: time from HEAD to recorded item.
     """
 
-    status: Literal["processed", "rejected", "failed", "skipped"]
+    status: Literal["processed", "rejected", "failed", "skipped", "deleted"]
     image_id: str | None = None
     reason: str | None = None
     processed_key: str | None = None
     bytes_in: int = 0
     bytes_out: int = 0
     duration_ms: float = 0.0
+    message: str | None = None
+    """The rejection's message, for a ``rejected`` outcome."""
 
 
 def resize_object(
@@ -214,6 +217,7 @@ class _OutcomeWriter:
             image_id=self.source.image_id,
             reason=refused or rejection.reason,
             duration_ms=_ms(self.started),
+            message=None if refused else rejection.message,
         )
 
     def failed(self, error: Exception) -> None:

@@ -30,9 +30,18 @@ MAX_LISTED_KEYS = 1000
 
 
 def rendition_keys_of(
-    bucket: str, key: str, *, settings: ResizeSettings, objects: ObjectStore
+    bucket: str,
+    key: str,
+    *,
+    settings: ResizeSettings,
+    objects: ObjectStore,
+    before_sequencer: str | None = None,
 ) -> list[str]:
     """Keys in the processed bucket holding a rendition of ``bucket``/``key``, sorted.
+
+    ``before_sequencer`` (normalised, :func:`handlers.item.normalise_sequencer`): leave out
+    renditions whose ``source-sequencer`` metadata is later (made from an upload after the
+    removal being handled).
 
     Raises:
         TransientError: S3 throttling, timeout, 5xx.
@@ -51,23 +60,35 @@ def rendition_keys_of(
             head = objects.head(settings.processed_bucket, candidate)
         except ObjectMissing:
             continue
-        if made_from(head.metadata, bucket, key):
-            owned.append(candidate)
+        if not made_from(head.metadata, bucket, key):
+            continue
+        made_after = head.metadata.get("source-sequencer")
+        if before_sequencer and made_after and made_after > before_sequencer:
+            continue
+        owned.append(candidate)
     return sorted(owned)
 
 
 def remove_renditions(
-    bucket: str, key: str, *, settings: ResizeSettings, objects: ObjectStore
+    bucket: str,
+    key: str,
+    *,
+    settings: ResizeSettings,
+    objects: ObjectStore,
+    before_sequencer: str | None = None,
 ) -> list[str]:
     """Delete every rendition of ``bucket``/``key``; returns the deleted keys, sorted.
 
-    Idempotent: a second call finds nothing and returns ``[]``.
+    ``before_sequencer``: as :func:`rendition_keys_of`. Idempotent: a second call finds
+    nothing and returns ``[]``.
 
     Raises:
         TransientError: S3 throttling, timeout, 5xx (renditions deleted so far stay
             deleted; a retry finishes the rest).
     """
-    removed = rendition_keys_of(bucket, key, settings=settings, objects=objects)
+    removed = rendition_keys_of(
+        bucket, key, settings=settings, objects=objects, before_sequencer=before_sequencer
+    )
     for rendition in removed:
         objects.delete(settings.processed_bucket, rendition)
     return removed

@@ -2,7 +2,11 @@
 
 Deliveries: S3 notification (direct), SQS messages holding S3 notifications (the
 deployed shape: S3 -> SQS -> Lambda with ``ReportBatchItemFailures``), EventBridge
-"Object Created".
+"Object Created" / "Object Deleted", and S3 Batch Operations invocations
+(:mod:`handlers.batch_operations`: reprocess a manifest, one result code per task).
+Created objects are resized (:mod:`handlers.pipeline`); removed ones
+(``ObjectRemoved:*``, ``LifecycleExpiration:*``) take their renditions with them
+(:mod:`handlers.deletion`).
 
 - SQS: the answer is ``{"batchItemFailures": [{"itemIdentifier": message_id}, ...]}``
   naming only the messages that hit a transient or unexpected error, so only those are
@@ -26,15 +30,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from handlers import bootstrap
+from handlers import batch_operations, bootstrap
 from handlers.bootstrap import Deps
 from handlers.config import ResizeSettings
+from handlers.deletion import remove_source
 from handlers.events import (
+    Change,
     ObjectCreated,
+    ObjectRemoved,
     QueueMessage,
+    changes_from_event,
+    changes_from_message,
     event_kind,
-    objects_from_event,
-    objects_from_message,
     sqs_messages,
 )
 from handlers.give_up import give_up
@@ -53,18 +60,29 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
 
 def handle(event: Mapping[str, Any], deps: Deps[ResizeSettings]) -> dict[str, Any]:
     """:func:`handler` with explicit dependencies."""
-    if event_kind(event) == "sqs":
+    kind = event_kind(event)
+    if kind == "sqs":
         return _handle_batch(event, deps)
+    if kind == "batch":
+        return batch_operations.answer(event, lambda obj: process_one(obj, deps))
     outcomes: list[dict[str, Any]] = []
     first_error: Exception | None = None
-    for obj in objects_from_event(event):
+    for change in changes_from_event(event):
         try:
-            outcomes.append(_summary(obj, process_one(obj, deps)))
+            outcomes.append(_summary(change, apply(change, deps)))
         except Exception as error:
             first_error = first_error or error
     if first_error is not None:
         raise first_error
     return {"outcomes": outcomes}
+
+
+def apply(change: Change, deps: Deps[ResizeSettings]) -> Outcome:
+    """Resize a created object (:func:`process_one`) or remove a removed one's renditions
+    (:func:`remove_one`)."""
+    if isinstance(change, ObjectRemoved):
+        return remove_one(change, deps)
+    return process_one(change, deps)
 
 
 def _handle_batch(event: Mapping[str, Any], deps: Deps[ResizeSettings]) -> dict[str, Any]:
@@ -82,7 +100,7 @@ def _handle_batch(event: Mapping[str, Any], deps: Deps[ResizeSettings]) -> dict[
 def _handle_message(message: QueueMessage, deps: Deps[ResizeSettings]) -> bool:
     """Process one message's objects; True when it is done (delete it), False to retry."""
     try:
-        objects = objects_from_message(message.body)
+        changes = changes_from_message(message.body)
     except Exception as error:  # EventShapeError, RecursionError...: never fails the batch
         logger.error(
             "malformed message acknowledged without processing; it can never succeed",
@@ -92,13 +110,20 @@ def _handle_message(message: QueueMessage, deps: Deps[ResizeSettings]) -> bool:
         return True
     last_receive = message.receive_count >= deps.settings.max_receive_count
     done = True
-    for obj in objects:
+    for obj in changes:
         try:
-            process_one(obj, deps)
+            apply(obj, deps)
         except Exception as error:
             done = False
             if not last_receive:
                 logger.exception("message failed; reported for redelivery")
+                continue
+            if isinstance(obj, ObjectRemoved):
+                logger.error(
+                    "gave up removing the renditions of a deleted source; the message goes "
+                    "to the dead-letter queue (redrive it to finish)",
+                    extra={"bucket": obj.bucket, "key": obj.key},
+                )
                 continue
             logger.append_keys(bucket=obj.bucket, key=obj.key)
             try:
@@ -138,7 +163,25 @@ def process_one(obj: ObjectCreated, deps: Deps[ResizeSettings]) -> Outcome:
     return outcome
 
 
-def _observe(obj: ObjectCreated, outcome: Outcome) -> None:
+def remove_one(removed: ObjectRemoved, deps: Deps[ResizeSettings]) -> Outcome:
+    """Remove a removed source's renditions (:func:`handlers.deletion.remove_source`) with
+    logging and metrics; raises what it raises, after counting ``RemovalsFailed``."""
+    logger.append_keys(bucket=removed.bucket, key=removed.key)
+    try:
+        outcome = remove_source(
+            removed, settings=deps.settings, objects=deps.objects, metadata=deps.metadata
+        )
+        _observe(removed, outcome)
+    except Exception as error:
+        metrics.add_metric(name="RemovalsFailed", unit=MetricUnit.Count, value=1)
+        logger.warning("removal failed", extra={"error": f"{type(error).__name__}: {error}"})
+        raise
+    finally:
+        logger.remove_keys(["bucket", "key", "image_id"])
+    return outcome
+
+
+def _observe(obj: Change, outcome: Outcome) -> None:
     extra = {
         "status": outcome.status,
         "reason": outcome.reason,
@@ -156,12 +199,15 @@ def _observe(obj: ObjectCreated, outcome: Outcome) -> None:
     elif outcome.status == "rejected":
         metrics.add_metric(name="ImagesRejected", unit=MetricUnit.Count, value=1)
         logger.info("image rejected", extra=extra)
+    elif outcome.status == "deleted":
+        metrics.add_metric(name="ImagesDeleted", unit=MetricUnit.Count, value=1)
+        logger.info("source removed: its renditions are deleted", extra=extra)
     else:
         metrics.add_metric(name="ImagesSkipped", unit=MetricUnit.Count, value=1)
         logger.info("object skipped", extra=extra)
 
 
-def _summary(obj: ObjectCreated, outcome: Outcome) -> dict[str, Any]:
+def _summary(obj: Change, outcome: Outcome) -> dict[str, Any]:
     return {
         "bucket": obj.bucket,
         "key": obj.key,

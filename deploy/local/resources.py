@@ -8,7 +8,9 @@ What it makes, the same shape as on AWS (deploy/aws/template.yaml):
   ``handlers.dynamo_store.TTL_ATTRIBUTE`` (unused upload grants expire);
 - an SQS queue with a redrive policy to a dead-letter queue after ``max_receive_count``
   receives, and a queue policy letting S3 (for this bucket only) send to it;
-- the uploads bucket's event notification ``s3:ObjectCreated:*`` -> that queue.
+- the uploads bucket's event notification ``s3:ObjectCreated:*``, ``s3:ObjectRemoved:*`` and
+  ``s3:LifecycleExpiration:*`` -> that queue (:data:`NOTIFIED_EVENTS`: creations are resized,
+  removals take their renditions along).
 
 Every step first looks at what exists and only changes what differs, so running it twice, or
 against a LocalStack or an emulator that already holds the resources, is harmless. The clients
@@ -31,6 +33,8 @@ from handlers.dynamo_store import TABLE_DEFINITION, TTL_ATTRIBUTE
 log = logging.getLogger(__name__)
 
 NOTIFICATION_ID = "resize-on-upload"
+NOTIFIED_EVENTS = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:LifecycleExpiration:*"]
+"""What the uploads bucket tells the queue (as deploy/aws/template.yaml's notification)."""
 DLQ_RETENTION_S = 14 * 24 * 3600  # the SQS maximum, so failures wait for a person
 
 CLIENT_CONFIG = Config(
@@ -246,12 +250,12 @@ def s3_send_policy(queue_arn: str, bucket_arn: str) -> dict[str, Any]:
 
 
 def ensure_notification(s3: Any, bucket: str, queue_arn: str) -> None:
-    """Send ``bucket``'s ``s3:ObjectCreated:*`` events to ``queue_arn``.
+    """Send ``bucket``'s :data:`NOTIFIED_EVENTS` to ``queue_arn``.
 
     Left alone when already so: S3 (and moto) post an ``s3:TestEvent`` to the queue each
     time the configuration is written.
     """
-    wanted = {"Id": NOTIFICATION_ID, "QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}
+    wanted = {"Id": NOTIFICATION_ID, "QueueArn": queue_arn, "Events": NOTIFIED_EVENTS}
     current = s3.get_bucket_notification_configuration(Bucket=bucket)
     for existing in current.get("QueueConfigurations", []):
         if (
@@ -264,4 +268,4 @@ def ensure_notification(s3: Any, bucket: str, queue_arn: str) -> None:
         Bucket=bucket,
         NotificationConfiguration={"QueueConfigurations": [wanted]},
     )
-    log.info("bucket %s: ObjectCreated:* -> %s", bucket, queue_arn)
+    log.info("bucket %s: %s -> %s", bucket, ", ".join(NOTIFIED_EVENTS), queue_arn)

@@ -212,7 +212,8 @@ def no_aws_no_docker(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         (
             ["--parameter", "MaxDim=800"],
             "--parameter MaxDim: template.yaml has no such parameter; --parameter takes "
-            "AlarmTopicArn, MaxReceiveCount, ResizeReservedConcurrency, UploadsRetentionDays",
+            "AlarmTopicArn, DeletedItemTtlDays, MaxReceiveCount, ResizeReservedConcurrency, "
+            "UploadsRetentionDays",
         ),
         (["--parameter", "ImageUri=x"], "--parameter ImageUri: set by the deploy tool"),
         (["--parameter", "MaxDimension=800"], "--parameter MaxDimension: set by --max-dimension"),

@@ -103,7 +103,11 @@ def test_deploy_stack_creates_then_reports_no_changes_then_updates(moto: None) -
     # what the template made, as moto renders it
     uploads = f"image-pipeline-uploads-{ACCOUNT}-{REGION}"
     buckets = {b["Name"] for b in client("s3").list_buckets()["Buckets"]}
-    assert buckets == {uploads, f"image-pipeline-processed-{ACCOUNT}-{REGION}"}
+    assert buckets == {
+        uploads,
+        f"image-pipeline-processed-{ACCOUNT}-{REGION}",
+        f"image-pipeline-ops-{ACCOUNT}-{REGION}",
+    }
     table = client("dynamodb").describe_table(TableName="image-pipeline-metadata")["Table"]
     assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["by_uploaded_at"]
     resize = client("lambda").get_function_configuration(FunctionName="image-pipeline-resize")

@@ -106,7 +106,7 @@ def test_buckets_are_private_encrypted_and_abort_abandoned_uploads(
     template: dict[str, Any],
 ) -> None:
     buckets = resources_of(template, "AWS::S3::Bucket")
-    assert set(buckets) == {"UploadsBucket", "ProcessedBucket"}
+    assert set(buckets) == {"UploadsBucket", "ProcessedBucket", "OperationsBucket"}
     for props in buckets.values():
         assert props["PublicAccessBlockConfiguration"] == {
             "BlockPublicAcls": True,
@@ -121,9 +121,12 @@ def test_buckets_are_private_encrypted_and_abort_abandoned_uploads(
     (cors,) = buckets["UploadsBucket"]["CorsConfiguration"]["CorsRules"]
     assert cors["AllowedMethods"] == ["POST"]  # presigned POST only; nothing PUTs from a page
     notification = buckets["UploadsBucket"]["NotificationConfiguration"]
+    queue = {"Fn::GetAtt": ["ResizeQueue", "Arn"]}
     assert notification == {
         "QueueConfigurations": [
-            {"Event": "s3:ObjectCreated:*", "Queue": {"Fn::GetAtt": ["ResizeQueue", "Arn"]}}
+            {"Event": "s3:ObjectCreated:*", "Queue": queue},
+            {"Event": "s3:ObjectRemoved:*", "Queue": queue},
+            {"Event": "s3:LifecycleExpiration:*", "Queue": queue},
         ]
     }
     # the queue policy must exist before S3 can validate the notification

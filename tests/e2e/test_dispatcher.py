@@ -22,7 +22,7 @@ import pytest
 
 from deploy.local.dispatcher import SqsDispatcher, failed_ids
 from deploy.local.lambda_context import LambdaContext, one_at_a_time
-from deploy.local.resources import ensure_resources, ensure_ttl
+from deploy.local.resources import NOTIFIED_EVENTS, ensure_resources, ensure_ttl
 from handlers.dynamo_store import TTL_ATTRIBUTE
 
 
@@ -224,6 +224,7 @@ def test_ensure_resources_is_idempotent(emulator: str) -> None:
     assert policy["Condition"]["ArnLike"]["aws:SourceArn"] == bucket_arn
     config = s3.get_bucket_notification_configuration(Bucket=names["uploads_bucket"])
     assert [c["QueueArn"] for c in config["QueueConfigurations"]] == [first.queue_arn]
+    assert config["QueueConfigurations"][0]["Events"] == NOTIFIED_EVENTS
     # Configured once: exactly one s3:TestEvent, the second run wrote nothing.
     messages = sqs.receive_message(
         QueueUrl=first.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
