@@ -7,6 +7,7 @@ Usage::
     python -m deploy.aws plan              # what deploy would change (a change set preview)
     python -m deploy.aws destroy --yes     # empty the buckets, delete the stack
     python -m deploy.aws deploy --dry-run  # print the steps; no AWS or Docker calls
+    python -m deploy.aws reprocess --older # S3 Batch Operations job (deploy.aws.reprocess)
     python -m deploy.aws COMMAND --help    # the options of one command
 
 Options every command takes (before or after the command name): ``--dry-run``,
@@ -302,7 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m deploy.aws",
         description="Deploy the image pipeline to AWS.",
-        epilog="`python -m deploy.aws COMMAND --help` lists the options of one command.",
+        epilog="`python -m deploy.aws COMMAND --help` lists the options of one command; "
+        "`python -m deploy.aws reprocess --help` those of reprocess (S3 Batch Operations).",
     )
     _add_common(parser, suppress=False)
     commands = parser.add_subparsers(
@@ -369,6 +371,11 @@ def options_from(args: argparse.Namespace) -> Options:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; returns the exit status (0 ok, 1 failed, 2 usage)."""
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["reprocess"]:  # its own options: deploy.aws.reprocess
+        from deploy.aws import reprocess
+
+        return reprocess.main(given[1:])
     args = parse_args(argv)
     try:
         opts = options_from(args)
