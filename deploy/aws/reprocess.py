@@ -53,9 +53,10 @@ REQUIRED_OUTPUTS = (
     "OperationsBucket",
     "BatchOperationsRoleArn",
 )
-DEFAULT_SECONDS_PER_IMAGE = 0.35
-"""Per-image time in the resize function for the estimate, seconds (see benchmarks/
-reprocess.py: the local per-image time at 1 vCPU, scaled to 1,024 MB = 0.58 vCPU)."""
+DEFAULT_SECONDS_PER_IMAGE = 0.15
+"""Per-image time in the resize function for the estimate, seconds: benchmarks/reprocess.py
+measured 24 ms of engine CPU for a 6 MP JPEG at 300 px, which is 41 ms at 1,024 MB
+(0.58 vCPU), plus about 0.1 s for the S3 and DynamoDB round trips: 0.141 s, rounded up."""
 DEFAULT_CONCURRENCY = 1000
 """Concurrent invocations assumed for the estimate: Lambda's default account quota per
 Region (a job runs no faster than the function may scale; ResizeReservedConcurrency caps
