@@ -528,6 +528,8 @@ def describe(ready: Ready, console: Console, args: argparse.Namespace, queue_url
         f"{queue_flag}\n"
         f"    redrive: python -m deploy.local.dlq redrive --endpoint-url {ready.endpoint_url}"
         f"{queue_flag}\n"
+        f"  reprocess: python -m deploy.local.reprocess --all --endpoint-url "
+        f"{ready.endpoint_url}{queue_flag}\n"
         f"  upload:  curl -F file=@photo.jpg {ready.api_url}/images\n"
         f"  status:  curl {ready.api_url}/images/IMAGE_ID\n"
         f"  AWS CLI (any credentials work against the emulator):\n"
