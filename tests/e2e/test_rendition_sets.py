@@ -24,6 +24,7 @@ from PIL import Image
 from tests.e2e.conftest import ARTIFACTS, READY_TIMEOUT_S, ROOT, quadrant_jpeg, read_ready_line
 from tests.e2e.test_batch_form import run_local, usage_error
 from tests.e2e.test_pipeline import wait_final
+from tests.e2e.test_upload_page import browser  # noqa: F401  (the fixture)
 
 WEB_FILES = [f"w{size}.{ext}" for size in (320, 640, 1280) for ext in ("avif", "webp", "jpg")]
 SIZES = {"default": (500, 375), "w320": (320, 240), "w640": (640, 480), "w1280": (1280, 960)}
@@ -123,3 +124,44 @@ def test_a_malformed_set_is_a_start_error(tmp_path: Path) -> None:
 
     message = usage_error(done)
     assert "bad configuration: RENDITIONS='thumb:200:gif' is invalid" in message
+
+
+@pytest.mark.browser
+def test_upload_page_shows_the_set_and_a_picture_snippet(
+    browser: Any,  # noqa: F811  (the fixture imported above)
+    web_pipeline: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    photo = tmp_path / "set photo.jpg"
+    photo.write_bytes(quadrant_jpeg((1600, 1200)))
+    page = browser.new_page(viewport={"width": 1100, "height": 800})
+    try:
+        page.goto(web_pipeline["api_url"] + "/")
+        page.set_input_files("#file", str(photo))
+        row = page.locator("#rows tr", has_text="set photo.jpg").first
+        row.locator(".status").filter(has_text="processed").wait_for(timeout=30_000)
+        row.locator("details.set summary").click()
+
+        links = row.locator("details.set li a")
+        assert links.count() == 10
+        assert "w1280 AVIF 1280×960" in links.nth(7).inner_text()
+        assert "X-Amz-Signature" in (links.nth(7).get_attribute("href") or "")
+        snippet = row.locator("details.set pre code").inner_text()
+        key = "uploads/" + row.locator(".id code").inner_text() + "/set_photo.jpg"
+        base = "https://cdn.example.com/" + key
+        assert snippet.startswith('<picture>\n  <source type="image/avif"')
+        assert f"{base}/w320.avif 320w, {base}/w640.avif 640w, {base}/w1280.avif 1280w" in snippet
+        assert f'<img src="{base}/w1280.jpg"' in snippet
+        assert 'width="1280" height="960"' in snippet and snippet.endswith("</picture>")
+
+        # after a reload the row comes from the listing (no signed URLs): opening the set
+        # fetches the image's own view
+        page.reload()
+        row = page.locator("#rows tr", has_text="set photo.jpg").first
+        row.locator("details.set summary").click()
+        row.locator("details.set li a").first.wait_for(timeout=10_000)
+        assert row.locator("details.set li a").count() == 10
+    finally:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "upload-page-renditions.png"), full_page=True)
+        page.close()
