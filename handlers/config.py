@@ -386,7 +386,7 @@ def resolve_renditions(spec: str, max_dim_px: int) -> RenditionSet:
     """
     where = f"RENDITIONS={spec!r} (MAX_DIMENSION={max_dim_px})"
     try:
-        renditions = _resolved(spec.strip(), max_dim_px)
+        renditions = rendition_set_of(spec, max_dim_px)
     except SpecError as e:
         raise ConfigError(f"{where} is invalid: {e}") from None
     missing = missing_encoders({r.format for r in renditions})
@@ -399,7 +399,13 @@ def resolve_renditions(spec: str, max_dim_px: int) -> RenditionSet:
     return renditions
 
 
-def _resolved(spec: str, max_dim_px: int) -> RenditionSet:
+def rendition_set_of(spec: str, max_dim_px: int) -> RenditionSet:
+    """:func:`resolve_renditions` without the encoder check: the set a spec names.
+
+    Raises:
+        SpecError: as :func:`resolve_renditions` (its ``ConfigError`` causes but encoders).
+    """
+    spec = spec.strip()
     if spec in PRESETS:
         return preset(spec, max_dim_px=max_dim_px)
     given = parse_renditions(spec, max_dim_px=max_dim_px).renditions
