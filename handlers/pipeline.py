@@ -143,21 +143,10 @@ def resize_object(
     except Exception as error:
         outcomes.failed(error)
         raise
-    planned = plan_keys(source.key, result, settings.processed_prefix)
-    written: list[str] = []
-    try:
-        _write_renditions(source, planned, settings, objects, written)
-    except Exception as error:
-        if not isinstance(error, TransientError):
-            outcomes.failed(error)
-        _delete_unreferenced(written, source.image_id, metadata, objects, settings)
-        raise
-    keys = [key for key, _ in planned]
+    keys = _store(source, result, settings, objects, metadata, outcomes)
     outcome = outcomes.processed(result, settings.processed_bucket, keys, bytes_in=len(data))
     if outcome.status == "processed":
-        folder = rendition_folder(source.key, settings.processed_prefix)
-        stale = [k for k in item.rendition_keys(current or {}) if k.startswith(folder)]
-        _delete_quietly(objects, settings.processed_bucket, sorted(set(stale) - set(keys)))
+        _delete_stale(current, source.key, keys, settings, objects)
     return outcome
 
 
@@ -236,6 +225,48 @@ class _OutcomeWriter:
             return None
         current = self.metadata.get(source.image_id)
         return item.refusal(current, source.revision, source.event_time) or "duplicate"
+
+
+def _store(
+    source: SourceRevision,
+    result: SetResult,
+    settings: ResizeSettings,
+    objects: ObjectStore,
+    metadata: MetadataStore,
+    outcomes: _OutcomeWriter,
+) -> list[str]:
+    """Write every rendition of ``result``; returns their keys, the default first.
+
+    On a failed write, no partial output (module docstring): a permanent error marks the
+    item ``failed``, then what was written and is not referenced is deleted, then the error
+    propagates.
+    """
+    planned = plan_keys(source.key, result, settings.processed_prefix)
+    written: list[str] = []
+    try:
+        _write_renditions(source, planned, settings, objects, written)
+    except Exception as error:
+        if not isinstance(error, TransientError):
+            outcomes.failed(error)
+        _delete_unreferenced(written, source.image_id, metadata, objects, settings)
+        raise
+    return [key for key, _ in planned]
+
+
+def _delete_stale(
+    previous: ImageItem | None,
+    source_key: str,
+    keys: list[str],
+    settings: ResizeSettings,
+    objects: ObjectStore,
+) -> None:
+    """Delete the renditions ``previous`` (the item before this outcome) listed in the
+    source's folder that this revision did not write (best effort)."""
+    if not previous or previous.get("processed_bucket") != settings.processed_bucket:
+        return
+    folder = rendition_folder(source_key, settings.processed_prefix)
+    stale = {k for k in item.rendition_keys(previous) if k.startswith(folder)} - set(keys)
+    _delete_quietly(objects, settings.processed_bucket, sorted(stale))
 
 
 def _write_renditions(
