@@ -95,7 +95,7 @@ def collect_with_progress(records: Iterable[Record], total: int) -> list[Record]
         bar = progress.add_task("resizing", total=total, current="")
         for record in records:
             done.append(record)
-            progress.update(bar, advance=1, current=str(record["input"]))
+            progress.update(bar, advance=1, current=printable(str(record["input"])))
     return done
 
 

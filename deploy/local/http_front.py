@@ -369,7 +369,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         try:
             return parse_response(self.server.handler(event, context))
         except Exception:
-            log.exception("API handler failed for %s %s", event["httpMethod"], event["path"])
+            where = printable(f"{event['httpMethod']} {event['path']}")
+            log.exception("API handler failed for %s", where)
             return error_response(502, "internal_error", "Internal server error", cors=self._cors())
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
