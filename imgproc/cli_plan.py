@@ -131,7 +131,7 @@ def _is_regular_file(path: Path) -> bool:
         return False
 
 
-def _identity(path: Path) -> tuple[int, int] | None:
+def file_identity(path: Path) -> tuple[int, int] | None:
     """``(st_dev, st_ino)`` of what ``path`` points to, or ``None`` when it does not exist."""
     try:
         st = path.stat()
@@ -251,11 +251,11 @@ def check_out_dir(
             message names what would be overwritten and suggests another ``--out``.
     """
     advice = f"choose another --out (for example {out_dir / 'resized'})"
-    out_id = _identity(out_dir)
-    around_out = [_identity(folder) for folder in _resolve(out_dir).parents]
+    out_id = file_identity(out_dir)
+    around_out = [file_identity(folder) for folder in _resolve(out_dir).parents]
     held: Path | None = None
     for arg in inputs:
-        arg_id = _identity(arg)
+        arg_id = file_identity(arg)
         if arg_id is None or not arg.is_dir():
             continue
         beside = _resolve(arg).parent / f"{_resolve(arg).name}-resized"
@@ -273,14 +273,14 @@ def check_out_dir(
             )
             raise UsageError(msg)
     for arg in inputs:
-        arg_id = _identity(arg)
+        arg_id = file_identity(arg)
         if out_id is None or arg_id is None:
             continue
-        if held is None and not arg.is_dir() and _identity(arg.parent) == out_id:
+        if held is None and not arg.is_dir() and file_identity(arg.parent) == out_id:
             held = arg
     held_note = f" (and --out {out_dir} holds the input {held})" if held is not None else ""
 
-    input_ids = {_identity(task.input_path): task.input_path for task in tasks}
+    input_ids = {file_identity(task.input_path): task.input_path for task in tasks}
     input_ids.pop(None, None)
     targets = [
         (f"the rendition of {task.input_path}", output_path(task.output_base, ext))
@@ -289,7 +289,7 @@ def check_out_dir(
     ]
     targets.extend((path.name, path) for path in also_written)
     for what, target in targets:
-        original = input_ids.get(_identity(target))
+        original = input_ids.get(file_identity(target))
         if original is not None:
             msg = (
                 f"--out {out_dir}: {what} would be written to {target}, which is the input "

@@ -56,7 +56,14 @@ from rich.table import Table
 from rich.text import Text
 
 from handlers.config import Settings
-from imgproc.cli_plan import Task, check_out_dir, collect_inputs, output_path, plan_outputs
+from imgproc.cli_plan import (
+    Task,
+    check_out_dir,
+    collect_inputs,
+    file_identity,
+    output_path,
+    plan_outputs,
+)
 from imgproc.cli_report import MIN_NAME_WIDTH, MIN_REASON_WIDTH, fit_table, human_size, printable
 from imgproc.orientation import upright_size
 
@@ -397,7 +404,7 @@ def forget_previous_run(out_dir: Path, *, keep: Iterable[Path] = ()) -> list[Pat
     except (OSError, UnicodeDecodeError):
         return []
     root = out_dir.resolve()
-    kept = {_file_id(path) for path in keep} - {None}
+    kept = {file_identity(path) for path in keep} - {None}
     removed: list[Path] = []
     for line in lines:
         try:
@@ -422,14 +429,6 @@ def forget_previous_run(out_dir: Path, *, keep: Iterable[Path] = ()) -> list[Pat
             removed.append(output)
             _remove_empty_parents(resolved.parent, root)
     return removed
-
-
-def _file_id(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
 
 
 def _remove_empty_parents(folder: Path, root: Path) -> None:
