@@ -16,7 +16,8 @@ Routes (DESIGN.md, Contract 3):
   ``pending`` item carries ``expires_at`` (epoch seconds: URL expiry + 1 day), the table's
   TTL attribute, removed when any outcome is recorded: an upload that never arrives
   expires instead of staying pending forever.
-- ``GET /images/{image_id}``: the item, plus ``download_url`` once processed (404 unknown,
+- ``GET /images/{image_id}``: the item, plus ``download_url`` once processed and a ``url``
+  in each entry of its ``renditions`` (404 unknown,
   and 404 for a pending upload past its ``expires_at`` that TTL has not deleted yet).
 - ``DELETE /images/{image_id}``: deletes the original from the uploads bucket; its
   renditions follow through the resize function (``ObjectRemoved``), which marks the item
@@ -116,7 +117,9 @@ def dispatch(request: Request, deps: Deps[ApiSettings]) -> dict[str, Any]:
             continue
         if request.method == "OPTIONS":
             return preflight_response(request, tuple(methods))
-        route = methods.get(request.method)
+        # HEAD is GET without the body, which the transport drops (API Gateway's ANY method
+        # passes HEAD through to the function, RFC 9110 section 9.3.2).
+        route = methods.get("GET" if request.method == "HEAD" else request.method)
         if route is None:
             allowed = (*methods, "OPTIONS")
             msg = f"{request.method} is not allowed on {request.path}; use {', '.join(allowed)}"

@@ -125,7 +125,8 @@ class S3ObjectStore:
             self.client.put_object(**kwargs)
 
     def delete(self, bucket: str, key: str) -> None:
-        """DeleteObject (S3 answers 204 for an absent key too).
+        """Delete the object (its current version in a versioned bucket); an absent key is
+        no error (S3 answers 204 either way).
 
         Raises:
             TransientError: throttling, timeout, 5xx.

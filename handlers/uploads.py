@@ -59,12 +59,12 @@ def too_large(settings: ApiSettings) -> PayloadTooLarge:
 
 
 def too_large_message(limit_bytes: int, upload_max_bytes: int) -> str:
-    """``POST /images accepts images of at most 4,500,000 bytes (4.5 MB); ...``: the
-    message of every 413 for a ``POST /images`` body, with the README's figures."""
+    """The message of every 413 for a ``POST /images`` body, word for word what the local
+    front (``deploy.local.apigw_events.UploadLimits.message``) and the template's
+    ``RequestTooLargeResponse`` say: one limit, one message."""
     return (
-        f"POST /images accepts images of at most {limit_bytes:,} bytes "
-        f"({limit_bytes / 1_000_000:g} MB); for a bigger file ask POST /uploads for a "
-        f"presigned upload (up to {upload_max_bytes:,} bytes)"
+        f"POST /images accepts images of at most {limit_bytes} bytes; request a presigned "
+        f"upload with POST /uploads for files up to {upload_max_bytes} bytes"
     )
 
 

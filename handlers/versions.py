@@ -11,9 +11,9 @@ items of other versions.
   file, by name and bytes) and the versions of the decoders it runs (Pillow, pillow-heif).
   Any change to the engine's code gives a new version, with nothing to remember to bump.
 - ``renditions``: 8 hex digits of a SHA-256 over the settings that decide what the
-  renditions are: the longest side (``MAX_DIMENSION``) and the acceptance limits
-  (``MAX_PIXELS``, ``MAX_OBJECT_BYTES``: raising one turns some rejections into
-  renditions). When rendition sets are configured, their specification belongs here too.
+  renditions are: the rendition set (``RENDITIONS`` resolved at ``MAX_DIMENSION``: every
+  rendition's name, size, format and options) and the acceptance limits (``MAX_PIXELS``,
+  ``MAX_OBJECT_BYTES``: raising one turns some rejections into renditions).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def rendition_digest(settings: ResizeSettings) -> str:
     """8 hex digits over the settings that decide the renditions (see the module docstring)."""
     shape = {
         "max_dim_px": settings.max_dim_px,
+        "renditions": repr(settings.rendition_set()),
         "max_pixels": settings.max_pixels,
         "max_object_bytes": settings.max_object_bytes,
     }

@@ -276,6 +276,22 @@ def test_parameters_and_outputs(template: dict[str, Any]) -> None:
     } <= set(template["Outputs"])
 
 
+def test_the_rendition_set_is_a_parameter_of_the_resize_function(
+    template: dict[str, Any],
+) -> None:
+    from deploy.aws.parameters import parameter_problems
+    from handlers.config import DEFAULT_RENDITIONS, rendition_set_of
+    from imgproc import PRESETS
+
+    spec = template["Parameters"]["Renditions"]
+    resize = template["Resources"]["ResizeFunction"]["Properties"]["Environment"]["Variables"]
+    assert resize["RENDITIONS"] == {"Ref": "Renditions"}
+    assert spec["Default"] == DEFAULT_RENDITIONS
+    for value in [*PRESETS, "default:500:jpeg, thumb:200:webp:q=70, hero:1600:avif:speed=8"]:
+        assert parameter_problems("Renditions", value, spec) == []
+        rendition_set_of(value, 500)  # and the function reads it
+
+
 def test_template_fits_an_inline_template_body() -> None:
     from deploy.aws.stack import TEMPLATE_BODY_MAX_BYTES
 
@@ -287,6 +303,7 @@ def test_request_too_large_answers_413_in_the_api_error_shape_with_cors(
 ) -> None:
     import json
 
+    from deploy.local.apigw_events import UploadLimits
     from handlers.errors import PayloadTooLarge
 
     responses = {
@@ -297,13 +314,8 @@ def test_request_too_large_answers_413_in_the_api_error_shape_with_cors(
     assert too_large["StatusCode"] == "413"
     body = json.loads(too_large["ResponseTemplates"]["application/json"])
     assert PayloadTooLarge.code == "too_large"  # the engine's reason code
-    assert body == {
-        "error": {
-            "code": PayloadTooLarge.code,
-            "message": "request body too large for POST /images (about 4.5 MB of image at most); "
-            "use POST /uploads for a presigned S3 upload",
-        }
-    }
+    # One limit, one message: the function's own (and the local front's) at the defaults.
+    assert body == {"error": {"code": PayloadTooLarge.code, "message": UploadLimits().message()}}
     assert too_large["ResponseParameters"] == responses["DEFAULT_4XX"]["ResponseParameters"]
     assert "gatewayresponse.header.Access-Control-Allow-Origin" in too_large["ResponseParameters"]
 

@@ -200,7 +200,7 @@ def test_post_images_too_large_is_413_pointing_to_uploads(
 
     assert_error(status, body, 413, TOO_LARGE)
     assert "POST /uploads" in body["error"]["message"]
-    assert body["error"]["message"].startswith("POST /images accepts images of at most 5,000 ")
+    assert body["error"]["message"].startswith("POST /images accepts images of at most 5000 ")
     assert aws.items() == []
 
 

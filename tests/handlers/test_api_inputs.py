@@ -114,5 +114,8 @@ def test_post_images_has_one_limit_and_one_message(
         messages.add(payload["error"]["message"])
 
     assert messages == {expected}
-    assert expected.startswith("POST /images accepts images of at most 4,500,000 bytes (4.5 MB)")
+    assert expected == (
+        "POST /images accepts images of at most 4500000 bytes; request a presigned upload "
+        "with POST /uploads for files up to 52428800 bytes"
+    )  # as the local front and the API Gateway response say
     assert aws.items() == []

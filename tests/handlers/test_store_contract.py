@@ -346,3 +346,18 @@ def test_delete_and_list_keys(objects: tuple[ObjectStore, str, str]) -> None:
     assert store.list_keys(bucket, "p/") == ["p/a.jpg/thumb.webp", "p/b.jpg"]
     with pytest.raises(ObjectMissing):
         store.head(bucket, "p/a.jpg")
+
+
+def test_delete_removes_the_object_and_ignores_absent_keys(
+    objects: tuple[ObjectStore, str, str],
+) -> None:
+    store, bucket, _ = objects
+    store.put(bucket, "a.jpg/w320.webp", b"RIFF....WEBP", content_type="image/webp", metadata={})
+    store.put(bucket, "a.jpg", b"\xff\xd8", content_type="image/jpeg", metadata={})
+
+    store.delete(bucket, "a.jpg/w320.webp")
+    store.delete(bucket, "never-there.jpg")
+
+    with pytest.raises(ObjectMissing):
+        store.head(bucket, "a.jpg/w320.webp")
+    assert store.head(bucket, "a.jpg").size_bytes == 2
