@@ -19,8 +19,9 @@ manifest row (:func:`manifest_row`) on AWS, or the same invocation JSON
 
 from __future__ import annotations
 
+import argparse
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
@@ -138,3 +139,38 @@ def invocation_body(target: Target, *, invocation_id: str, task_id: str) -> str:
             ],
         }
     )
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    """The selection flags both reprocess commands take (one of ``--all``, ``--older``,
+    ``--older-than``, ``--rejected``, or ``--prefix`` alone; ``--prefix`` narrows the
+    table selections)."""
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument("--all", action="store_true", help="every object in the uploads bucket")
+    chosen.add_argument("--older", action="store_true", help="items of another pipeline version")
+    chosen.add_argument("--older-than", metavar="VERSION", help="items not of this version")
+    chosen.add_argument("--rejected", metavar="REASON", help="items rejected with this reason")
+    parser.add_argument("--prefix", help="only keys under this prefix (alone: a selection)")
+
+
+def selection_from(args: argparse.Namespace, *, version: Callable[[], str]) -> Selection:
+    """The :class:`Selection` the flags of :func:`add_selection_arguments` ask for;
+    ``version`` gives the current pipeline version (for ``--older``).
+
+    Raises:
+        ValueError: no selection, or ``--all`` with ``--prefix``.
+    """
+    prefix = args.prefix or ""
+    if args.older or args.older_than:
+        return Selection("older", prefix=prefix, version=args.older_than or version())
+    if args.rejected:
+        return Selection("rejected", prefix=prefix, reason=args.rejected)
+    if args.all and args.prefix is not None:
+        msg = "--all and --prefix: give one"
+        raise ValueError(msg)
+    if args.all:
+        return Selection("all")
+    if args.prefix is None:
+        msg = "say what to reprocess: --all, --prefix, --older, --older-than or --rejected"
+        raise ValueError(msg)
+    return Selection("prefix", prefix=prefix)

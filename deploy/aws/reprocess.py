@@ -40,7 +40,14 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from deploy.aws.stack import stack_outputs
-from deploy.reprocess_targets import Selection, Target, manifest_row, select_targets
+from deploy.reprocess_targets import (
+    Selection,
+    Target,
+    add_selection_arguments,
+    manifest_row,
+    select_targets,
+    selection_from,
+)
 
 MANIFEST_PREFIX = "reprocess/manifests/"
 REPORT_PREFIX = "reprocess/reports"
@@ -262,29 +269,13 @@ def current_version(max_dimension: int) -> str:
     )
 
 
-def selection_from(args: argparse.Namespace, *, version: Callable[[], str]) -> Selection:
-    """The :class:`Selection` the flags ask for; ``version`` gives the current one."""
-    if args.older or args.older_than:
-        return Selection("older", prefix=args.prefix or "", version=args.older_than or version())
-    if args.rejected:
-        return Selection("rejected", prefix=args.prefix or "", reason=args.rejected)
-    if args.all:
-        return Selection("all")
-    return Selection("prefix", prefix=args.prefix)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``python -m deploy.aws reprocess``."""
     parser = argparse.ArgumentParser(
         prog="python -m deploy.aws reprocess",
         description="Reprocess stored images with an S3 Batch Operations job.",
     )
-    chosen = parser.add_mutually_exclusive_group(required=True)
-    chosen.add_argument("--all", action="store_true", help="every object in the uploads bucket")
-    chosen.add_argument("--older", action="store_true", help="items of another pipeline version")
-    chosen.add_argument("--older-than", metavar="VERSION", help="items not of this version")
-    chosen.add_argument("--rejected", metavar="REASON", help="items rejected with this reason")
-    parser.add_argument("--prefix", help="only keys under this prefix (alone: a selection)")
+    add_selection_arguments(parser)
     parser.add_argument("--stack-name", default="image-pipeline")
     parser.add_argument("--region")
     parser.add_argument("--profile")
@@ -311,8 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv is not None and not argv:
         argv = ["--help"]
     args = parser.parse_args(argv)
-    if args.prefix is not None and args.all:
-        parser.error("--all and --prefix: give one")
+    try:
+        selection_from(args, version=lambda: "")  # checked before any call
+    except ValueError as e:
+        parser.error(str(e))
     import boto3
 
     session = boto3.session.Session(profile_name=args.profile, region_name=args.region)

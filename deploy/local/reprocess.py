@@ -40,7 +40,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from deploy.local.dlq import DEFAULT_ENDPOINT_URL, DEFAULT_QUEUE
-from deploy.reprocess_targets import Selection, Target, invocation_body, select_targets
+from deploy.reprocess_targets import (
+    Selection,
+    Target,
+    add_selection_arguments,
+    invocation_body,
+    select_targets,
+    selection_from,
+)
 from handlers.dynamo_store import from_dynamo
 from handlers.events import format_utc
 from handlers.keys import direct_image_id
@@ -237,12 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m deploy.local.reprocess",
         description="Reprocess a local pipeline's images through its queue.",
     )
-    chosen = parser.add_mutually_exclusive_group(required=True)
-    chosen.add_argument("--all", action="store_true", help="every object in the uploads bucket")
-    chosen.add_argument("--older", action="store_true", help="items of another pipeline version")
-    chosen.add_argument("--older-than", metavar="VERSION", help="items not of this version")
-    chosen.add_argument("--rejected", metavar="REASON", help="items rejected with this reason")
-    parser.add_argument("--prefix", help="only keys under this prefix (alone: a selection)")
+    add_selection_arguments(parser)
     parser.add_argument("--max-dim", type=int, default=500, help="--older: the running max dim")
     parser.add_argument("--endpoint-url", default=DEFAULT_ENDPOINT_URL)
     parser.add_argument("--queue", default=DEFAULT_QUEUE)
@@ -256,9 +258,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command; 0 all processed or rejected, 1 otherwise."""
-    from deploy.aws.reprocess import current_version, selection_from
+    from deploy.aws.reprocess import current_version
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        selection_from(args, version=lambda: "")  # checked before any call
+    except ValueError as e:
+        parser.error(str(e))
     region = args.region or os.environ.get("AWS_REGION") or "us-east-1"
     session = boto3.session.Session(
         aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "testing"),

@@ -236,3 +236,32 @@ def test_the_deploy_tool_hands_reprocess_its_own_options(
     assert exited.value.code == 0
     out = capsys.readouterr().out
     assert "--older" in out and "--rejected REASON" in out and "--dry-run" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--all"], Selection("all")),
+        (["--prefix", "photos/"], Selection("prefix", prefix="photos/")),
+        (["--older"], Selection("older", version="v-now")),
+        (["--older-than", "v1", "--prefix", "a/"], Selection("older", prefix="a/", version="v1")),
+        (["--rejected", "too_large"], Selection("rejected", reason="too_large")),
+    ],
+)
+def test_the_selection_flags(argv: list[str], expected: Selection) -> None:
+    from deploy.aws.reprocess import build_parser
+    from deploy.reprocess_targets import selection_from
+
+    args = build_parser().parse_args(argv)
+
+    assert selection_from(args, version=lambda: "v-now") == expected
+
+
+@pytest.mark.parametrize("argv", [[], ["--all", "--prefix", "a/"], ["--all", "--older"]])
+def test_a_missing_or_contradictory_selection_is_a_usage_error(argv: list[str]) -> None:
+    from deploy.aws import reprocess as aws_reprocess
+
+    with pytest.raises(SystemExit) as exited:
+        aws_reprocess.main(["--dry-run", *argv] if argv else ["--dry-run"])
+
+    assert exited.value.code == 2

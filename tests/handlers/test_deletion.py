@@ -16,7 +16,7 @@ from urllib.parse import quote_plus
 import pytest
 from PIL import Image
 
-from handlers import api, resize
+from handlers import api, bootstrap, resize
 from handlers.keys import direct_image_id
 from tests.handlers.conftest import (
     Aws,
@@ -338,3 +338,22 @@ def test_a_newer_version_in_another_format_replaces_the_rendition_key(
 @pytest.fixture(autouse=True)
 def _settings_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DELETED_ITEM_TTL_DAYS", raising=False)
+
+
+def test_deleting_the_original_removes_a_whole_rendition_set(
+    aws: Aws, context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RENDITIONS", "web")
+    bootstrap.reset()
+    resize.handler(aws.put("sets/cat.jpg", jpeg_bytes((1600, 1200))), context)
+    made = aws.keys()
+    assert "sets/cat.jpg" in made and len(made) > 3  # the default and the set's folder
+    assert all(k == "sets/cat.jpg" or k.startswith("sets/cat.jpg/") for k in made)
+    aws.s3.delete_object(Bucket=aws.uploads_bucket, Key="sets/cat.jpg")
+
+    result = resize.handler(removal(aws.uploads_bucket, "sets/cat.jpg"), context)
+
+    assert result["outcomes"][0]["reason"] == f"{len(made)} rendition(s) removed"
+    assert aws.keys() == []
+    item = aws.item(direct_image_id(aws.uploads_bucket, "sets/cat.jpg"))
+    assert item is not None and item["status"] == "deleted" and "renditions" not in item
