@@ -85,7 +85,7 @@ class ImageItem(RenditionFields, ErrorFields, total=False):
     source_revision: str
     original_size_bytes: int
     original_content_type: str | None
-    owner: str
+    owner: str | None
     upload_token: str
 
 
