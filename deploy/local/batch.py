@@ -31,6 +31,7 @@ import json
 import mimetypes
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import requests.auth
 from rich.table import Table
 from rich.text import Text
 
@@ -255,13 +257,17 @@ def process_one(
     api_max_body_bytes: int = API_MAX_BODY_BYTES,
     out_dir: Path | None = None,
     stop: threading.Event | None = None,
+    token: str | None = None,
 ) -> ImageOutcome:
     """Upload ``source``, wait for its final status, save the rendition under ``out_dir``
-    (``source.output_base`` plus the rendition's extension); never raises."""
+    (``source.output_base`` plus the rendition's extension); never raises. ``token``: sent
+    as ``Authorization`` to the API only (``AUTH_MODE=jwt``), never to S3."""
     path = source.path
     outcome = ImageOutcome(path=path)
     started = time.monotonic()
     with requests.Session() as session:
+        if token:
+            session.auth = ApiToken(api_url, token)
         try:
             if not path.is_file():
                 outcome.status, outcome.message = "missing", "no such file"
@@ -289,10 +295,26 @@ def process_one(
     return outcome
 
 
+class ApiToken(requests.auth.AuthBase):
+    """``Authorization: <token>`` on requests to the API; presigned S3 URLs go without."""
+
+    def __init__(self, api_url: str, token: str) -> None:
+        self.api_url = api_url.rstrip("/") + "/"
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Add the header when ``request`` goes to the API."""
+        if str(request.url or "").startswith(self.api_url):
+            request.headers["Authorization"] = self.token
+        return request
+
+
 def save_rendition(session: requests.Session, item: dict[str, Any], output_base: Path) -> Path:
     """Download a processed item's rendition (its presigned ``download_url``) to
     ``output_base`` plus the rendition's extension; returns the path written."""
-    extension = str(item.get("processed_key", "")).rsplit(".", 1)[-1]
+    # The API's public view has no processed_key: the URL's path ends like the rendition.
+    name = urllib.parse.urlsplit(str(item.get("download_url", ""))).path.rsplit("/", 1)[-1]
+    extension = name.rsplit(".", 1)[-1] if "." in name else ""
     path = output_path(output_base, extension) if extension else output_base
     response = session.get(item["download_url"], timeout=HTTP_TIMEOUT_S)
     response.raise_for_status()
@@ -311,6 +333,7 @@ def run_batch(
     out_dir: Path | None = None,
     on_done: Callable[[ImageOutcome], None] | None = None,
     stop: threading.Event | None = None,
+    token: str | None = None,
 ) -> list[ImageOutcome]:
     """Process ``sources`` (from :func:`plan_batch`) through the API, ``concurrency`` at a
     time; outcomes in input order.
@@ -330,6 +353,7 @@ def run_batch(
             api_max_body_bytes=api_max_body_bytes,
             out_dir=out_dir,
             stop=stop,
+            token=token,
         )
         if on_done is not None:
             on_done(outcome)

@@ -248,6 +248,10 @@ def lambda_wiring(
         resources.ensure_bucket(s3, bucket, region)
     resources.ensure_upload_cors(s3, uploads)
     resources.ensure_table(client("dynamodb"), env["METADATA_TABLE"])
+    if env.get("QUOTA_TABLE"):  # per-owner daily upload counters (handlers/quota.py)
+        from handlers.quota import QUOTA_TABLE_DEFINITION
+
+        resources.ensure_table(client("dynamodb"), env["QUOTA_TABLE"], QUOTA_TABLE_DEFINITION)
     _dlq_url, dlq_arn = resources.ensure_queue(
         sqs, f"{queue}-dlq", {"MessageRetentionPeriod": str(resources.DLQ_RETENTION_S)}
     )
