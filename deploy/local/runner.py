@@ -29,9 +29,9 @@
         "table": ..., "region": ...}
 
    With ``--auth-mode jwt`` or ``iam`` (or ``AUTH_MODE``) two more keys follow:
-   ``"auth_mode"`` and ``"tokens"`` (jwt: ``{"alice": ID token, "bob": ID token}`` from a dev
-   issuer made at start; iam: ``Authorization`` values naming two local access keys), and
-   the HTTP front plays the authorizer (deploy/local/authorizer.py);
+   ``"auth_mode"`` and ``"tokens"``: ``{"alice": ..., "bob": ..., "carol": ...}``, for jwt ID
+   tokens of a dev issuer made at start, for iam ``Authorization`` values naming three local
+   access keys; the HTTP front plays the authorizer (deploy/local/authorizer.py);
 
 With no paths it serves until Ctrl-C or SIGTERM. With paths (files, or folders walked for
 images) it uploads each through the API, waits for each, prints a summary table on stdout and
@@ -344,15 +344,16 @@ def own_origins(host: str, port: int) -> tuple[str, ...]:
 
 
 def dev_credentials(mode: str, issuer: DevIssuer) -> dict[str, str]:
-    """Two local callers' ``Authorization`` values for ``mode`` (none: no credentials)."""
+    """Three local callers' ``Authorization`` values for ``mode`` (none: no credentials)."""
     if mode == "jwt":
-        return {name: issuer.mint(name) for name in ("alice", "bob")}
+        return {name: issuer.mint(name) for name in DEV_USERS}
     if mode == "iam":
         return {name: dev_sigv4_header(key) for name, key in IAM_USERS.items()}
     return {}
 
 
-IAM_USERS = {"alice": "AKIALOCALALICE000001", "bob": "AKIALOCALBOB00000001"}
+DEV_USERS = ("alice", "bob", "carol")
+IAM_USERS = {name: f"AKIALOCAL{name.upper():0<11}" for name in DEV_USERS}
 
 
 def route_stdout_logs_to_stderr() -> None:
