@@ -317,7 +317,9 @@ def function_environment(
 ) -> dict[str, str]:
     """The functions' environment as the template would set it: ``environ`` with the region,
     bucket and table names and ``--max-dim`` from the command line, ``AUTH_MODE`` from
-    ``--auth-mode``, the quota table ``{table}-quota``; ``CORS_ALLOW_ORIGINS``, unless
+    ``--auth-mode``, the quota table ``{table}-quota`` when callers are authenticated (with
+    ``AUTH_MODE=none`` every local upload is ``anonymous``: a daily cap would stop a big
+    batch, so none unless ``QUOTA_TABLE`` is set); ``CORS_ALLOW_ORIGINS``, unless
     set, the front's own origins when its port is fixed (port 0: set once bound, in-process
     only; the upload page is same-origin anyway)."""
     env = {
@@ -330,7 +332,8 @@ def function_environment(
     }
     if args.auth_mode:
         env["AUTH_MODE"] = args.auth_mode
-    env.setdefault("QUOTA_TABLE", f"{args.table}-quota")
+    if env.get("AUTH_MODE", "none").strip().lower() != "none":
+        env.setdefault("QUOTA_TABLE", f"{args.table}-quota")
     if not environ.get("CORS_ALLOW_ORIGINS") and args.api_port:
         env["CORS_ALLOW_ORIGINS"] = ",".join(own_origins(args.host, args.api_port))
     return env
