@@ -15,6 +15,7 @@ limits, with their DynamoDB counter).
 Wiring: ``handlers.config`` (settings, declared once), ``handlers.bootstrap`` (the
 composition root: settings, clients and stores once per container). Ports in
 ``handlers.ports``; ``handlers.s3_store``, ``handlers.dynamo_store`` and the counter of
-``handlers.quota`` are the only code calling AWS, ``handlers.memory_store`` their in-memory fakes; ``handlers.events``
-and ``handlers.http`` are the only modules knowing event shapes.
+``handlers.quota`` are the only code calling AWS, ``handlers.memory_store`` their
+in-memory fakes; ``handlers.events`` and ``handlers.http`` are the only modules knowing
+event shapes.
 """

@@ -3,9 +3,12 @@
 Items are shown as a public view (:func:`public_view`): without the internals of
 :data:`handlers.item.INTERNAL_FIELDS` (bucket names, source keys, ETag, version id, owner,
 upload token), with ``status_url``, once processed a time-limited ``download_url`` of the
-rendition, and for a ``failed`` item a message meant for the caller instead of the
-internal one. Pending uploads past their ``expires_at`` (TTL deletes them within days) are
-treated as gone: 404 for one image, left out of a listing page.
+default rendition, and for a ``failed`` item a message meant for the caller instead of the
+internal one. One image's view also gives each entry of ``renditions`` its own
+time-limited ``url``; a listing page leaves those out (a presigned URL costs about 0.4 ms
+of CPU, and a page of 100 images of the ``web`` preset would sign 1,000 of them). Pending
+uploads past their ``expires_at`` (TTL deletes them within days) are treated as gone: 404
+for one image, left out of a listing page.
 
 Ownership (:mod:`handlers.auth`): a caller sees only its own images; someone else's id is
 answered 404 exactly as an unknown one (never 403: that would confirm it exists).
@@ -65,7 +68,7 @@ def find_image(
         TransientError: the table is busy.
     """
     caller = caller or Caller(ANONYMOUS, sees_all=True)
-    return public_view(owned_item(image_id, caller, deps), deps)
+    return public_view(owned_item(image_id, caller, deps), deps, rendition_urls=True)
 
 
 def recent_images(
@@ -91,19 +94,34 @@ def recent_images(
     }
 
 
-def public_view(item: Mapping[str, Any], deps: Deps[ApiSettings]) -> dict[str, Any]:
-    """The item as the API shows it: internals hidden, download URL when processed."""
+def public_view(
+    item: Mapping[str, Any], deps: Deps[ApiSettings], *, rendition_urls: bool = False
+) -> dict[str, Any]:
+    """The item as the API shows it: internals hidden, download URL when processed.
+
+    ``rendition_urls``: also a time-limited ``url`` in each entry of ``renditions``.
+    """
     out = {k: v for k, v in item.items() if k not in HIDDEN_FIELDS}
     out["status_url"] = f"/images/{item['image_id']}"
     if item.get("status") == "failed" and "error_message" in item:
         reason = str(item.get("error_reason", ""))
         out["error_message"] = PUBLIC_FAILURE_MESSAGES.get(reason, GENERIC_FAILURE_MESSAGE)
     if item.get("status") == "processed" and item.get("processed_key"):
+        bucket = item["processed_bucket"]
         expires_s = deps.settings.download_url_expires_s
         out["download_url"] = deps.objects.presign_get(
-            item["processed_bucket"], item["processed_key"], expires_s=expires_s
+            bucket, item["processed_key"], expires_s=expires_s
         )
         out["download_expires_in_s"] = expires_s
+        listed = item.get("renditions")
+        if rendition_urls and isinstance(listed, list):
+            out["renditions"] = [
+                {
+                    **entry,
+                    "url": deps.objects.presign_get(bucket, entry["key"], expires_s=expires_s),
+                }
+                for entry in listed
+            ]
     return out
 
 

@@ -28,6 +28,7 @@ class Options:
     cors_allow_origins: str | None = None  # None: likewise
     auth_mode: str = "jwt"  # always passed: never a public API by inheritance
     public: bool = False  # --public: AuthMode none is what the operator means
+    renditions: str | None = None  # None: likewise (RENDITIONS; template default "default")
     extra_parameters: Mapping[str, str] = field(default_factory=dict)
     template_path: Path = TEMPLATE_PATH
     project_root: Path = PROJECT_ROOT
@@ -53,7 +54,11 @@ class Options:
         Settings left unset are left out: an update keeps the stack's current value
         (see :func:`deploy.aws.stack.create_change_set`), a new stack gets the template default.
         """
-        optional = {"MaxDimension": self.max_dimension, "CorsAllowOrigins": self.cors_allow_origins}
+        optional = {
+            "MaxDimension": self.max_dimension,
+            "CorsAllowOrigins": self.cors_allow_origins,
+            "Renditions": self.renditions,
+        }
         return {
             "ImageUri": image_uri,
             "NamePrefix": self.prefix,

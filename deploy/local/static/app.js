@@ -23,7 +23,7 @@ const tokenInput = document.getElementById("token");
 
 // Every API call carries the access token when one is given (AUTH_MODE=jwt: an ID token
 // in the Authorization header, as API Gateway's Cognito authorizer wants it). Presigned
-// S3 uploads never do: the grant's fields are their authority.
+// S3 uploads and downloads never do: their signature is their authority.
 function apiFetch(path, init) {
   const options = Object.assign({}, init || {});
   const token = tokenInput.value.trim();
@@ -106,6 +106,7 @@ function render(tr, item) {
     tr.querySelector(".rendition").textContent = dims(item, "processed") +
       human(item.processed_size_bytes);
   }
+  if (item.status === "processed") renderSet(tr, item);
   const url = renditionUrl(item);
   const cell = tr.querySelector(".thumb");
   if (item.status === "processed" && url && !cell.querySelector("img")) {
@@ -121,6 +122,91 @@ function render(tr, item) {
     link.appendChild(img);
     cell.appendChild(link);
   }
+}
+
+// --- rendition sets --------------------------------------------------------------------
+
+// Where the snippet's paths point: the processed bucket's keys behind your CDN.
+const SNIPPET_BASE = "https://cdn.example.com/";
+const FALLBACK_TYPES = new Set(["image/jpeg", "image/png"]);
+
+function renderSet(tr, item) {
+  const set = item.renditions || [];
+  const cell = tr.querySelector(".rendition");
+  let details = cell.querySelector("details.set");
+  if (set.length < 2) return;
+  if (!details) {
+    details = document.createElement("details");
+    details.className = "set";
+    details.innerHTML = "<summary></summary><ul></ul><div class=snippet hidden>" +
+      "<p class=muted>A <code>&lt;picture&gt;</code> for a page; paths are keys in the " +
+      "processed bucket, served from your CDN:</p><pre><code></code></pre>" +
+      "<button class=link type=button>Copy</button></div>";
+    details.querySelector("button").addEventListener("click", () => {
+      const text = details.querySelector("pre code").textContent;
+      navigator.clipboard.writeText(text).catch(() => {
+        window.getSelection().selectAllChildren(details.querySelector("pre code"));
+      });
+    });
+    // A listing leaves out the signed URLs; one image's view has them.
+    details.addEventListener("toggle", async () => {
+      if (!details.open || set.some((e) => e.url) || details.dataset.fetched) return;
+      details.dataset.fetched = "1";
+      const response = await apiFetch("/images/" + encodeURIComponent(item.image_id));
+      if (response.ok) renderSet(tr, await response.json());
+    });
+    cell.appendChild(details);
+  }
+  details.querySelector("summary").textContent = set.length + " renditions";
+  const list = details.querySelector("ul");
+  list.replaceChildren(...set.map((entry) => {
+    const li = document.createElement("li");
+    const label = entry.name + " " + entry.format + " " + entry.width + "\u00d7" +
+      entry.height + ", " + human(entry.bytes);
+    if (entry.url) {
+      const link = document.createElement("a");
+      link.href = entry.url;
+      link.target = "_blank";
+      link.rel = "noopener";
+      link.textContent = label;
+      li.appendChild(link);
+    } else {
+      li.textContent = label;
+    }
+    return li;
+  }));
+  const snippet = pictureSnippet(item);
+  details.querySelector(".snippet").hidden = !snippet;
+  details.querySelector("pre code").textContent = snippet || "";
+}
+
+// <picture> with a srcset per type, when the set has several widths of a JPEG/PNG
+// fallback (the web preset); the default rendition stays out (its size is not a width step).
+function pictureSnippet(item) {
+  const byType = new Map();
+  for (const entry of (item.renditions || []).slice(1)) {
+    if (!byType.has(entry.content_type)) byType.set(entry.content_type, []);
+    byType.get(entry.content_type).push(entry);
+  }
+  const fallback = [...byType.keys()].find((type) => FALLBACK_TYPES.has(type));
+  if (!fallback || byType.get(fallback).length < 2) return null;
+  const path = (key) => SNIPPET_BASE + key.split("/").map(encodeURIComponent).join("/");
+  const srcset = (entries) => entries.slice().sort((a, b) => a.width - b.width)
+    .map((e) => path(e.key) + " " + e.width + "w").join(", ");
+  const lines = ["<picture>"];
+  for (const [type, entries] of byType) {
+    if (type === fallback) continue;
+    lines.push('  <source type="' + type + '" sizes="100vw"', '    srcset="' + srcset(entries) + '">');
+  }
+  const fallbacks = byType.get(fallback);
+  const largest = fallbacks.reduce((a, b) => (b.width > a.width ? b : a));
+  const colour = /^#[0-9a-f]{6}$/.test(item.dominant_color || "") ? item.dominant_color : null;
+  lines.push('  <img src="' + path(largest.key) + '" sizes="100vw"',
+    '    srcset="' + srcset(fallbacks) + '"',
+    '    width="' + largest.width + '" height="' + largest.height + '" alt=""' +
+    ' loading="lazy" decoding="async"' + (colour ? ' style="background:' + colour + '"' : "") + ">",
+    "</picture>");
+  return lines.join("\n");
 }
 
 async function refusal(response) {
