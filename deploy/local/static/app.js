@@ -39,7 +39,9 @@ function human(bytes) {  // decimal units, like the API's 4.5 MB limit
   return bytes + " B";
 }
 function dims(item, prefix) {
-  const w = item[prefix + "_width"], h = item[prefix + "_height"];
+  let w = item[prefix + "_width"], h = item[prefix + "_height"];
+  // The original upright, as its rendition: EXIF orientations 5-8 swap the stored sides.
+  if (prefix === "original" && [5, 6, 7, 8].includes(Number(item.orientation))) [w, h] = [h, w];
   return w != null && h != null ? w + "\u00d7" + h + ", " : "";
 }
 function renditionUrl(item) {
