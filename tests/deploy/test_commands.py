@@ -35,15 +35,20 @@ def as_argv(value: Any) -> list[str]:
 
 
 def compose_commands() -> list[tuple[str, list[str], list[str]]]:
-    """``(where, entrypoint, command)`` for every service that runs the project image."""
+    """``(where, entrypoint, command)`` for every service that runs the project image
+    (no ``entrypoint``: the image's own, awslambdaric)."""
     found = []
     base_entrypoints: dict[str, list[str]] = {}
     for path in COMPOSE_FILES:
         services = yaml.safe_load(path.read_text(encoding="utf-8"))["services"]
         for name, service in services.items():
-            if "localstack/" in str(service.get("image", "")):
+            if "localstack" in str(service.get("image", "")):
                 continue
-            entrypoint = as_argv(service.get("entrypoint")) or base_entrypoints.get(name, [])
+            entrypoint = (
+                as_argv(service.get("entrypoint"))
+                or base_entrypoints.get(name)
+                or dockerfile_instruction("ENTRYPOINT")
+            )
             base_entrypoints.setdefault(name, entrypoint)
             if "command" in service:
                 found.append((f"{path.name}:{name}", entrypoint, as_argv(service["command"])))
@@ -106,11 +111,19 @@ def test_compose_commands_name_code_that_imports(
         assert callable(resolve_handler(command[command.index("--handler") + 1])), where
 
 
-def test_compose_covers_init_worker_and_api() -> None:
+def test_compose_runs_the_functions_as_the_template_does() -> None:
+    """``resize`` and ``api`` keep the image's entry point; their command is the template's
+    ImageConfig.Command; the Lambda service and init run modules of the same image."""
     targets = {where: run_target(e, c) for where, e, c in compose_commands()}
+    services = yaml.safe_load(COMPOSE_FILES[0].read_text(encoding="utf-8"))["services"]
+    template = dict(template_commands())
+
     assert targets["docker-compose.yml:init"] == ("module", "deploy.local.compose_init")
-    assert targets["docker-compose.yml:worker"] == ("module", "deploy.local.dispatcher")
-    assert targets["docker-compose.yml:api"] == ("module", "deploy.local.http_front")
+    assert targets["docker-compose.yml:lambda"] == ("module", "deploy.local.lambda_service")
+    for name, function in (("resize", "ResizeFunction"), ("api", "ApiFunction")):
+        assert "entrypoint" not in services[name], name
+        assert as_argv(services[name]["command"]) == template[function], name
+        assert services[name]["image"] == services["init"]["image"], name
 
 
 @pytest.mark.parametrize("function, command", template_commands())
