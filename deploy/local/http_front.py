@@ -59,6 +59,7 @@ from handlers.config import ConfigError, Settings
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any], Any], Any]
+Invoke = Callable[[dict[str, Any]], Any]  # proxy event -> proxy reply; raises on a failure
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway REST API payload quota
@@ -229,15 +230,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 what=f", {event_bytes} bytes as a Lambda event",
                 cors=self._cors(),
             )
-        context = lambda_context(
-            "api",
-            self.server.region,
-            API_TIMEOUT_S,
-            memory_limit_in_mb=512,
-            aws_request_id=event["requestContext"]["requestId"],
-        )
         try:
-            return parse_response(self.server.handler(event, context))
+            return parse_response(self.server.invoke(event))
         except Exception:
             log.exception("API handler failed for %s %s", event["httpMethod"], event["path"])
             return error_response(502, "internal_error", "Internal server error", cors=self._cors())
@@ -245,9 +239,25 @@ class _RequestHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
 
 
+def in_process(handler: Handler, region: str) -> Invoke:
+    """Invoke ``handler`` in this process with a Lambda context (the api function's)."""
+
+    def invoke(event: dict[str, Any]) -> Any:
+        context = lambda_context(
+            "api",
+            region,
+            API_TIMEOUT_S,
+            memory_limit_in_mb=512,
+            aws_request_id=event["requestContext"]["requestId"],
+        )
+        return handler(event, context)
+
+    return invoke
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    handler: Handler
+    invoke: Invoke
     static_dir: Path
     max_body_bytes: int
     binary_media_types: tuple[str, ...]
@@ -271,7 +281,10 @@ class ApiFront:
     Binds in the constructor: ``OSError`` (``errno.EADDRINUSE``) when the port is taken.
 
     Args:
-        handler: the API Lambda handler (``handlers.api.handler``).
+        handler: the API Lambda handler (``handlers.api.handler``), called in this process.
+        invoke: instead of ``handler``: how to invoke the function, ``invoke(event) ->
+            reply``, raising when the invocation fails (e.g. through the Runtime API:
+            ``deploy.local.lambda_service.LambdaFunction.call``): 502.
         cors_allow_origins: for the front's own answers: the API's setting
             (``handlers.config.Settings.cors_allow_origins``; default ``("*",)``).
         region: for the Lambda context's function ARN (default ``AWS_REGION``, else
@@ -285,8 +298,9 @@ class ApiFront:
 
     def __init__(
         self,
-        handler: Handler,
+        handler: Handler | None,
         *,
+        invoke: Invoke | None = None,
         host: str = "127.0.0.1",
         port: int = 8080,
         static_dir: Path = STATIC_DIR,
@@ -298,12 +312,17 @@ class ApiFront:
         on_request: Callable[[RequestRecord], None] | None = None,
     ) -> None:
         self._server = _Server((host, port), _RequestHandler)  # raises OSError if taken
-        self._server.handler = handler
         self._server.static_dir = static_dir
         self._server.max_body_bytes = max_body_bytes
         self._server.binary_media_types = binary_media_types
         self._server.cors_allow_origins = cors_allow_origins
         self._server.region = region or os.environ.get("AWS_REGION") or "us-east-1"
+        if invoke is None:
+            if handler is None:
+                msg = "ApiFront needs a handler or an invoke callable"
+                raise ValueError(msg)
+            invoke = in_process(handler, self._server.region)
+        self._server.invoke = invoke
         self._server.on_request_started = on_request_started
         self._server.on_request = on_request
         self._thread: threading.Thread | None = None

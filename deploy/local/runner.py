@@ -177,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
         "time (lambda_context.one_at_a_time) (default: %(default)s)",
     )
     parser.add_argument(
+        "--functions",
+        choices=("inprocess", "process"),
+        default="inprocess",
+        help="run the handlers in this process, or as awslambdaric processes (--workers "
+        "of each function) through the Lambda Runtime API (default: %(default)s)",
+    )
+    parser.add_argument(
         "--batch-size",
         type=int_range(1, 10),
         default=10,
@@ -313,6 +320,7 @@ class LocalPipeline:
         self.front: Any = None
         self.resources: Any = None
         self.api_settings: Settings | None = None
+        self.functions: dict[str, Any] = {}  # --functions process: name -> LambdaFunction
 
     def start(self) -> Ready:
         """Start everything. The handlers' settings are checked, and both ports taken, before
@@ -359,8 +367,16 @@ class LocalPipeline:
         from handlers import api, bootstrap, resize
 
         invocation_lock = threading.Lock()  # shared by both functions: see one_at_a_time
-        api_handler = one_at_a_time(api.handler, invocation_lock)
+        api_handler: Any = one_at_a_time(api.handler, invocation_lock)
         resize_handler = one_at_a_time(resize.handler, invocation_lock)
+        api_invoke = None
+        if args.functions == "process":  # awslambdaric processes through the Runtime API
+            from deploy.local.lambda_service.embedded import as_handler, start_functions
+
+            counts = {"resize": args.workers, "api": args.workers}
+            self.functions = start_functions(os.environ, region=region, instances=counts)
+            api_handler, api_invoke = None, self.functions["api"].call
+            resize_handler = as_handler(self.functions["resize"])
         bootstrap.reset()  # in case anything built clients before the environment was set
         route_stdout_logs_to_stderr()
         journey = Journey(
@@ -373,6 +389,7 @@ class LocalPipeline:
         try:  # binds now, serves once the resources exist
             self.front = ApiFront(
                 api_handler,
+                invoke=api_invoke,
                 host=args.host,
                 port=args.api_port,
                 cors_allow_origins=self.api_settings.cors_allow_origins,
@@ -418,6 +435,8 @@ class LocalPipeline:
             self.front.stop()
         if self.dispatcher is not None:
             self.dispatcher.stop()
+        for function in self.functions.values():
+            function.stop()
         self.emulator.stop()
 
 

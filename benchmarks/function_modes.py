@@ -1,0 +1,160 @@
+"""The embedded pipeline with the functions in-process vs as awslambdaric processes.
+
+``python benchmarks/function_modes.py [--images 40] [--rounds 2] [--workers N]``
+
+For each mode of ``python -m deploy.local --functions inprocess|process`` (started as a
+subprocess, serving): two warm-up uploads (instance inits, client set-up: excluded), then
+``--images`` generated 3 MP photo-like JPEGs (2048x1536, quality 90) uploaded through the
+API by the batch client (4 in flight, this process: not counted), waiting for every final
+item. Reported per mode and round:
+
+- throughput: images / wall-clock seconds from the first upload to the last final item;
+- CPU per image: user + system CPU of the whole process tree (runner, emulator, function
+  processes), from /proc, between the same two instants, divided by the images;
+- the engine alone (``imgproc.process``) on the same images, CPU per image, as the anchor.
+
+Not a test: prints a table and exits 0. Run on a quiet machine; rounds alternate modes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFilter
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from deploy.local.batch import collect_images, run_batch  # noqa: E402
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def photo_jpeg(seed: int, size: tuple[int, int] = (2048, 1536)) -> bytes:
+    """A photo-like JPEG: blurred discs of colour plus grain, quality 90."""
+    rng = random.Random(seed)
+    width, height = size
+    image = Image.new("RGB", size)
+    draw = ImageDraw.Draw(image)
+    for _ in range(60):
+        x, y, r = rng.randrange(width), rng.randrange(height), rng.randrange(50, 400)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=tuple(rng.randrange(256) for _ in "rgb"))
+    image = image.filter(ImageFilter.GaussianBlur(3))
+    image = Image.blend(image, Image.effect_noise(size, 20).convert("RGB"), 0.15)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def tree_cpu_s(root_pid: int) -> float:
+    """User + system CPU seconds of ``root_pid`` and its live descendants."""
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    total, stack = 0.0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        total += cpu.get(pid, 0.0)
+        stack.extend(child for child, parent in parents.items() if parent == pid)
+    return total
+
+
+def run_mode(mode: str, folder: Path, warmup: Path, workers: int) -> tuple[float, float]:
+    """(images/s, CPU ms per image) of one run of the pipeline in ``mode``."""
+    command = [sys.executable, "-m", "deploy.local", "--api-port", "0", "--emulator-port", "0"]
+    command += ["--functions", mode, "--workers", str(workers), "-q"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert process.stdout is not None
+        ready = json.loads(process.stdout.readline())
+        api_url = ready["api_url"]
+        outcomes = run_batch(
+            api_url,
+            collect_images([warmup]),
+            timeout_s=120,
+            concurrency=2,
+            api_max_body_bytes=4_500_000,
+            out_dir=None,
+        )
+        assert all(o.status == "processed" for o in outcomes), outcomes
+        sources = collect_images([folder])
+        cpu_before, started = tree_cpu_s(process.pid), time.monotonic()
+        outcomes = run_batch(
+            api_url,
+            sources,
+            timeout_s=300,
+            concurrency=4,
+            api_max_body_bytes=4_500_000,
+            out_dir=None,
+        )
+        elapsed_s, cpu_s = time.monotonic() - started, tree_cpu_s(process.pid) - cpu_before
+        processed = sum(o.status == "processed" for o in outcomes)
+        assert processed == len(sources), [o.status for o in outcomes]
+        return processed / elapsed_s, cpu_s * 1000 / processed
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def engine_cpu_ms(folder: Path) -> float:
+    """CPU ms per image of ``imgproc.process`` alone on the images of ``folder``."""
+    import imgproc
+
+    datas = [p.read_bytes() for p in sorted(folder.iterdir())]
+    started = time.process_time()
+    for data in datas:
+        imgproc.process(data, max_dim=500)
+    return (time.process_time() - started) * 1000 / len(datas)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 1))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder, warmup = Path(tmp, "images"), Path(tmp, "warmup")
+        folder.mkdir()
+        warmup.mkdir()
+        for n in range(args.images):
+            (folder / f"photo{n:03d}.jpg").write_bytes(photo_jpeg(n))
+        for n in range(2):
+            (warmup / f"warm{n}.jpg").write_bytes(photo_jpeg(10_000 + n))
+        print(
+            f"{args.images} images 2048x1536 JPEG q90, {os.cpu_count()} cores, "
+            f"--workers {args.workers}"
+        )
+        print(f"engine alone: {engine_cpu_ms(folder):.1f} ms CPU per image")
+        print(f"{'mode':<10} {'round':>5} {'images/s':>9} {'CPU ms/image':>13}")
+        for round_number in range(1, args.rounds + 1):
+            for mode in ("inprocess", "process"):
+                rate, cpu_ms = run_mode(mode, folder, warmup, args.workers)
+                print(f"{mode:<10} {round_number:>5} {rate:>9.2f} {cpu_ms:>13.1f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
