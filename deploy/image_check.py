@@ -57,11 +57,11 @@ WARM_MODULES = (
     "deploy.local.compose_init",
     "deploy.local.dispatcher",
     "deploy.local.http_front",
+    "deploy.local.lambda_service.cli",
+    "deploy.local.lambda_service.sqs_mapping",
 )
-"""Modules imported by ``--warm``: what the image's commands load at start."""
-
-OPTIONAL_WARM_MODULES = ("deploy.local.lambda_service",)
-"""Also warmed when present (the Lambda service emulator of the compose file)."""
+"""Modules imported by ``--warm``: what the image's commands load at start (the two
+functions; the compose file's Lambda service and init)."""
 
 SOURCE_SIZE = (640, 480)
 """Size of the round-trip pictures; the engine's default 500 px limit makes 500x375."""
@@ -171,12 +171,6 @@ def warm() -> list[str]:
             importlib.import_module(name)
         except Exception as e:  # report every broken entry module, not just the first
             failures.append(f"import {name}: {type(e).__name__}: {e}")
-    for name in OPTIONAL_WARM_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name is None or not name.startswith(e.name):
-                failures.append(f"import {name}: {type(e).__name__}: {e}")
     import boto3
 
     session = boto3.session.Session(

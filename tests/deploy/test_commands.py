@@ -4,6 +4,7 @@ imports and is callable, and the image's inputs are pinned and hashed."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import re
 import shlex
@@ -70,8 +71,12 @@ def resolve_handler(dotted: str) -> Any:
 
 
 def check_module_main(module_name: str) -> None:
-    """``python -m module`` works: the module imports and has a callable ``main``."""
+    """``python -m module`` works: the module imports and has a callable ``main`` (a
+    package: a ``__main__`` module beside a ``cli`` module with ``main``)."""
     module = importlib.import_module(module_name)
+    if hasattr(module, "__path__"):
+        assert importlib.util.find_spec(f"{module_name}.__main__"), f"{module_name}: no __main__"
+        module = importlib.import_module(f"{module_name}.cli")
     assert callable(getattr(module, "main", None)), f"{module_name} has no main()"
 
 
