@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 IMAGES ?=
 ARGS   ?=
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean image image-simd
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ lint: $(STAMP)
 ## time the engine against plain Pillow, pyvips and the JPEG decode floor
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py $(ARGS)
+
+## build the container image (podman through ../shared/container-lab, else Docker)
+image:
+	bash .ci/lab build
+
+## the same with Pillow-SIMD (x86_64): image-pipeline:simd
+image-simd:
+	bash .ci/lab build simd
 
 clean:
 	rm -rf $(VENV) out test-artifacts

@@ -19,4 +19,5 @@ def pytest_report_header() -> list[str]:
     reason = lab.why_unavailable()
     if reason:
         return [f"container tests: skipped: {reason}"]
-    return [f"container tests: podman through the container lab ({lab.lab_scripts()}), {lab.IMAGE}"]
+    how = f"podman through {lab.lab_scripts()}" if lab.engine() == "podman" else "docker"
+    return [f"container tests: {how}, {lab.IMAGE}"]

@@ -1,16 +1,17 @@
-"""The container lab from the tests: can the image run here, podman, the lab's namespace.
+"""The container engine from the tests: can the image run here, the CLI, the lab's namespace.
 
 No Docker engine runs on the project's machines, but podman does, set up by the
 container lab (``../shared/container-lab`` beside the project, or ``$CONTAINER_LAB``;
 see its README): ``setup`` (podman configured for the kernel), ``base-image`` (a stand-in
-for ``python:3.12-slim-trixie``), ``localstack install``. ``.ci/run`` runs those and
-builds the image (``make image``); these helpers only look and use.
+for ``python:3.12-slim-trixie``), ``localstack install``. ``.ci/run`` runs those
+(``.ci/lab prepare``) and builds the image (``make image``); these helpers only look and
+use. Where the lab is not prepared but a Docker engine answers, ``docker`` is used.
 
 :func:`why_unavailable` answers, in one plain sentence, why the container tests cannot
-run (no lab scripts, not root, no podman, no user namespace..., image not built), or
-``None``. Everything that talks to podman goes through :func:`podman`, with the lab's
-configuration (``$LAB/env.sh``: vfs storage under ``$LAB``, runc, host network, no CNI
-plugins, so no bridge network can be made by accident).
+run (no lab and no Docker engine, not root, image not built...), or ``None``. Every
+container command goes through :func:`cli`: podman with the lab's configuration
+(``$LAB/env.sh``: vfs storage under ``$LAB``, runc, host network, no CNI plugins, so no
+bridge network can be made by accident), or docker.
 """
 
 from __future__ import annotations
@@ -64,36 +65,62 @@ def podman_env() -> dict[str, str] | None:
     return dict(pairs)
 
 
-def podman(
-    *args: str, timeout_s: float = 120, check: bool = True, input_bytes: bytes | None = None
+def _run(
+    argv: Sequence[str], env: dict[str, str] | None, timeout_s: float
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``podman ARGS`` with the lab's configuration; text output captured.
+    return subprocess.run(
+        list(argv), env=env, capture_output=True, timeout=timeout_s, check=False, text=True
+    )
+
+
+def cli(*args: str, timeout_s: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``podman ARGS`` (the lab's configuration) or ``docker ARGS``; output captured.
 
     Raises:
-        RuntimeError: the lab is not set up (no ``$LAB/env.sh``).
+        RuntimeError: no engine (check :func:`why_unavailable` first).
         subprocess.CalledProcessError: ``check`` and a non-zero exit (output attached).
     """
-    env = podman_env()
-    if env is None:
-        msg = f"the container lab is not set up: no {lab_dir() / 'env.sh'}"
-        raise RuntimeError(msg)
-    done = subprocess.run(
-        ["podman", *args],
-        env=env,
-        capture_output=True,
-        timeout=timeout_s,
-        check=False,
-        input=input_bytes.decode() if input_bytes is not None else None,
-        text=True,
-    )
+    name = engine()
+    if name is None:
+        raise RuntimeError(f"no container engine: {engine_unavailable()}")
+    env = podman_env() if name == "podman" else None
+    done = _run([name, *args], env, timeout_s)
     if check and done.returncode != 0:
         raise subprocess.CalledProcessError(done.returncode, done.args, done.stdout, done.stderr)
     return done
 
 
 def image_exists(image: str) -> bool:
-    """Is ``image`` in the lab's local storage?"""
-    return podman("image", "exists", image, check=False, timeout_s=60).returncode == 0
+    """Is ``image`` in the engine's local storage?"""
+    return cli("image", "inspect", image, check=False, timeout_s=60).returncode == 0
+
+
+@functools.cache
+def docker_unavailable() -> str | None:
+    """Why no Docker engine can be used, or None."""
+    if shutil.which("docker") is None:
+        return "no docker command"
+    done = _run(["docker", "info", "--format", "{{.ServerVersion}}"], None, 30)
+    if done.returncode != 0:
+        return "no Docker engine answers"
+    return None
+
+
+@functools.cache
+def engine() -> str | None:
+    """``"podman"`` (the container lab, when prepared), else ``"docker"``, else None."""
+    if lab_unavailable() is None:
+        return "podman"
+    if docker_unavailable() is None:
+        return "docker"
+    return None
+
+
+def engine_unavailable() -> str | None:
+    """Why no engine can run containers here (both the lab's and Docker's reason)."""
+    if engine() is not None:
+        return None
+    return f"container lab: {lab_unavailable()}; Docker: {docker_unavailable()}"
 
 
 @functools.cache
@@ -115,15 +142,16 @@ def lab_unavailable() -> str | None:
         return (
             f"the container lab is not set up (no {lab_dir() / 'env.sh'}): run {scripts / 'setup'}"
         )
-    done = podman("info", "--format", "{{.Host.OCIRuntime.Name}}", check=False, timeout_s=60)
+    env = podman_env()
+    done = _run(["podman", "info", "--format", "{{.Host.OCIRuntime.Name}}"], env, 60)
     if done.returncode != 0:
         return f"podman does not work here: {done.stderr.strip()[-300:]}"
     return None
 
 
 def why_unavailable(image: str | None = IMAGE) -> str | None:
-    """Why containers of ``image`` cannot run here (lab missing, image not built), or None."""
-    reason = lab_unavailable()
+    """Why containers of ``image`` cannot run here (no engine, image not built), or None."""
+    reason = engine_unavailable()
     if reason is None and image is not None and not image_exists(image):
         target = "make image-simd" if image == SIMD_IMAGE else "make image"
         reason = f"image {image} is not built: run {target}"
@@ -141,7 +169,7 @@ def localstack_unavailable() -> str | None:
 def lab_script(name: str, *args: str, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
     """Run one of the lab's scripts (``compose-up``, ``compose-down``, ...); output captured."""
     return subprocess.run(
-        [str(lab_scripts() / name), *args],
+        ["bash", str(lab_scripts() / name), *args],
         env={**os.environ, "LAB": str(lab_dir())},
         capture_output=True,
         text=True,
@@ -195,6 +223,6 @@ def container_logs(names: Sequence[str], tail: int = 40) -> str:
     """The last ``tail`` log lines of each container, for failure messages."""
     parts = []
     for name in names:
-        done = podman("logs", "--tail", str(tail), name, check=False, timeout_s=30)
+        done = cli("logs", "--tail", str(tail), name, check=False, timeout_s=30)
         parts.append(f"--- {name} ---\n{done.stdout}{done.stderr}")
     return "\n".join(parts)

@@ -97,7 +97,7 @@ def container(
     """``podman run`` of the image with ``command`` (the handler) as Lambda would; its name."""
     container_name = f"test-{name}-{uuid.uuid4().hex[:8]}"
     env_args = [arg for key, value in environment.items() for arg in ("-e", f"{key}={value}")]
-    lab.podman(
+    lab.cli(
         "run", "--detach", "--name", container_name, "--network=host", "--read-only",
         "--tmpfs", "/tmp", "--memory", f"{memory_mb}m", "--init", *env_args,
         lab.IMAGE, command,
@@ -105,7 +105,7 @@ def container(
     try:
         yield container_name
     finally:
-        lab.podman("rm", "--force", "--time", "1", container_name, check=False)
+        lab.cli("rm", "--force", container_name, check=False)
 
 
 @contextmanager
@@ -262,7 +262,7 @@ def test_a_handler_that_cannot_be_imported_is_an_init_error(storage: str) -> Non
         container_name,
     ):
         result = function.invoke({"Records": []})
-        exit_code = lab.podman("wait", container_name, timeout_s=60).stdout.strip()
+        exit_code = lab.cli("wait", container_name, timeout_s=60).stdout.strip()
 
     assert result.status == "init_error"
     assert result.payload["errorType"] == "Runtime.ImportModuleError"
@@ -328,9 +328,9 @@ def test_a_function_container_stops_on_sigterm(storage: str, command: str) -> No
         result = function.invoke(warm_event(command))  # then it waits in /next again
         assert result.ok, result.payload
         started = time.monotonic()
-        lab.podman("stop", "--time", "10", container_name, timeout_s=60)
+        lab.cli("stop", "--time", "10", container_name, timeout_s=60)
         stopped_s = time.monotonic() - started
-        exit_code = lab.podman("inspect", "-f", "{{.State.ExitCode}}", container_name).stdout
+        exit_code = lab.cli("inspect", "-f", "{{.State.ExitCode}}", container_name).stdout
 
     assert exit_code.strip() == "143"
     assert stopped_s < 10
@@ -341,7 +341,7 @@ def test_the_lambda_service_container_stops_on_sigterm() -> None:
     if reason:
         pytest.skip(f"container tests: {reason}")
     name = f"test-lambda-service-{uuid.uuid4().hex[:8]}"
-    lab.podman(
+    lab.cli(
         "run", "--detach", "--name", name, "--network=host", "--init",
         "--entrypoint", "python", lab.IMAGE, "-m", "deploy.local.lambda_service",
         "--external", "resize", "--runtime-api", "resize=127.0.0.1:0",
@@ -350,15 +350,15 @@ def test_the_lambda_service_container_stops_on_sigterm() -> None:
         deadline = time.monotonic() + 120
         logs = ""
         while time.monotonic() < deadline and '"functions"' not in logs:
-            logs = lab.podman("logs", name, check=False).stdout
+            logs = lab.cli("logs", name, check=False).stdout
             time.sleep(0.5)
         assert '"functions"' in logs, lab.container_logs([name])
         started = time.monotonic()
-        lab.podman("stop", "--time", "10", name, timeout_s=60)
+        lab.cli("stop", "--time", "10", name, timeout_s=60)
         stopped_s = time.monotonic() - started
-        exit_code = lab.podman("inspect", "-f", "{{.State.ExitCode}}", name).stdout
+        exit_code = lab.cli("inspect", "-f", "{{.State.ExitCode}}", name).stdout
     finally:
-        lab.podman("rm", "--force", "--time", "1", name, check=False)
+        lab.cli("rm", "--force", name, check=False)
 
     assert exit_code.strip() == "0"
     assert stopped_s < 10

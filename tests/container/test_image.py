@@ -59,12 +59,12 @@ def facts(request: pytest.FixtureRequest) -> dict[str, Any]:
     reason = lab.why_unavailable(image)
     if reason:
         pytest.skip(f"container tests: {reason}")
-    done = lab.podman(
+    done = lab.cli(
         "run", "--rm", "--read-only", "--entrypoint", "python", image, "-c", FACTS_SCRIPT,
         timeout_s=180,
     )  # fmt: skip
     found = json.loads(done.stdout.strip().splitlines()[-1])
-    inspected = json.loads(lab.podman("image", "inspect", image).stdout)[0]
+    inspected = json.loads(lab.cli("image", "inspect", image).stdout)[0]
     found.update(
         image=image,
         size=int(inspected["Size"]),

@@ -21,7 +21,6 @@ The tests talk to LocalStack the way its users do: ``localstack_client`` session
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 import urllib.request
@@ -63,16 +62,11 @@ class Stack:
         return localstack_client.session.Session(localstack_host=self.localstack_host)
 
 
-def docker_unavailable() -> str | None:
+def docker_compose_unavailable() -> str | None:
     """Why ``docker compose`` cannot run here, or None."""
-    if shutil.which("docker") is None:
-        return "no docker command on PATH"
-    try:
-        import docker  # the Docker SDK (testcontainers' dependency)
-
-        docker.from_env().ping()
-    except Exception as e:  # any failure to reach an engine means: no engine
-        return f"no Docker engine reachable ({type(e).__name__})"
+    reason = lab.docker_unavailable()
+    if reason:
+        return reason
     done = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
     if done.returncode != 0:
         return "the docker compose plugin is missing"
@@ -140,11 +134,11 @@ def stack() -> Iterator[Stack]:
     if os.environ.get("COMPOSE_STACK") == "running":
         yield Stack("already running (COMPOSE_STACK=running)", nullcontext, lambda: "")
         return
-    docker_reason = docker_unavailable()
+    docker_reason = docker_compose_unavailable()
     if docker_reason is None:
         yield from _docker_stack()
         return
-    lab_reason = lab.why_unavailable() or lab.localstack_unavailable()
+    lab_reason = lab.lab_unavailable() or lab.localstack_unavailable()
     if lab_reason is None:
         yield from _lab_stack()
         return
