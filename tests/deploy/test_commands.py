@@ -166,3 +166,58 @@ def test_image_requirements_are_pinned_hashed_and_lean() -> None:
     simd = requirement_lines("requirements-simd.txt")
     assert list(simd) == ["pillow-simd"] and simd["pillow-simd"]
     assert all(requirement_lines("requirements-build.txt").values())
+
+
+def compose_flag_values(command: list[str], flag: str) -> dict[str, str]:
+    """``{NAME: VALUE}`` of every ``flag NAME=VALUE`` pair in a command line."""
+    pairs = [command[i + 1] for i, word in enumerate(command[:-1]) if word == flag]
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def template_function(name: str) -> dict[str, Any]:
+    template, _ = decode_str(TEMPLATE_PATH.read_text(encoding="utf-8"))
+    return dict(template["Resources"][name]["Properties"])
+
+
+@pytest.mark.parametrize(
+    "service, function", [("resize", "ResizeFunction"), ("api", "ApiFunction")]
+)
+def test_compose_functions_get_their_runtime_api_memory_and_timeout(
+    service: str, function: str
+) -> None:
+    """Each function container talks to its own Runtime API on the lambda service, with the
+    template's memory size and timeout, under Lambda's constraints (read-only root, /tmp in
+    memory) and an init that passes SIGTERM on."""
+    services = yaml.safe_load(COMPOSE_FILES[0].read_text(encoding="utf-8"))["services"]
+    lambda_command = as_argv(services["lambda"]["command"])
+    properties = template_function(function)
+    container = services[service]
+
+    runtime_api = compose_flag_values(lambda_command, "--runtime-api")[service]
+    assert (
+        container["environment"]["AWS_LAMBDA_RUNTIME_API"] == "lambda:" + runtime_api.split(":")[1]
+    )
+    assert service in as_argv(services["lambda"]["command"])  # --external NAME
+    assert float(compose_flag_values(lambda_command, "--timeout")[service]) == properties["Timeout"]
+    assert int(compose_flag_values(lambda_command, "--memory")[service]) == properties["MemorySize"]
+    assert container["mem_limit"] == f"{properties['MemorySize']}m"
+    assert container["environment"]["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == str(
+        properties["MemorySize"]
+    )
+    assert container["read_only"] is True
+    assert container["tmpfs"] == ["/tmp"]
+    assert container["init"] is True
+    assert container["depends_on"] == {"lambda": {"condition": "service_healthy"}}
+
+
+def test_compose_sqs_mapping_polls_the_queue_init_makes() -> None:
+    services = yaml.safe_load(COMPOSE_FILES[0].read_text(encoding="utf-8"))["services"]
+    queue_url = compose_flag_values(as_argv(services["lambda"]["command"]), "--sqs")["resize"]
+    assert queue_url.endswith("/" + services["init"]["environment"]["QUEUE_NAME"])
+    assert "--api" in as_argv(services["lambda"]["command"])
+    assert services["lambda"]["ports"] == ["127.0.0.1:8080:8080"]
+
+
+def test_localstack_image_and_tag_are_settable() -> None:
+    text = COMPOSE_FILES[0].read_text(encoding="utf-8")
+    assert "image: ${LOCALSTACK_IMAGE:-localstack/localstack}:${LOCALSTACK_TAG:-4.14.0}" in text
