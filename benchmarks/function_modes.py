@@ -10,7 +10,8 @@ item. Reported per mode and round:
 
 - throughput: images / wall-clock seconds from the first upload to the last final item;
 - CPU per image: user + system CPU of the whole process tree (runner, emulator, function
-  processes), from /proc, between the same two instants, divided by the images;
+  processes), from /proc, between the same two instants, divided by the images; and of the
+  runner process alone (emulator, API front, dispatcher; in-process mode also the handlers);
 - the engine alone (``imgproc.process``) on the same images, CPU per image, as the anchor.
 
 Not a test: prints a table and exits 0. Run on a quiet machine; rounds alternate modes.
@@ -56,8 +57,8 @@ def photo_jpeg(seed: int, size: tuple[int, int] = (2048, 1536)) -> bytes:
     return out.getvalue()
 
 
-def tree_cpu_s(root_pid: int) -> float:
-    """User + system CPU seconds of ``root_pid`` and its live descendants."""
+def tree_cpu_s(root_pid: int) -> tuple[float, float]:
+    """User + system CPU seconds of ``root_pid`` and its live descendants; of the root alone."""
     parents: dict[int, int] = {}
     cpu: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
@@ -75,11 +76,12 @@ def tree_cpu_s(root_pid: int) -> float:
         pid = stack.pop()
         total += cpu.get(pid, 0.0)
         stack.extend(child for child, parent in parents.items() if parent == pid)
-    return total
+    return total, cpu.get(root_pid, 0.0)
 
 
-def run_mode(mode: str, folder: Path, warmup: Path, workers: int) -> tuple[float, float]:
-    """(images/s, CPU ms per image) of one run of the pipeline in ``mode``."""
+def run_mode(mode: str, folder: Path, warmup: Path, workers: int) -> tuple[float, float, float]:
+    """(images/s, CPU ms per image of the tree, of the runner process alone) of one run of
+    the pipeline in ``mode``."""
     command = [sys.executable, "-m", "deploy.local", "--api-port", "0", "--emulator-port", "0"]
     command += ["--functions", mode, "--workers", str(workers), "-q"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -99,8 +101,9 @@ def run_mode(mode: str, folder: Path, warmup: Path, workers: int) -> tuple[float
             out_dir=None,
         )
         assert all(o.status == "processed" for o in outcomes), outcomes
+        time.sleep(2)  # every instance past its init (they start together, at once)
         sources = collect_images([folder])
-        cpu_before, started = tree_cpu_s(process.pid), time.monotonic()
+        (tree_before, root_before), started = tree_cpu_s(process.pid), time.monotonic()
         outcomes = run_batch(
             api_url,
             sources,
@@ -109,10 +112,16 @@ def run_mode(mode: str, folder: Path, warmup: Path, workers: int) -> tuple[float
             api_max_body_bytes=4_500_000,
             out_dir=None,
         )
-        elapsed_s, cpu_s = time.monotonic() - started, tree_cpu_s(process.pid) - cpu_before
+        elapsed_s = time.monotonic() - started
+        tree_after, root_after = tree_cpu_s(process.pid)
         processed = sum(o.status == "processed" for o in outcomes)
         assert processed == len(sources), [o.status for o in outcomes]
-        return processed / elapsed_s, cpu_s * 1000 / processed
+        per_image_ms = 1000 / processed
+        return (
+            processed / elapsed_s,
+            (tree_after - tree_before) * per_image_ms,
+            (root_after - root_before) * per_image_ms,
+        )
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
@@ -148,11 +157,14 @@ def main() -> int:
             f"--workers {args.workers}"
         )
         print(f"engine alone: {engine_cpu_ms(folder):.1f} ms CPU per image")
-        print(f"{'mode':<10} {'round':>5} {'images/s':>9} {'CPU ms/image':>13}")
+        print(f"{'mode':<10} {'round':>5} {'images/s':>9} {'CPU ms/image':>13} {'runner':>7}")
         for round_number in range(1, args.rounds + 1):
             for mode in ("inprocess", "process"):
-                rate, cpu_ms = run_mode(mode, folder, warmup, args.workers)
-                print(f"{mode:<10} {round_number:>5} {rate:>9.2f} {cpu_ms:>13.1f}", flush=True)
+                rate, cpu_ms, runner_ms = run_mode(mode, folder, warmup, args.workers)
+                print(
+                    f"{mode:<10} {round_number:>5} {rate:>9.2f} {cpu_ms:>13.1f} {runner_ms:>7.1f}",
+                    flush=True,
+                )
     return 0
 
 

@@ -7,7 +7,9 @@ becomes the HTTP response (shapes in deploy/local/apigw_events.py). Like API Gat
   ``isBase64Encoded: true``; other bodies arrive as text; no body is ``null``;
 - requests over 10 MB are refused with 413 before the handler runs (the REST API payload
   quota), and so are events over Lambda's 6 MB synchronous invocation payload;
-- a handler that raises or returns a malformed reply yields 502;
+- a handler that raises or returns a malformed reply yields 502, and so does an invocation
+  through the Lambda Runtime API that fails (handler error, init error, timeout: see
+  ``ApiFront(invoke=...)`` and deploy/local/lambda_service/);
 - routes map to resources as the template's REST API: ``/`` and ``/{proxy+}`` (with
   ``pathParameters``), so the handler routes on the path.
 

@@ -13,7 +13,8 @@ Two kinds of instances:
 - external instances (``external=True``): started by someone else (containers of the
   project's image with ``AWS_LAMBDA_RUNTIME_API`` set to :attr:`LambdaFunction.runtime_api`);
   the service only serves the Runtime API. A timeout then fails the invocation with Lambda's
-  timeout error but cannot stop the instance; its late reply is dropped.
+  timeout error but cannot stop the instance; its late reply is dropped. An external
+  instance that dies mid-invocation is not seen: its invocation ends as a timeout.
 
 Every settled invocation logs Lambda's ``REPORT`` line on the ``lambda.<name>`` logger
 (:func:`deploy.local.lambda_service.invocations.report_line`).

@@ -72,6 +72,15 @@ def peak_rss_mb(pid: int) -> int | None:
     return None
 
 
+def stderr_fd() -> int:
+    """Where an instance's output goes: this process's stderr (fd 2 when it is replaced by
+    an object without a descriptor, e.g. under pytest's ``capsys``)."""
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return 2
+
+
 def lambda_environment(
     base: Mapping[str, str],
     *,
@@ -201,7 +210,7 @@ class ProcessInstance:
                 cwd=self.cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
-                stdout=sys.stderr.fileno(),
+                stdout=stderr_fd(),
                 preexec_fn=limit_memory,  # setrlimit only: safe with threads
                 start_new_session=True,  # a terminal's Ctrl-C reaches us, not the instances
             )

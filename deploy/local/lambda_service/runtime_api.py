@@ -153,8 +153,8 @@ class RuntimeApiServer:
     def address(self) -> str:
         """``host:port`` for ``AWS_LAMBDA_RUNTIME_API`` (loopback when bound to all)."""
         host, port = self._server.server_address[:2]
-        host = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        return f"{host}:{port}"
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else str(host)
+        return f"{shown}:{port}"
 
     def start(self) -> str:
         self._thread = threading.Thread(
