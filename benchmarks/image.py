@@ -240,7 +240,7 @@ def size_mb(image: str) -> float:
 
 def spread(values: list[float], scale: float = 1.0, unit: str = "s", digits: int = 2) -> str:
     low, mid, high = min(values) * scale, statistics.median(values) * scale, max(values) * scale
-    return f"{mid:.{digits}f} {unit} (min {low:.{digits}f}, max {high:.{digits}f})"
+    return f"best {low:.{digits}f} {unit}, median {mid:.{digits}f} {unit}, max {high:.{digits}f} {unit}"
 
 
 def main(argv: list[str] | None = None) -> int:
