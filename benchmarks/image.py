@@ -238,9 +238,10 @@ def size_mb(image: str) -> float:
     return int(inspected["Size"]) / 1e6
 
 
-def spread(values: list[float], scale: float = 1.0, unit: str = "s", digits: int = 2) -> str:
-    low, mid, high = min(values) * scale, statistics.median(values) * scale, max(values) * scale
-    return f"best {low:.{digits}f} {unit}, median {mid:.{digits}f} {unit}, max {high:.{digits}f} {unit}"
+def spread(values: list[float]) -> str:
+    """Best, median and worst of ``values`` (seconds)."""
+    low, mid, high = min(values), statistics.median(values), max(values)
+    return f"best {low:.2f} s, median {mid:.2f} s, max {high:.2f} s"
 
 
 def main(argv: list[str] | None = None) -> int:
