@@ -32,7 +32,7 @@ import sys
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -77,7 +77,7 @@ def photo_jpeg(seed: int, size: tuple[int, int] = (4000, 3000)) -> bytes:
     return out.getvalue()
 
 
-def sqs_s3_event(key: str, head: dict[str, Any]) -> dict[str, Any]:
+def sqs_s3_event(key: str, head: Mapping[str, Any]) -> dict[str, Any]:
     """Lambda's SQS event holding S3's notification for ``key`` in the uploads bucket."""
     notification = {
         "Records": [
