@@ -56,7 +56,7 @@ def storage() -> Iterator[str]:
         yield emulator.endpoint_url
 
 
-def client(service: str, endpoint_url: str) -> Any:
+def client(service: Any, endpoint_url: str) -> Any:
     return boto3.client(
         service,
         endpoint_url=endpoint_url,

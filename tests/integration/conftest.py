@@ -57,7 +57,7 @@ class Stack:
 
     def session(self) -> Any:
         """A ``localstack_client`` session for LocalStack's S3, SQS and DynamoDB."""
-        import localstack_client.session
+        import localstack_client.session  # type: ignore[import-untyped]
 
         return localstack_client.session.Session(localstack_host=self.localstack_host)
 
