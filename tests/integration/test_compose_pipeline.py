@@ -41,6 +41,13 @@ def api(
     return response.status_code, response.json() if response.content else {}
 
 
+def pixel(image: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
+    """The RGB value at ``xy``."""
+    value = image.getpixel(xy)
+    assert isinstance(value, tuple), value
+    return value
+
+
 def jpeg(size: tuple[int, int]) -> bytes:
     """A JPEG whose left half is red and right half blue, ``size`` = (width, height)."""
     image = Image.new("RGB", size, (255, 0, 0))
@@ -85,7 +92,7 @@ def assert_red_left_blue_right(rendition: bytes, size: tuple[int, int]) -> None:
     with Image.open(io.BytesIO(rendition)) as image:
         assert (image.format, image.size) == ("JPEG", size)
         middle = size[1] // 2
-        left, right = image.getpixel((10, middle)), image.getpixel((size[0] - 10, middle))
+        left, right = pixel(image, (10, middle)), pixel(image, (size[0] - 10, middle))
     assert left[0] > 200 and left[2] < 60  # still red on the left
     assert right[2] > 200 and right[0] < 60  # and blue on the right
 
