@@ -115,6 +115,10 @@ def function_environment(env: Mapping[str, str], name: str) -> dict[str, str]:
         "MAX_DIMENSION",
         "RENDITIONS",
         "CORS_ALLOW_ORIGINS",
+        "AUTH_MODE",
+        "QUOTA_TABLE",
+        "DAILY_UPLOAD_COUNT",
+        "DAILY_UPLOAD_BYTES",
         "PUBLIC_S3_ENDPOINT_URL",
         "S3_ADDRESSING_STYLE",
     )
