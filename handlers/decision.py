@@ -15,7 +15,10 @@ step                       when                                            decis
                            the object carries ``generated-by:              skip recursion
                            image-pipeline`` metadata
                            otherwise                                       the revision
-:func:`decide` (+ item)    the item holds a final outcome for this         skip duplicate
+:func:`decide` (+ item)    an API image id whose pending item was not      skip not_issued
+                           issued for this key and upload token
+                           (:func:`is_issued_upload`)
+                           the item holds a final outcome for this         skip duplicate
                            revision
                            the item describes a revision with a later      skip superseded
                            event time
@@ -26,18 +29,23 @@ step                       when                                            decis
 The same duplicate/superseded rule (:func:`handlers.item.refusal`) guards the outcome
 write itself, so a race between two deliveries still yields one outcome per revision.
 
-Image id: an API upload's id, when the object claims one (``image-id`` object metadata,
-else ``{UPLOADS_PREFIX}{image_id}/`` in the key; claims count only in ``UPLOADS_BUCKET``
-when it is set) and the API issued it: its item exists, made by the API
-(``origin`` ``api``), for this very bucket and key (:func:`is_api_upload`). Otherwise
-:func:`handlers.keys.direct_image_id` of bucket and key: one item per direct key, as
-there is one rendition per key. So an object put at ``uploads/<any 32 hex>/x.jpg`` by
-someone other than the API is processed as the direct upload it is, and never creates an
-API item (with ``origin`` ``api``) for an id the API did not issue.
+Image id: ``image-id`` object metadata, else ``{UPLOADS_PREFIX}{image_id}/`` in the key
+(API uploads, trusted only in ``UPLOADS_BUCKET`` when it is set, so an object elsewhere
+cannot take over an item), else :func:`handlers.keys.direct_image_id` of bucket and key:
+one item per direct key, as there is one rendition per key. An API id counts only for the
+object the API issued it for (:func:`is_issued_upload`): anything else claiming one is
+skipped (``not_issued``) and never creates an item.
+
+Removals, give-ups and vanished sources (no object left to HEAD) find their item with
+:func:`item_id_of`: the API's item when the API issued it for this bucket and key
+(:func:`is_api_upload`), else the direct upload's; :func:`decide_removal` orders a removal
+against the upload the item describes. :func:`made_from` tells a rendition of a source by
+its own metadata.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -54,8 +62,15 @@ MARKER_KEY = "generated-by"
 MARKER_VALUE = "image-pipeline"
 
 SkipReason = Literal[
-    "recursion", "duplicate", "superseded", "source_missing", "folder_marker", "no_item"
+    "recursion",
+    "duplicate",
+    "superseded",
+    "source_missing",
+    "folder_marker",
+    "not_issued",
+    "retention",
 ]
+TOKEN_METADATA = "upload-token"  # handlers.uploads writes it; the pending item holds it
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,21 +109,14 @@ def screen(obj: ObjectCreated, settings: ResizeSettings) -> Skip | None:
 
 
 def identify(
-    obj: ObjectCreated,
-    head: ObjectHead,
-    settings: ResizeSettings,
-    api_item: Mapping[str, Any] | None = None,
+    obj: ObjectCreated, head: ObjectHead, settings: ResizeSettings
 ) -> Skip | SourceRevision:
-    """The revision the event is about, given the object's HEAD; or why to skip it.
-
-    ``api_item``: the item of the API image id the object claims
-    (:func:`claimed_api_id`), ``None`` when there is none.
-    """
+    """The revision the event is about, given the object's HEAD; or why to skip it."""
     if is_superseded(obj, head):
         return Skip("superseded")
     if head.metadata.get(MARKER_KEY) == MARKER_VALUE:
         return Skip("recursion")
-    image_id, origin = image_id_of(obj, head, settings, api_item)
+    image_id, origin = image_id_of(obj, head, settings)
     return SourceRevision(
         image_id=image_id,
         origin=origin,
@@ -119,6 +127,7 @@ def identify(
         version_id=head.version_id,
         event_time=obj.event_time,
         size_bytes=head.size_bytes,
+        upload_token=head.metadata.get(TOKEN_METADATA),
         sequencer=normalise_sequencer(obj.sequencer),
         reprocess=obj.reprocess,
     )
@@ -135,6 +144,8 @@ def decide(
     ``pipeline_version``: the running one (:mod:`handlers.versions`); a final outcome of the
     same revision made by another version is redone (a reprocess), never one of this one.
     """
+    if source.origin == "api" and not is_issued_upload(source, item):
+        return Skip("not_issued", source.image_id)
     late = refusal(
         item,
         source.revision,
@@ -148,6 +159,25 @@ def decide(
         msg = f"expected at most {settings.max_object_bytes} bytes, got {source.size_bytes}"
         return Reject(source, ImageRejected(TOO_LARGE, msg))
     return Process(source)
+
+
+def is_issued_upload(source: SourceRevision, item: Mapping[str, Any] | None) -> bool:
+    """True when ``source`` is the object the API issued ``item`` for (issue 12).
+
+    An API image id (from ``image-id`` metadata or an ``uploads/<id>/`` key) completes
+    only an item the API created, and only with the exact key it issued and the secret
+    ``upload_token`` the object carries as ``upload-token`` metadata (POST /images writes
+    it; POST /uploads binds it in the presigned POST's policy). Anything else that can write
+    to the uploads bucket cannot take over another image's item or orphan its rendition.
+    Items issued before tokens existed (no ``upload_token``) need the exact key only.
+    """
+    if not item or item.get("origin") != "api" or item.get("source_key") != source.key:
+        return False
+    expected = item.get("upload_token")
+    if expected is None:
+        return True
+    given = source.upload_token or ""
+    return isinstance(expected, str) and hmac.compare_digest(expected.encode(), given.encode())
 
 
 def decide_removal(
@@ -200,13 +230,28 @@ def is_superseded(obj: ObjectCreated, head: ObjectHead) -> bool:
 
 
 def image_id_of(
+    obj: ObjectCreated, head: ObjectHead, settings: ResizeSettings
+) -> tuple[str, Origin]:
+    """``(image_id, origin)``; origin is ``"api"`` for API uploads, ``"s3"`` otherwise."""
+    if _trusts_api_ids(obj.bucket, settings):
+        from_metadata = head.metadata.get("image-id")
+        if is_image_id(from_metadata):
+            return str(from_metadata), "api"
+        from_key = image_id_from_upload_key(obj.key, settings.uploads_prefix)
+        if from_key:
+            return from_key, "api"
+    return direct_image_id(obj.bucket, obj.key), "s3"
+
+
+def item_id_of(
     obj: ObjectCreated | ObjectRemoved,
     head: ObjectHead | None,
     settings: ResizeSettings,
     api_item: Mapping[str, Any] | None,
 ) -> tuple[str, Origin]:
-    """``(image_id, origin)``: the claimed API id when ``api_item`` is its upload
-    (:func:`is_api_upload`), with origin ``"api"``; else the direct id, origin ``"s3"``."""
+    """``(image_id, origin)`` of the item an event concerns when there is no object to ask
+    (a removal, a give-up, a vanished source): the claimed API id when ``api_item`` (its
+    item) is the API's upload of this object (:func:`is_api_upload`), else the direct id."""
     claimed = claimed_api_id(obj, head, settings)
     if claimed and is_api_upload(api_item, obj):
         return claimed, "api"
@@ -249,6 +294,16 @@ def made_from(metadata: Mapping[str, str], bucket: str, key: str) -> bool:
         and metadata.get("source-bucket") == bucket
         and metadata.get("source-key") == metadata_safe(key)[0]
     )
+
+
+def missing_source_id(obj: ObjectCreated, settings: ResizeSettings) -> str | None:
+    """The item to mark failed when the source is gone: an API upload's, from its key.
+
+    A direct upload records nothing (``None``): there is no item to tell.
+    """
+    if not _trusts_api_ids(obj.bucket, settings):
+        return None
+    return image_id_from_upload_key(obj.key, settings.uploads_prefix)
 
 
 def _trusts_api_ids(bucket: str, settings: ResizeSettings) -> bool:

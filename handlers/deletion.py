@@ -6,7 +6,7 @@ work; the resize role only gets delete rights under the processed prefix). For o
 :class:`handlers.events.ObjectRemoved` (:func:`remove_source`):
 
 1. the item: the API upload's when the API issued the key (as for creation,
-   :func:`handlers.decision.image_id_of`), else the direct upload's;
+   :func:`handlers.decision.item_id_of`), else the direct upload's;
 2. :func:`handlers.decision.decide_removal`: a removal older than the upload the item
    describes (S3 sequencer, else event time), or the permanent deletion of another version
    of a versioned key, is skipped (``superseded``); a removal already recorded is a
@@ -18,6 +18,11 @@ work; the resize role only gets delete rights under the processed prefix). For o
    with the removal's sequencer and event time, by the usual conditional write: an
    upload recorded meanwhile wins. An item never points at a missing rendition for longer
    than between steps 3 and 4; a failure in 3 or 4 raises, and the retry finishes both.
+
+Retention: with ``EXPIRY_KEEPS_RENDITIONS`` (the template sets it when its own
+``UploadsRetentionDays`` rule expires originals, to drop full-size photos with their camera
+metadata), a ``LifecycleExpiration:*`` event is skipped (``retention``): the renditions and
+the item stay. Without it, an expiration deletes as any removal does.
 
 Source without an item: its renditions are looked for and deleted all the same; no item
 is created. A later event of the deleted upload is a no-op: the object is gone (HEAD 404,
@@ -32,7 +37,7 @@ from collections.abc import Callable
 
 from handlers import item
 from handlers.config import ResizeSettings
-from handlers.decision import claimed_api_id, decide_removal, image_id_of, is_own_output
+from handlers.decision import claimed_api_id, decide_removal, is_own_output, item_id_of
 from handlers.events import ObjectRemoved
 from handlers.item import DELETED_REVISION, utc_now
 from handlers.observability import logger
@@ -62,9 +67,12 @@ def remove_source(
     started = time.perf_counter()
     if is_own_output(removed.bucket, removed.key, settings):
         return Outcome("skipped", reason="recursion")
+    if removed.lifecycle and settings.expiry_keeps_renditions:
+        logger.info("original expired by a retention rule; its renditions and item stay")
+        return Outcome("skipped", reason="retention")
     claimed = claimed_api_id(removed, None, settings)
     api_item = metadata.get(claimed) if claimed else None
-    image_id, _ = image_id_of(removed, None, settings, api_item)
+    image_id, _ = item_id_of(removed, None, settings, api_item)
     logger.append_keys(image_id=image_id)
     current = api_item if image_id == claimed else metadata.get(image_id)
     skip = decide_removal(removed, image_id, current)

@@ -30,8 +30,8 @@ from handlers.decision import (
     MARKER_KEY,
     MARKER_VALUE,
     claimed_api_id,
-    image_id_of,
     is_superseded,
+    item_id_of,
     screen,
 )
 from handlers.errors import TransientError
@@ -77,7 +77,7 @@ def give_up(
         return Outcome("skipped", reason="recursion")
     claimed = claimed_api_id(obj, head, settings)
     api_item = metadata.get(claimed) if claimed else None
-    image_id, origin = image_id_of(obj, head, settings, api_item)
+    image_id, origin = item_id_of(obj, head, settings, api_item)
     logger.append_keys(image_id=image_id)
     revision = _revision(obj, head)
     source = SourceRevision(

@@ -134,13 +134,11 @@ def resize_object(
         head = objects.head(obj.bucket, obj.key)
     except ObjectMissing:
         return _source_missing(obj, settings, metadata, now)
-    claimed = claimed_api_id(obj, head, settings)
-    api_item = metadata.get(claimed) if claimed else None
-    source = identify(obj, head, settings, api_item)
+    source = identify(obj, head, settings)
     if isinstance(source, Skip):
         return _skipped(source)
     logger.append_keys(image_id=source.image_id)
-    current = api_item if source.image_id == claimed else metadata.get(source.image_id)
+    current = metadata.get(source.image_id)
     version = pipeline_version(settings)
     decision = decide(source, current, settings, version)
     if isinstance(decision, Skip):

@@ -2,13 +2,15 @@
 
 Two wirings (see docker-compose.yml and the README):
 
-``worker`` (default; LocalStack's free edition)
+``storage`` (default; LocalStack's free edition)
     Buckets, table, queue + DLQ and the S3 -> SQS notification, made by
-    :func:`deploy.local.resources.ensure_resources`, the same code the embedded runner uses. The
-    project image then runs as two long-lived containers: ``deploy.local.dispatcher`` consumes
-    the queue exactly as Lambda's SQS event source would (ReportBatchItemFailures), and
-    ``deploy.local.http_front`` serves the API as API Gateway's proxy integration would. Lambda
-    itself is not used: container-image functions need a paid LocalStack edition.
+    :func:`deploy.local.resources.ensure_resources`, the same code the embedded runner uses.
+    The functions then run as containers of the project image, exactly as Lambda runs
+    them (its ENTRYPOINT, the handler as command), behind the local Lambda service
+    (``python -m deploy.local.lambda_service``: Runtime API per function, the SQS event
+    source mapping with ReportBatchItemFailures, the API Gateway front). LocalStack's own
+    Lambda is not used: container-image functions need a paid edition. ``worker`` is the
+    old name of this mode and still accepted.
 
 ``lambda`` (``--mode lambda``; LocalStack with an auth token that includes container images)
     The same storage, then both functions from the project image (PackageType Image,
@@ -92,7 +94,7 @@ def wait_for_endpoint(
 def storage(
     env: Mapping[str, str], *, endpoint_url: str | None, region: str
 ) -> resources.PipelineResources:
-    """Buckets, table, queue + DLQ and the S3 -> SQS notification (the worker wiring)."""
+    """Buckets, table, queue + DLQ and the S3 -> SQS notification (the storage wiring)."""
     return resources.ensure_resources(
         uploads_bucket=env["UPLOADS_BUCKET"],
         processed_bucket=env["PROCESSED_BUCKET"],
@@ -113,6 +115,10 @@ def function_environment(env: Mapping[str, str], name: str) -> dict[str, str]:
         "MAX_DIMENSION",
         "RENDITIONS",
         "CORS_ALLOW_ORIGINS",
+        "AUTH_MODE",
+        "QUOTA_TABLE",
+        "DAILY_UPLOAD_COUNT",
+        "DAILY_UPLOAD_BYTES",
         "PUBLIC_S3_ENDPOINT_URL",
         "S3_ADDRESSING_STYLE",
     )
@@ -249,6 +255,10 @@ def lambda_wiring(
         resources.ensure_bucket(s3, bucket, region)
     resources.ensure_upload_cors(s3, uploads)
     resources.ensure_table(client("dynamodb"), env["METADATA_TABLE"])
+    if env.get("QUOTA_TABLE"):  # per-owner daily upload counters (handlers/quota.py)
+        from handlers.quota import QUOTA_TABLE_DEFINITION
+
+        resources.ensure_table(client("dynamodb"), env["QUOTA_TABLE"], QUOTA_TABLE_DEFINITION)
     _dlq_url, dlq_arn = resources.ensure_queue(
         sqs, f"{queue}-dlq", {"MessageRetentionPeriod": str(resources.DLQ_RETENTION_S)}
     )
@@ -312,7 +322,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         prog="python -m deploy.local.compose_init",
         description="Create the pipeline's resources in LocalStack.",
     )
-    parser.add_argument("--mode", choices=["worker", "lambda"], default="worker")
+    parser.add_argument(
+        "--mode",
+        choices=["storage", "worker", "lambda"],
+        default="storage",
+        help="storage: what the compose file's functions need (default; worker: old name); "
+        "lambda: also the functions, trigger and REST API in LocalStack (paid edition)",
+    )
     parser.add_argument(
         "--image-uri",
         default="image-pipeline:local",
@@ -351,7 +367,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             )
         else:
             made = storage(env, endpoint_url=endpoint_url, region=region)
-            summary = {"mode": "worker", "queue_url": made.queue_url, "dlq_url": made.dlq_url}
+            summary = {"mode": "storage", "queue_url": made.queue_url, "dlq_url": made.dlq_url}
     except Exception as e:  # boto errors, timeouts: one line for the compose log
         print(f"init failed: {type(e).__name__}: {e}", file=sys.stderr)
         return 1

@@ -102,7 +102,8 @@ def test_post_images_has_one_limit_and_one_message(
 ) -> None:
     monkeypatch.setenv("API_MAX_BODY_BYTES", "4500000")
     bootstrap.reset()
-    expected = too_large_message(4_500_000, 52_428_800)
+    settings = bootstrap.get_deps("api").settings
+    expected = too_large_message(4_500_000, settings.upload_max_bytes)
     just_over = jpeg_bytes((64, 64)) + b"\0" * (4_500_001 - len(jpeg_bytes((64, 64))))
     way_over = just_over + b"\0" * 2_000_000  # past the multipart slack too
 
@@ -116,6 +117,6 @@ def test_post_images_has_one_limit_and_one_message(
     assert messages == {expected}
     assert expected == (
         "POST /images accepts images of at most 4500000 bytes; request a presigned upload "
-        "with POST /uploads for files up to 52428800 bytes"
+        f"with POST /uploads for files up to {settings.upload_max_bytes} bytes"
     )  # as the local front and the API Gateway response say
     assert aws.items() == []

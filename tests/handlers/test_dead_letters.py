@@ -316,18 +316,16 @@ def test_giving_up_removes_the_rendition_of_an_earlier_version_too() -> None:
 # ---------------------------------------------------------------- phantoms
 
 
-def test_an_upload_key_with_an_id_the_api_never_issued_is_a_direct_upload(
+def test_an_upload_key_with_an_id_the_api_never_issued_creates_no_item(
     aws: Aws, context: LambdaContext
 ) -> None:
     key = f"uploads/{API_ID}/forged.jpg"
     event = aws.put(key, jpeg_bytes(), Metadata={"image-id": API_ID})
 
-    resize.handler(event, context)
+    outcome = resize.handler(event, context)["outcomes"][0]
 
-    assert aws.item(API_ID) is None
-    item = aws.item(direct_image_id(aws.uploads_bucket, key))
-    assert item is not None
-    assert (item["status"], item["origin"], item["source_key"]) == ("processed", "s3", key)
+    assert (outcome["status"], outcome["reason"]) == ("skipped", "not_issued")
+    assert aws.items() == [] and aws.keys() == []  # no phantom item, no rendition
 
 
 def test_a_missing_source_with_an_unissued_id_creates_no_item(

@@ -14,8 +14,8 @@ from handlers.decision import (
     claimed_api_id,
     decide,
     identify,
-    image_id_of,
     is_api_upload,
+    item_id_of,
     made_from,
     screen,
 )
@@ -149,17 +149,17 @@ def test_claimed_api_ids(
     assert claimed_api_id(obj, head(metadata=metadata), SETTINGS) == expected
 
 
-def test_an_api_id_counts_only_for_the_item_the_api_issued_for_this_key() -> None:
+def test_without_an_object_an_api_id_counts_only_for_the_item_the_api_issued() -> None:
     key = f"uploads/{API_ID}/cat.jpg"
     obj = created(key=key)
     direct = (direct_image_id("up", key), "s3")
 
-    assert image_id_of(obj, head(), SETTINGS, api_item()) == (API_ID, "api")
-    assert image_id_of(obj, head(), SETTINGS, None) == direct  # never issued: a phantom
-    assert image_id_of(obj, head(), SETTINGS, api_item(key="uploads/x/other.jpg")) == direct
-    assert image_id_of(obj, head(), SETTINGS, api_item(bucket="elsewhere")) == direct
+    assert item_id_of(obj, head(), SETTINGS, api_item()) == (API_ID, "api")
+    assert item_id_of(obj, head(), SETTINGS, None) == direct  # never issued: a phantom
+    assert item_id_of(obj, head(), SETTINGS, api_item(key="uploads/x/other.jpg")) == direct
+    assert item_id_of(obj, head(), SETTINGS, api_item(bucket="elsewhere")) == direct
     direct_item = {**api_item(), "origin": "s3"}
-    assert image_id_of(obj, head(), SETTINGS, direct_item) == direct
+    assert item_id_of(obj, head(), SETTINGS, direct_item) == direct
     assert is_api_upload(api_item(), obj) and not is_api_upload(None, obj)
 
 
@@ -168,7 +168,7 @@ def test_without_an_uploads_bucket_api_ids_count_everywhere() -> None:
     key = f"uploads/{API_ID}/cat.jpg"
     obj = created(bucket="other", key=key)
 
-    assert image_id_of(obj, head(), anywhere, api_item("other", key)) == (API_ID, "api")
+    assert item_id_of(obj, head(), anywhere, api_item("other", key)) == (API_ID, "api")
     assert claimed_api_id(obj, None, anywhere) == API_ID
     assert claimed_api_id(obj, None, SETTINGS) is None  # only the uploads bucket is trusted
     assert claimed_api_id(created(key="direct.jpg"), None, SETTINGS) is None

@@ -357,3 +357,23 @@ def test_deleting_the_original_removes_a_whole_rendition_set(
     assert aws.keys() == []
     item = aws.item(direct_image_id(aws.uploads_bucket, "sets/cat.jpg"))
     assert item is not None and item["status"] == "deleted" and "renditions" not in item
+
+
+def test_a_retention_rule_expiring_originals_leaves_renditions_and_item(
+    aws: Aws, context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EXPIRY_KEEPS_RENDITIONS", "true")
+    bootstrap.reset()
+    resize.handler(aws.put("kept/photo.jpg", jpeg_bytes()), context)
+    aws.s3.delete_object(Bucket=aws.uploads_bucket, Key="kept/photo.jpg")
+    expired = removal(aws.uploads_bucket, "kept/photo.jpg", name="s3_lifecycle_expiration_delete")
+    deleted = removal(aws.uploads_bucket, "kept/photo.jpg")
+
+    kept = resize.handler(expired, context)["outcomes"][0]
+
+    assert (kept["status"], kept["reason"]) == ("skipped", "retention")
+    assert aws.keys() == ["kept/photo.jpg"]
+    item = aws.item(direct_image_id(aws.uploads_bucket, "kept/photo.jpg"))
+    assert item is not None and item["status"] == "processed"
+    assert resize.handler(deleted, context)["outcomes"][0]["status"] == "deleted"  # a delete
+    assert aws.keys() == []

@@ -293,8 +293,9 @@ def test_rejected_item_has_reason_and_no_download_url(aws: Aws, context: LambdaC
     broken = b"\xff\xd8\xff\xe0" + b"\x00" * 64  # sniffs as JPEG, does not decode
     _, _, created = call(api_event("apigw_post_images_binary", body=broken), context)
     image_id = created["image_id"]
-    key = aws.item(image_id)["source_key"]
-    resize.handler(aws.put(key, broken, Metadata={"image-id": image_id}), context)
+    stored = aws.item(image_id)
+    metadata = {"image-id": image_id, "upload-token": stored["upload_token"]}
+    resize.handler(aws.put(stored["source_key"], broken, Metadata=metadata), context)
 
     status, _, body = call(api_event("apigw_get_image", path=f"/images/{image_id}"), context)
 

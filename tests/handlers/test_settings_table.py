@@ -29,7 +29,8 @@ def test_each_role_requires_its_buckets() -> None:
 def test_the_table_shows_every_variable_with_its_default_and_unit() -> None:
     rows = {line.split()[0]: line for line in variables_table().splitlines()[2:]}
 
-    assert len(rows) == 24
+    assert len(rows) == 29
+    assert rows["EXPIRY_KEEPS_RENDITIONS"].split()[1:3] == ["False", "resize"]
     assert rows["MAX_RECEIVE_COUNT"].split()[1:4] == ["3", "receives", "resize"]
     assert rows["DELETED_ITEM_TTL_DAYS"].split()[1:4] == ["30", "days", "both"]
     assert rows["MAX_DIMENSION"].split()[1:4] == ["500", "pixels", "both"]
