@@ -213,7 +213,8 @@ def test_quota_exceeded_is_429_with_retry_after_and_stores_nothing(
 
     before = stored()
     refused = upload(api, carol, data)
-    grant = requests.post(f"{api}/uploads", json={}, headers={"Authorization": carol}, timeout=5)
+    spec = {"filename": "more.jpg", "content_type": "image/jpeg"}  # valid: 429, not 400
+    grant = requests.post(f"{api}/uploads", json=spec, headers={"Authorization": carol}, timeout=5)
 
     for response in (refused, grant):
         assert response.status_code == 429

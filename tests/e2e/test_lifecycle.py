@@ -24,8 +24,9 @@ def test_delete_through_the_api_removes_original_and_rendition(
     image_id = reply.json()["image_id"]
     item = wait_final(api, image_id)
     assert item["status"] == "processed"
-    original, rendition = item["source_key"], item["processed_key"]
-    s3.head_object(Bucket=pipeline["processed_bucket"], Key=rendition)
+    original = f"uploads/{image_id}/"  # the API hides keys: the upload's folder
+    listed = s3.list_objects_v2(Bucket=pipeline["processed_bucket"], Prefix=original)
+    assert listed["KeyCount"] >= 1
 
     deleting = requests.delete(f"{api}/images/{image_id}", timeout=10)
 
@@ -39,7 +40,7 @@ def test_delete_through_the_api_removes_original_and_rendition(
 
     shown = wait_until(deleted, 30)
     assert shown["deleted_at"].endswith("Z") and "download_url" not in shown
-    gone = s3.list_objects_v2(Bucket=pipeline["processed_bucket"], Prefix=rendition)
+    gone = s3.list_objects_v2(Bucket=pipeline["processed_bucket"], Prefix=original)
     assert "Contents" not in gone
     again = requests.delete(f"{api}/images/{image_id}", timeout=10)
     assert (again.status_code, again.json()["status"]) == (202, "deleted")
