@@ -15,7 +15,8 @@ Routes (DESIGN.md, Contract 3):
   ``pending`` item carries ``expires_at`` (epoch seconds: URL expiry + 1 day), the table's
   TTL attribute, removed when any outcome is recorded: an upload that never arrives
   expires instead of staying pending forever.
-- ``GET /images/{image_id}``: the item, plus ``download_url`` once processed (404 unknown,
+- ``GET /images/{image_id}``: the item, plus ``download_url`` once processed and a ``url``
+  in each entry of its ``renditions`` (404 unknown,
   and 404 for a pending upload past its ``expires_at`` that TTL has not deleted yet).
 - ``GET /images?limit=&cursor=``: newest first (``by_uploaded_at`` index), ``limit``
   default 20; a non-integer ``limit`` is a 400, an integer outside 1-100 is clamped to

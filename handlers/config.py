@@ -23,11 +23,14 @@ boto3 honours itself.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Self, TypeVar, overload
 
-from imgproc import DEFAULT_MAX_PIXELS
+from imgproc import DEFAULT_MAX_PIXELS, PRESETS, RenditionSet, SpecError
+from imgproc.encode import missing_encoders
+from imgproc.renditions import PRIMARY_NAME, Rendition, parse_renditions, preset
 
 T = TypeVar("T")
 N = TypeVar("N", int, float)
@@ -114,6 +117,19 @@ def addressing_style(raw: str) -> str:
     return raw
 
 
+def rendition_spec(raw: str) -> str:
+    """A preset name (``default``, ``web``) or a rendition spec (:mod:`imgproc.renditions`).
+
+    Only the syntax is checked here; :func:`resolve_renditions` checks the set against
+    ``MAX_DIMENSION`` and the encoders once every variable is read.
+    """
+    try:
+        parse_renditions(raw)
+    except SpecError as e:
+        raise ValueError(str(e)) from None
+    return raw
+
+
 def comma_list(raw: str) -> tuple[str, ...] | None:
     """``"a, b,"`` -> ``("a", "b")``; ``None`` when no item is left."""
     items = tuple(part.strip() for part in raw.split(",") if part.strip())
@@ -165,6 +181,8 @@ def optional(name: str, *, doc: str) -> str | None:
     return setting(name, text, None, doc=doc)
 
 
+DEFAULT_RENDITIONS = "default"
+"""Today's single rendition: ``MAX_DIMENSION`` px, JPEG or PNG (``auto``), at today's key."""
 UPLOADS_BUCKET_DOC = "bucket the API stores uploads in; resize trusts API image ids only there"
 PROCESSED_BUCKET_DOC = "bucket the renditions are written to"
 
@@ -175,7 +193,11 @@ class Settings:
 
     metadata_table: str = required("METADATA_TABLE", doc="DynamoDB table of the image items")
     max_dim_px: int = setting(
-        "MAX_DIMENSION", positive_int, 500, unit="pixels", doc="longest side of a rendition"
+        "MAX_DIMENSION",
+        positive_int,
+        500,
+        unit="pixels",
+        doc="longest side of the default rendition",
     )
     max_pixels: int = setting(
         "MAX_PIXELS",
@@ -320,10 +342,85 @@ class Settings:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResizeSettings(Settings):
-    """Settings of the resize function: the processed bucket is required."""
+    """Settings of the resize function: the processed bucket is required.
+
+    Raises:
+        ConfigError: at construction, when ``RENDITIONS`` does not fit ``MAX_DIMENSION``
+            or needs an encoder this Pillow lacks (:func:`resolve_renditions`).
+    """
 
     processed_bucket: str = required("PROCESSED_BUCKET", doc=PROCESSED_BUCKET_DOC)
     uploads_bucket: str | None = optional("UPLOADS_BUCKET", doc=UPLOADS_BUCKET_DOC)
+    renditions: str = setting(
+        "RENDITIONS",
+        rendition_spec,
+        DEFAULT_RENDITIONS,
+        doc="rendition set: a preset (default, web) or a spec such as 'thumb:200:webp, "
+        "1600:avif'; the default rendition is MAX_DIMENSION px",
+    )
+
+    def __post_init__(self) -> None:
+        self.rendition_set()
+
+    def rendition_set(self) -> RenditionSet:
+        """The renditions to make of each upload (:func:`resolve_renditions`; cached)."""
+        return resolve_renditions(self.renditions, self.max_dim_px)
+
+
+@functools.lru_cache(maxsize=8)
+def resolve_renditions(spec: str, max_dim_px: int) -> RenditionSet:
+    """The rendition set of ``RENDITIONS`` = ``spec`` with ``MAX_DIMENSION`` = ``max_dim_px``.
+
+    - A preset name: that preset (:data:`imgproc.PRESETS`), its ``default`` rendition at
+      ``max_dim_px`` (``default``: that rendition alone, today's single output).
+    - A spec (:mod:`imgproc.renditions`): its renditions, after ``default:<max_dim_px>:auto``
+      when it names no ``default``. A spec that names ``default`` gives it first and at
+      ``max_dim_px`` (its format and options are free), so ``MAX_DIMENSION`` alone sizes
+      the rendition at the default key that the item's ``processed_*`` fields describe.
+
+    Raises:
+        ConfigError: a malformed spec, a ``default`` that is not first or not
+            ``max_dim_px`` in size, a size out of range, or a format this Pillow cannot
+            encode (:func:`imgproc.encode.missing_encoders`; AVIF in a Pillow built without
+            libavif, such as the Pillow-SIMD image).
+    """
+    where = f"RENDITIONS={spec!r} (MAX_DIMENSION={max_dim_px})"
+    try:
+        renditions = rendition_set_of(spec, max_dim_px)
+    except SpecError as e:
+        raise ConfigError(f"{where} is invalid: {e}") from None
+    missing = missing_encoders({r.format for r in renditions})
+    if missing:
+        msg = (
+            f"{where} needs {', '.join(missing)}, which this Pillow cannot encode "
+            "(PIL.features); use a set without it or a Pillow built with it"
+        )
+        raise ConfigError(msg)
+    return renditions
+
+
+def rendition_set_of(spec: str, max_dim_px: int) -> RenditionSet:
+    """:func:`resolve_renditions` without the encoder check: the set a spec names.
+
+    Raises:
+        SpecError: as :func:`resolve_renditions` (its ``ConfigError`` causes but encoders).
+    """
+    spec = spec.strip()
+    if spec in PRESETS:
+        return preset(spec, max_dim_px=max_dim_px)
+    given = parse_renditions(spec, max_dim_px=max_dim_px).renditions
+    if PRIMARY_NAME not in {r.name for r in given}:
+        return RenditionSet((Rendition(PRIMARY_NAME, max_dim_px), *given))
+    first = given[0]
+    if first.name != PRIMARY_NAME:
+        raise SpecError(f"the {PRIMARY_NAME} rendition must come first, got {first.name} first")
+    if first.max_dim_px != max_dim_px:
+        msg = (
+            f"the {PRIMARY_NAME} rendition is MAX_DIMENSION px: expected {max_dim_px}, got "
+            f"{first.max_dim_px} (set MAX_DIMENSION instead, or leave {PRIMARY_NAME} out)"
+        )
+        raise SpecError(msg)
+    return RenditionSet(given)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal, TypedDict, TypeGuard
 
 from handlers.events import format_utc
-from imgproc import ImageRejected, Result
+from imgproc import ImageRejected, RenditionResult, Result, SetResult
 
 Status = Literal["pending", "processed", "rejected", "failed"]
 Origin = Literal["api", "s3"]
@@ -36,8 +36,43 @@ REVISION = "source_revision"
 EVENT_TIME = "source_event_time"
 
 
+class RenditionEntry(TypedDict):
+    """One stored rendition of a set, in the item's ``renditions`` list.
+
+    ``format`` is Pillow's name (``JPEG``, ``PNG``, ``WEBP``, ``AVIF``); ``width`` and
+    ``height`` in pixels, upright; ``bytes`` the object's length.
+    """
+
+    name: str
+    key: str
+    format: str
+    content_type: str
+    width: int
+    height: int
+    bytes: int
+
+
+class CollapsedEntry(TypedDict):
+    """A rendition of the set not stored because ``same_as`` (a key in ``renditions``) holds
+    the same pixels and encoding (``format`` is that rendition's): sizes above the original
+    collapse into one."""
+
+    name: str
+    format: str
+    same_as: str
+
+
 class RenditionFields(TypedDict, total=False):
-    """What a ``processed`` outcome records about the rendition and the original (pixels, bytes)."""
+    """What a ``processed`` outcome records about the renditions and the original.
+
+    The ``processed_*`` fields and ``content_type`` describe the default rendition (the
+    set's first, at the default key); ``renditions`` lists every stored one, the default
+    first; ``collapsed`` the renditions of the set not made (see :class:`CollapsedEntry`).
+    ``dominant_color`` (``#rrggbb``) and ``blurhash`` are placeholders computed from the
+    smallest rendition; ``upright_width``/``upright_height`` the original's size once
+    upright; ``sha256`` the original's bytes; ``animated``: the original has more than one
+    frame and every rendition is a still of the first.
+    """
 
     processed_bucket: str
     processed_key: str
@@ -52,6 +87,14 @@ class RenditionFields(TypedDict, total=False):
     has_alpha: bool
     orientation: int | None
     icc_converted: bool
+    renditions: list[RenditionEntry]
+    collapsed: list[CollapsedEntry]
+    dominant_color: str
+    blurhash: str
+    upright_width: int
+    upright_height: int
+    sha256: str
+    animated: bool
 
 
 class ErrorFields(TypedDict, total=False):
@@ -205,6 +248,64 @@ def processed_fields(result: Result, *, bucket: str, key: str, now: str) -> Imag
         "orientation": result.orientation,
         "icc_converted": result.icc_converted,
     }
+
+
+def processed_set_fields(result: SetResult, *, bucket: str, keys: list[str], now: str) -> ImageItem:
+    """The ``processed`` outcome of a rendition set stored at ``keys`` (one per rendition of
+    ``result.renditions``, in order; the first is the default key): :func:`processed_fields`
+    of the default rendition, then the set's own fields (:class:`RenditionFields`).
+
+    Raises:
+        ValueError: ``keys`` does not match ``result.renditions`` one to one.
+    """
+    if len(keys) != len(result.renditions):
+        msg = f"expected {len(result.renditions)} keys, one per rendition, got {len(keys)}"
+        raise ValueError(msg)
+    stored = {r.file_name: (r, key) for r, key in zip(result.renditions, keys, strict=True)}
+    fields = processed_fields(result.primary_result(), bucket=bucket, key=keys[0], now=now)
+    fields["renditions"] = [
+        rendition_entry(r, key) for r, key in zip(result.renditions, keys, strict=True)
+    ]
+    fields["collapsed"] = [
+        {"name": c.name, "format": stored[c.same_as][0].format, "same_as": stored[c.same_as][1]}
+        for c in result.collapsed
+    ]
+    fields.update(
+        {
+            "dominant_color": result.dominant_color,
+            "blurhash": result.blurhash,
+            "upright_width": result.upright_width,
+            "upright_height": result.upright_height,
+            "sha256": result.sha256,
+            "animated": result.animated,
+        }
+    )
+    return fields
+
+
+def rendition_entry(rendition: RenditionResult, key: str) -> RenditionEntry:
+    """The ``renditions`` list entry of ``rendition`` stored at ``key``."""
+    return {
+        "name": rendition.name,
+        "key": key,
+        "format": rendition.format,
+        "content_type": rendition.content_type,
+        "width": rendition.width,
+        "height": rendition.height,
+        "bytes": rendition.size_bytes,
+    }
+
+
+def rendition_keys(item: Mapping[str, Any]) -> list[str]:
+    """The keys of the renditions a ``processed`` item points at (``renditions``, else the
+    ``processed_key`` of an item written before rendition sets); ``[]`` for any other."""
+    if item.get("status") != "processed":
+        return []
+    listed = item.get("renditions")
+    if isinstance(listed, list):
+        return [str(e["key"]) for e in listed if isinstance(e, Mapping) and "key" in e]
+    key = item.get("processed_key")
+    return [key] if isinstance(key, str) else []
 
 
 def rejected_fields(rejection: ImageRejected, *, now: str) -> ImageItem:

@@ -4,7 +4,9 @@
   prefix of bucket and key for direct S3 uploads (one item per key: a new version of the
   key updates the same item, as its rendition replaces the same rendition key).
 - rendition keys: derived from the source key under the processed prefix, at most
-  1,024 bytes of UTF-8 (S3's limit), never leaving the prefix.
+  1,024 bytes of UTF-8 (S3's limit), never leaving the prefix: the default rendition at
+  :func:`rendition_key` (``photos/cat.jpg``), every other rendition of a set in the
+  source's folder, :func:`rendition_folder` (``photos/cat.jpg/w640.avif``).
 - upload keys: ``{uploads_prefix}{image_id}/{sanitised filename}``.
 """
 
@@ -21,6 +23,9 @@ from imgproc.sniff import IMAGE_SUFFIXES
 MAX_KEY_BYTES = 1024  # S3 object key limit, bytes of UTF-8
 MAX_FILENAME_BYTES = 200
 MAX_METADATA_VALUE_CHARS = 1024  # S3 allows 2 KB of user metadata in total
+MAX_RENDITION_FILE_BYTES = 32 + 1 + 4
+"""Longest ``<name>.<ext>`` of a rendition: a name is at most 32 characters of a-z 0-9 _ -
+(:mod:`imgproc.renditions`), an extension at most 4 (``avif``, ``webp``)."""
 IMAGE_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\\]")
 _FILENAME_BAD_RE = re.compile(r"[^\w.\-]+")
@@ -91,7 +96,7 @@ def sanitise_filename(filename: str | None, *, extension: str | None = None) -> 
 
 
 def rendition_key(source_key: str, processed_prefix: str, extension: str) -> str:
-    """Key of the rendition of ``source_key`` in the processed bucket.
+    """Key of the default rendition of ``source_key`` in the processed bucket.
 
     ``photos/cat.jpg`` (or ``cat.JPEG``) with prefix ``processed/`` and extension ``jpg``
     keeps its name: ``processed/photos/cat.jpg``. Any other name gets the output
@@ -110,11 +115,7 @@ def rendition_key(source_key: str, processed_prefix: str, extension: str) -> str
     Caveat: a source literally named ``a.png.jpg`` and an opaque ``a.png`` share a
     rendition key; the metadata item of each still names its own source.
     """
-    cleaned = _CONTROL_RE.sub("_", source_key)
-    segments = [s for s in cleaned.split("/") if not _is_unsafe_segment(s)]
-    changed = "/".join(segments) != source_key
-    if not segments:
-        segments = ["image"]
+    segments, changed = _clean_segments(source_key)
     stem, dot, ext = segments[-1].rpartition(".")
     keeps_name = bool(dot and stem) and ext.lower() in _SAME_FORMAT_EXTENSIONS.get(
         extension, frozenset({extension})
@@ -122,19 +123,76 @@ def rendition_key(source_key: str, processed_prefix: str, extension: str) -> str
     if keeps_name:
         segments[-1] = stem
         extension = ext
-    body = "/".join(segments)
-    suffix = f".{extension}"
-    digest = hashlib.sha256(source_key.encode("utf-8")).hexdigest()[:16]
-    key = f"{processed_prefix}{body}{suffix}"
-    if not changed and len(key.encode("utf-8")) <= MAX_KEY_BYTES:
+    return _fitted(source_key, processed_prefix, "/".join(segments), f".{extension}", changed)
+
+
+def rendition_folder(source_key: str, processed_prefix: str) -> str:
+    """``{processed_prefix}{source_key}/``: where every rendition of ``source_key`` but the
+    default one is stored, as ``<folder><name>.<ext>`` (:func:`set_rendition_key`).
+
+    One prefix delete of the folder (plus :func:`rendition_key`) removes every rendition of
+    the source; a CDN function can map ``<folder><name>`` and an ``Accept`` header to a
+    file. The source key is cleaned and cut as in :func:`rendition_key` (a 16-hex hash of
+    the exact source key before the ``/`` when that changed it), leaving room for the
+    longest file name (:data:`MAX_RENDITION_FILE_BYTES`) within S3's 1,024 bytes.
+
+    Caveat: a source key that itself lies in another source's folder (``a.jpg/w320.jpg``
+    beside ``a.jpg``) has its default rendition at a key that ``a.jpg``'s ``w320``
+    rendition also uses; the metadata item of each still names its own source.
+    """
+    segments, changed = _clean_segments(source_key)
+    folder = _fitted(
+        source_key,
+        processed_prefix,
+        "/".join(segments),
+        "/",
+        changed,
+        reserve=MAX_RENDITION_FILE_BYTES,
+    )
+    return folder
+
+
+def set_rendition_key(source_key: str, processed_prefix: str, file_name: str) -> str:
+    """Key of a rendition other than the default: ``{rendition_folder}{file_name}``.
+
+    ``file_name`` is :attr:`imgproc.RenditionResult.file_name` (``w640.avif``).
+
+    Raises:
+        ValueError: ``file_name`` is longer than :data:`MAX_RENDITION_FILE_BYTES` or holds
+            a ``/`` (a rendition name never does).
+    """
+    if "/" in file_name or len(file_name.encode("utf-8")) > MAX_RENDITION_FILE_BYTES:
+        msg = f"expected a rendition file name of at most {MAX_RENDITION_FILE_BYTES} bytes"
+        raise ValueError(f"{msg}, got {file_name!r}")
+    return rendition_folder(source_key, processed_prefix) + file_name
+
+
+def _clean_segments(source_key: str) -> tuple[list[str], bool]:
+    """The source key's safe segments (never empty) and whether cleaning changed the key."""
+    cleaned = _CONTROL_RE.sub("_", source_key)
+    segments = [s for s in cleaned.split("/") if not _is_unsafe_segment(s)]
+    changed = "/".join(segments) != source_key
+    return segments or ["image"], changed
+
+
+def _fitted(
+    source_key: str, prefix: str, body: str, suffix: str, changed: bool, *, reserve: int = 0
+) -> str:
+    """``{prefix}{body}{suffix}`` within S3's key limit (less ``reserve`` bytes); when
+    ``changed`` or too long, ``body`` is cut and a hash of ``source_key`` added before
+    ``suffix``."""
+    limit = MAX_KEY_BYTES - reserve
+    key = f"{prefix}{body}{suffix}"
+    if not changed and len(key.encode("utf-8")) <= limit:
         return key
+    digest = hashlib.sha256(source_key.encode("utf-8")).hexdigest()[:16]
     tail = f"-{digest}{suffix}"
-    room = MAX_KEY_BYTES - len(processed_prefix.encode("utf-8")) - len(tail.encode("utf-8"))
+    room = limit - len(prefix.encode("utf-8")) - len(tail.encode("utf-8"))
     if room < 1:
-        msg = f"processed prefix of {len(processed_prefix)} characters leaves no room for a key"
+        msg = f"processed prefix of {len(prefix)} characters leaves no room for a key"
         raise ValueError(msg)
     body = truncate_utf8(body, room).rstrip("/") or "image"
-    return f"{processed_prefix}{body}{tail}"
+    return f"{prefix}{body}{tail}"
 
 
 def truncate_utf8(text: str, max_bytes: int) -> str:

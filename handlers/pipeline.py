@@ -1,7 +1,24 @@
 """Resize one created object: the shell around :mod:`handlers.decision`.
 
 It gathers the facts (HEAD, the current item), lets :mod:`handlers.decision` decide, and
-acts: GET, engine, PUT rendition, record the outcome (fields from :mod:`handlers.item`).
+acts: GET, engine (:func:`imgproc.process_set` with ``RENDITIONS``), PUT every rendition,
+record the outcome (fields from :mod:`handlers.item`).
+
+- Keys (:mod:`handlers.keys`): the default rendition (the set's first) at today's key,
+  :func:`~handlers.keys.rendition_key`; every other one in the source's folder,
+  :func:`~handlers.keys.set_rendition_key` (``photos/cat.jpg/w640.avif``). Every object
+  carries its Content-Type, ``RENDITION_CACHE_CONTROL`` and the source metadata.
+- No partial output: the renditions are written (up to :data:`PUT_CONCURRENCY` at a time)
+  before the item is. When one write fails, the error propagates as any other (a
+  ``TransientError`` leaves the item as it is for the retry; anything else marks it
+  ``failed``, which removes its rendition fields), after what this attempt wrote is
+  deleted, except the keys the item, read afresh, still points at (an earlier revision's
+  renditions this attempt overwrote, or a concurrent delivery's): the item never points at
+  a missing rendition, and a retry rewrites those keys. Nothing is deleted when the item
+  cannot be read.
+- Renditions an earlier revision of the item listed in the source's folder and this one
+  did not write (a smaller new version collapses ``w1280``) are deleted once the new
+  outcome is recorded, so a name never serves an older picture.
 
 - Rejections (``ImageRejected`` from the engine, or an oversize HEAD) give a ``rejected``
   item (with what the engine knew), no output, no retry.
@@ -19,6 +36,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -37,10 +55,14 @@ from handlers.decision import (
 from handlers.errors import ObjectMissing, PreconditionFailed, TransientError
 from handlers.events import ObjectCreated
 from handlers.item import ImageItem, SourceRevision, utc_now
-from handlers.keys import metadata_safe, rendition_key
+from handlers.keys import metadata_safe, rendition_folder, rendition_key, set_rendition_key
 from handlers.observability import logger
 from handlers.ports import MetadataStore, ObjectStore
-from imgproc import ImageRejected, Result, process
+from imgproc import ImageRejected, RenditionResult, SetResult, process_set
+
+PUT_CONCURRENCY = 4
+"""Rendition PUTs in flight at once: a set's objects are written in about the time of the
+slowest, not the sum (botocore's connection pool holds 10)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +73,8 @@ class Outcome:
         status: ``processed``, ``rejected``, ``failed`` or ``skipped``.
         image_id: the item's id, when one was determined.
         reason: rejection reason code or skip reason.
-        processed_key: the rendition's key when processed.
-        bytes_in, bytes_out: source bytes read, rendition bytes written.
+        processed_key: the default rendition's key when processed.
+        bytes_in, bytes_out: source bytes read, bytes of every rendition written.
         duration_ms: time from HEAD to recorded item.
     """
 
@@ -73,7 +95,7 @@ def resize_object(
     metadata: MetadataStore,
     now: Callable[[], str] = utc_now,
 ) -> Outcome:
-    """Make and record the rendition of one created object.
+    """Make, store and record the renditions of one created object.
 
     Returns:
         The :class:`Outcome`; rejections and skips are outcomes, not exceptions.
@@ -94,7 +116,8 @@ def resize_object(
     if isinstance(source, Skip):
         return _skipped(source)
     logger.append_keys(image_id=source.image_id)
-    decision = decide(source, metadata.get(source.image_id), settings)
+    current = metadata.get(source.image_id)
+    decision = decide(source, current, settings)
     if isinstance(decision, Skip):
         return _skipped(decision)
     outcomes = _OutcomeWriter(source, metadata, now, started)
@@ -108,8 +131,7 @@ def resize_object(
             if_match=None if source.version_id else source.etag,
             max_bytes=settings.max_object_bytes,
         )
-        result = process(data, max_dim=settings.max_dim_px, max_pixels=settings.max_pixels)
-        out_key = _write_rendition(source, result, settings, objects)
+        result = process_set(data, settings.rendition_set(), max_pixels=settings.max_pixels)
     except PreconditionFailed:
         return _skipped(Skip("superseded", source.image_id))
     except ObjectMissing:
@@ -121,7 +143,23 @@ def resize_object(
     except Exception as error:
         outcomes.failed(error)
         raise
-    return outcomes.processed(result, settings.processed_bucket, out_key, bytes_in=len(data))
+    keys = _store(source, result, settings, objects, metadata, outcomes)
+    outcome = outcomes.processed(result, settings.processed_bucket, keys, bytes_in=len(data))
+    if outcome.status == "processed":
+        _delete_stale(current, source.key, keys, settings, objects)
+    return outcome
+
+
+def plan_keys(
+    source_key: str, result: SetResult, processed_prefix: str
+) -> list[tuple[str, RenditionResult]]:
+    """``(key, rendition)`` for every rendition of ``result``, in order: the default (first)
+    at :func:`~handlers.keys.rendition_key`, the others at
+    :func:`~handlers.keys.set_rendition_key`."""
+    primary, *others = result.renditions
+    planned = [(rendition_key(source_key, processed_prefix, primary.extension), primary)]
+    planned += [(set_rendition_key(source_key, processed_prefix, r.file_name), r) for r in others]
+    return planned
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,22 +171,24 @@ class _OutcomeWriter:
     now: Callable[[], str]
     started: float
 
-    def processed(self, result: Result, bucket: str, key: str, *, bytes_in: int) -> Outcome:
-        fields = item.processed_fields(result, bucket=bucket, key=key, now=self.now())
+    def processed(
+        self, result: SetResult, bucket: str, keys: list[str], *, bytes_in: int
+    ) -> Outcome:
+        fields = item.processed_set_fields(result, bucket=bucket, keys=keys, now=self.now())
         refused = self._write(fields, remove=item.ERROR_FIELDS)
         if refused == "superseded":
             logger.warning(
-                "a newer version was recorded while this one was processed; its rendition "
-                "at processed_key may now hold this older version",
-                extra={"processed_key": key},
+                "a newer version was recorded while this one was processed; its renditions "
+                "at these keys may now hold this older version",
+                extra={"processed_key": keys[0], "rendition_count": len(keys)},
             )
         return Outcome(
             "skipped" if refused else "processed",
             image_id=self.source.image_id,
             reason=refused,
-            processed_key=key,
+            processed_key=keys[0],
             bytes_in=bytes_in,
-            bytes_out=0 if refused else result.size_bytes,
+            bytes_out=0 if refused else sum(r.size_bytes for r in result.renditions),
             duration_ms=_ms(self.started),
         )
 
@@ -187,15 +227,94 @@ class _OutcomeWriter:
         return item.refusal(current, source.revision, source.event_time) or "duplicate"
 
 
-def _write_rendition(
-    source: SourceRevision, result: Result, settings: ResizeSettings, objects: ObjectStore
-) -> str:
-    """PUT the rendition (marked as ours, pointing back to its source); returns its key.
+def _store(
+    source: SourceRevision,
+    result: SetResult,
+    settings: ResizeSettings,
+    objects: ObjectStore,
+    metadata: MetadataStore,
+    outcomes: _OutcomeWriter,
+) -> list[str]:
+    """Write every rendition of ``result``; returns their keys, the default first.
+
+    On a failed write, no partial output (module docstring): a permanent error marks the
+    item ``failed``, then what was written and is not referenced is deleted, then the error
+    propagates.
+    """
+    planned = plan_keys(source.key, result, settings.processed_prefix)
+    written: list[str] = []
+    try:
+        _write_renditions(source, planned, settings, objects, written)
+    except Exception as error:
+        if not isinstance(error, TransientError):
+            outcomes.failed(error)
+        _delete_unreferenced(written, source.image_id, metadata, objects, settings)
+        raise
+    return [key for key, _ in planned]
+
+
+def _delete_stale(
+    previous: ImageItem | None,
+    source_key: str,
+    keys: list[str],
+    settings: ResizeSettings,
+    objects: ObjectStore,
+) -> None:
+    """Delete the renditions ``previous`` (the item before this outcome) listed in the
+    source's folder that this revision did not write (best effort)."""
+    if not previous or previous.get("processed_bucket") != settings.processed_bucket:
+        return
+    folder = rendition_folder(source_key, settings.processed_prefix)
+    stale = {k for k in item.rendition_keys(previous) if k.startswith(folder)} - set(keys)
+    _delete_quietly(objects, settings.processed_bucket, sorted(stale))
+
+
+def _write_renditions(
+    source: SourceRevision,
+    planned: list[tuple[str, RenditionResult]],
+    settings: ResizeSettings,
+    objects: ObjectStore,
+    written: list[str],
+) -> None:
+    """PUT every planned rendition (marked as ours, pointing back to its source), up to
+    :data:`PUT_CONCURRENCY` at once; each key is appended to ``written`` once stored.
+
+    Every PUT is waited for, then the first error is raised.
 
     Raises:
         TransientError: throttling, timeout, 5xx; anything else S3 raises propagates.
     """
-    out_key = rendition_key(source.key, settings.processed_prefix, result.extension)
+    object_metadata = _object_metadata(source)
+
+    def put(key: str, rendition: RenditionResult) -> str:
+        objects.put(
+            settings.processed_bucket,
+            key,
+            rendition.data,
+            content_type=rendition.content_type,
+            cache_control=settings.rendition_cache_control,
+            metadata=object_metadata,
+        )
+        return key
+
+    if len(planned) == 1:
+        written.append(put(*planned[0]))
+        return
+    errors: list[Exception] = []
+    workers = min(PUT_CONCURRENCY, len(planned))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="put") as pool:
+        futures = [pool.submit(put, key, rendition) for key, rendition in planned]
+        for future in futures:
+            try:
+                written.append(future.result())
+            except Exception as error:
+                errors.append(error)
+    if errors:
+        raise errors[0]
+
+
+def _object_metadata(source: SourceRevision) -> dict[str, str]:
+    """The user metadata of every rendition: ours, and which source it comes from."""
     source_key_meta, truncated = metadata_safe(source.key)
     object_metadata = {
         MARKER_KEY: MARKER_VALUE,
@@ -207,15 +326,39 @@ def _write_rendition(
         object_metadata["source-key-truncated"] = "true"
     if source.version_id:
         object_metadata["source-version-id"] = source.version_id
-    objects.put(
-        settings.processed_bucket,
-        out_key,
-        result.data,
-        content_type=result.content_type,
-        cache_control=settings.rendition_cache_control,
-        metadata=object_metadata,
-    )
-    return out_key
+    return object_metadata
+
+
+def _delete_unreferenced(
+    written: list[str],
+    image_id: str,
+    metadata: MetadataStore,
+    objects: ObjectStore,
+    settings: ResizeSettings,
+) -> None:
+    """Delete the ``written`` keys the item does not point at (read afresh), best effort.
+
+    The item may point at some of them: an earlier revision's renditions this attempt
+    overwrote, or a concurrent delivery's; those stay (a retry rewrites them). When the
+    item cannot be read, nothing is deleted.
+    """
+    if not written:
+        return
+    try:
+        referenced = set(item.rendition_keys(metadata.get(image_id) or {}))
+    except Exception:
+        logger.exception("could not read the item; renditions of a failed attempt are kept")
+        return
+    _delete_quietly(objects, settings.processed_bucket, [k for k in written if k not in referenced])
+
+
+def _delete_quietly(objects: ObjectStore, bucket: str, keys: list[str]) -> None:
+    """Delete ``keys`` (best effort: a failure is logged, never raised)."""
+    for key in keys:
+        try:
+            objects.delete(bucket, key)
+        except Exception:
+            logger.exception("could not delete a rendition", extra={"processed_key": key})
 
 
 def _source_missing(

@@ -66,6 +66,10 @@ class ObjectStore(Protocol):
         """Raises TransientError."""
         ...
 
+    def delete(self, bucket: str, key: str) -> None:
+        """Remove the object (no error when it is absent). Raises TransientError."""
+        ...
+
     def presign_get(self, bucket: str, key: str, *, expires_s: int) -> str:
         """A time-limited GET URL."""
         ...

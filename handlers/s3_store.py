@@ -124,6 +124,16 @@ class S3ObjectStore:
         with _translated("s3.put_object", bucket, key):
             self.client.put_object(**kwargs)
 
+    def delete(self, bucket: str, key: str) -> None:
+        """Delete the object (its current version in a versioned bucket); an absent key is
+        no error (S3 answers 204 either way).
+
+        Raises:
+            TransientError: throttling, timeout, 5xx.
+        """
+        with _translated("s3.delete_object", bucket, key):
+            self.client.delete_object(Bucket=bucket, Key=key)
+
     def presign_get(self, bucket: str, key: str, *, expires_s: int) -> str:
         """A SigV4 GET URL valid for ``expires_s`` seconds."""
         return self.presign_client.generate_presigned_url(

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from imgproc.cli_plan import Task, UsageError, output_path
+from imgproc.cli_plan import Task, UsageError, file_identity, output_path
 from imgproc.renditions import AUTO, AVIF, JPEG, PNG, WEBP, RenditionSet
 from imgproc.result import RenditionResult, SetResult
 
@@ -75,12 +75,12 @@ def check_rendition_outputs(tasks: Sequence[Task], renditions: RenditionSet) -> 
     """
     if len(renditions) == 1:
         return  # one file per input: cli_plan's names are unique and checked already
-    inputs = {_identity(t.input_path): t.input_path for t in tasks}
+    inputs = {file_identity(t.input_path): t.input_path for t in tasks}
     inputs.pop(None, None)
     owners: dict[str, Task] = {}
     for task in tasks:
         for path in possible_paths(task, renditions):
-            original = inputs.get(_identity(path))
+            original = inputs.get(file_identity(path))
             if original is not None:
                 msg = (
                     f"a rendition of {task.input_path} would be {path}, which is the input "
@@ -118,11 +118,3 @@ def set_record(result: SetResult, outputs: Sequence[Path]) -> dict[str, object]:
         {**c.facts(), "same_as_output": str(by_file[c.same_as])} for c in result.collapsed
     ]
     return record
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino

@@ -130,7 +130,7 @@ def _is_regular_file(path: Path) -> bool:
         return False
 
 
-def _identity(path: Path) -> tuple[int, int] | None:
+def file_identity(path: Path) -> tuple[int, int] | None:
     """``(st_dev, st_ino)`` of what ``path`` points to, or ``None`` when it does not exist."""
     try:
         st = path.stat()
@@ -250,10 +250,10 @@ def check_out_dir(
             what would be overwritten and suggests another ``--out``.
     """
     advice = f"choose another --out (for example {out_dir / 'resized'})"
-    out_id = _identity(out_dir)
+    out_id = file_identity(out_dir)
     held: Path | None = None
     for arg in inputs:
-        arg_id = _identity(arg)
+        arg_id = file_identity(arg)
         if out_id is None or arg_id is None:
             continue
         if arg.is_dir() and arg_id == out_id:
@@ -262,11 +262,11 @@ def check_out_dir(
                 f"mix with the originals; {advice}"
             )
             raise UsageError(msg)
-        if held is None and not arg.is_dir() and _identity(arg.parent) == out_id:
+        if held is None and not arg.is_dir() and file_identity(arg.parent) == out_id:
             held = arg
     held_note = f" (and --out {out_dir} holds the input {held})" if held is not None else ""
 
-    input_ids = {_identity(task.input_path): task.input_path for task in tasks}
+    input_ids = {file_identity(task.input_path): task.input_path for task in tasks}
     input_ids.pop(None, None)
     targets = [
         (f"the rendition of {task.input_path}", output_path(task.output_base, ext))
@@ -275,7 +275,7 @@ def check_out_dir(
     ]
     targets.extend((path.name, path) for path in also_written)
     for what, target in targets:
-        original = input_ids.get(_identity(target))
+        original = input_ids.get(file_identity(target))
         if original is not None:
             msg = (
                 f"--out {out_dir}: {what} would be written to {target}, which is the input "

@@ -13,8 +13,8 @@ Options every command takes (before or after the command name): ``--dry-run``,
 ``--region`` (default: the AWS CLI's), ``--profile``, ``--stack-name`` (default
 image-pipeline). deploy and plan: ``--image-tag`` (default: the git commit SHA; tags are
 immutable), ``--arch x86_64|arm64``, ``--max-dimension``, ``--cors-allow-origins``,
-``--parameter KEY=VALUE``; deploy and update-functions also ``--pillow-simd``; destroy
-``--yes`` and ``--delete-repository``.
+``--renditions``, ``--parameter KEY=VALUE``; deploy and update-functions also
+``--pillow-simd``; destroy ``--yes`` and ``--delete-repository``.
 
 Stack parameters are checked against deploy/aws/template.yaml (names, MinValue, MaxValue,
 AllowedValues, AllowedPattern, MinLength, MaxLength) before any Docker or AWS call.
@@ -202,6 +202,7 @@ ARG_DEFAULTS: dict[str, Any] = {
     "pillow_simd": False,
     "max_dimension": None,
     "cors_allow_origins": None,
+    "renditions": None,
     "parameter": [],
     "yes": False,
     "delete_repository": False,
@@ -287,6 +288,14 @@ def _add_stack_parameters(parser: argparse.ArgumentParser) -> None:
         "(default: the stack's current value, * for a new stack)",
     )
     parser.add_argument(
+        "--renditions",
+        default=None,
+        metavar="SPEC|PRESET",
+        help="rendition set of the resize function: a preset (default, web) or a spec "
+        "such as 'thumb:200:webp, 1600:avif' (default: the stack's current value, "
+        "default for a new stack)",
+    )
+    parser.add_argument(
         "--parameter",
         action="append",
         default=[],
@@ -363,6 +372,7 @@ def options_from(args: argparse.Namespace) -> Options:
         pillow_simd=args.pillow_simd,
         max_dimension=args.max_dimension,
         cors_allow_origins=args.cors_allow_origins,
+        renditions=args.renditions,
         extra_parameters=extra,
     )
 

@@ -26,6 +26,7 @@ class Options:
     pillow_simd: bool = False
     max_dimension: int | None = None  # None: the stack's current value (template default)
     cors_allow_origins: str | None = None  # None: likewise
+    renditions: str | None = None  # None: likewise (RENDITIONS; template default "default")
     extra_parameters: Mapping[str, str] = field(default_factory=dict)
     template_path: Path = TEMPLATE_PATH
     project_root: Path = PROJECT_ROOT
@@ -51,7 +52,11 @@ class Options:
         Settings left unset are left out: an update keeps the stack's current value
         (see :func:`deploy.aws.stack.create_change_set`), a new stack gets the template default.
         """
-        optional = {"MaxDimension": self.max_dimension, "CorsAllowOrigins": self.cors_allow_origins}
+        optional = {
+            "MaxDimension": self.max_dimension,
+            "CorsAllowOrigins": self.cors_allow_origins,
+            "Renditions": self.renditions,
+        }
         return {
             "ImageUri": image_uri,
             "NamePrefix": self.prefix,

@@ -15,6 +15,8 @@ import yaml
 
 from deploy.aws.errors import UsageError
 from deploy.aws.options import Options
+from handlers.config import rendition_set_of
+from imgproc import SpecError, parse_renditions
 
 # Parameters the tool fills itself, and the option that sets each (never --parameter).
 TOOL_PARAMETERS = {
@@ -23,7 +25,9 @@ TOOL_PARAMETERS = {
     "Architecture": "--arch",
     "MaxDimension": "--max-dimension",
     "CorsAllowOrigins": "--cors-allow-origins",
+    "Renditions": "--renditions",
 }
+PILLOW_SIMD_LACKS = ("avif",)  # the Dockerfile builds Pillow-SIMD without libavif
 STACK_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")  # CloudFormation's rule
 
 
@@ -140,6 +144,7 @@ def check_parameters(opts: Options) -> None:
         "Architecture": f"--arch {opts.architecture}",
         "MaxDimension": f"--max-dimension {opts.max_dimension}",
         "CorsAllowOrigins": f"--cors-allow-origins {opts.cors_allow_origins}",
+        "Renditions": f"--renditions {opts.renditions!r}",
     }
     for name, value in opts.parameters("").items():
         if name == "ImageUri" or name not in specs:
@@ -147,5 +152,31 @@ def check_parameters(opts: Options) -> None:
         for problem in parameter_problems(name, value, specs[name]):
             option = shown.get(name, f"--parameter {name}={value}")
             errors.append(f"{option}: {where} parameter {name} {problem}")
+    errors += rendition_problems(opts)
     if errors:
         raise UsageError("\n".join(errors))
+
+
+def rendition_problems(opts: Options) -> list[str]:
+    """What the resize function would refuse at cold start in ``--renditions``.
+
+    The spec is parsed (:mod:`imgproc.renditions`); with ``--max-dimension`` also given it
+    is checked as the function checks it (:func:`handlers.config.rendition_set_of`);
+    with ``--pillow-simd``, formats that image cannot encode are named. Encoders of the
+    image are not probed here: the function's cold start does that
+    (:func:`handlers.config.resolve_renditions`).
+    """
+    if opts.renditions is None:
+        return []
+    option = f"--renditions {opts.renditions!r}"
+    try:
+        if opts.max_dimension is None:
+            renditions = parse_renditions(opts.renditions)
+        else:
+            renditions = rendition_set_of(opts.renditions, opts.max_dimension)
+    except SpecError as e:
+        return [f"{option}: {e}"]
+    lacking = sorted({r.format for r in renditions} & set(PILLOW_SIMD_LACKS))
+    if opts.pillow_simd and lacking:
+        return [f"{option}: the --pillow-simd image cannot encode {', '.join(lacking)}"]
+    return []

@@ -7,7 +7,8 @@ A plain HTTP client of the API (Contract 3), so it works against any deployment 
 - then ``GET /images/{image_id}`` is polled until the status is final or a timeout passes.
 
 Which files, and where their renditions go under ``--out``: :func:`plan_batch`, by the same
-rules as ``imgproc resize`` (:mod:`imgproc.cli_plan`).
+rules as ``imgproc resize`` (:mod:`imgproc.cli_plan`): the default rendition at
+``OUT/a.jpg``, the other renditions of a set (``RENDITIONS``) at ``OUT/a/w640.avif``...
 
 Outcomes use the pipeline's vocabulary (``status`` and ``reason``, plus a free-text
 ``message``):
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -60,6 +62,7 @@ FINAL_STATUSES = frozenset({"processed", "rejected", "failed"})
 POLL_INTERVAL_S = 0.2
 HTTP_TIMEOUT_S = 60
 RESULTS_FILE = "results.jsonl"  # under --out: every item, one JSON object per line
+RENDITION_FILE_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}\.[a-z]{3,4}")  # w640.avif (renditions.py)
 REFUSAL_STATUSES = frozenset({400, 413, 415})  # the API refusing the file: its code is the reason
 # Codes the API answered before it used the engine's reason codes; no deployment outside this
 # repository ever did, so this is dead, but tests/e2e/test_batch_outcomes.py pins it.
@@ -82,6 +85,7 @@ class ImageOutcome:
     processed_dims: tuple[int, int] | None = None
     elapsed_s: float = 0.0
     output: Path | None = None
+    outputs: list[Path] = field(default_factory=list)  # every rendition saved, default first
     item: dict[str, Any] = field(default_factory=dict)
 
 
@@ -270,7 +274,8 @@ def process_one(
             item = wait_for(session, api_url, outcome.image_id, timeout_s=timeout_s, stop=stop)
             outcome.elapsed_s = time.monotonic() - started
             if out_dir is not None and item.get("status") == "processed":
-                outcome.output = save_rendition(session, item, out_dir / source.output_base)
+                outcome.outputs = save_renditions(session, item, out_dir / source.output_base)
+                outcome.output = outcome.outputs[0]
         except (requests.RequestException, OSError, KeyError, ValueError) as e:
             outcome.status, outcome.reason, outcome.message = classify_failure(e)
             outcome.elapsed_s = time.monotonic() - started
@@ -287,6 +292,33 @@ def process_one(
     outcome.processed_size_bytes = item.get("processed_size_bytes")
     outcome.processed_dims = _dims(item, "processed")
     return outcome
+
+
+def save_renditions(
+    session: requests.Session, item: dict[str, Any], output_base: Path
+) -> list[Path]:
+    """Download every rendition of a processed item: the default one as
+    :func:`save_rendition` does, each other one listed in ``renditions`` (with its ``url``)
+    to ``output_base/<name>.<ext>`` (the engine CLI's layout); returns the paths written,
+    the default first. An entry whose key does not end in a rendition file name is skipped.
+    """
+    paths = [save_rendition(session, item, output_base)]
+    for entry in item.get("renditions") or []:
+        key, url = str(entry.get("key", "")), entry.get("url")
+        file_name = key.rsplit("/", 1)[-1]
+        if (
+            key == item.get("processed_key")
+            or not url
+            or not RENDITION_FILE_RE.fullmatch(file_name)
+        ):
+            continue
+        response = session.get(url, timeout=HTTP_TIMEOUT_S)
+        response.raise_for_status()
+        path = output_base / file_name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(response.content)
+        paths.append(path)
+    return paths
 
 
 def save_rendition(session: requests.Session, item: dict[str, Any], output_base: Path) -> Path:
@@ -347,6 +379,7 @@ def run_batch(
                     "reason": o.reason,
                     "message": o.message,
                     "output": str(o.output) if o.output else None,
+                    "outputs": [str(p) for p in o.outputs],
                     "elapsed_s": round(o.elapsed_s, 3),
                     "item": o.item or None,
                 }

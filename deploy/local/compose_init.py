@@ -111,6 +111,7 @@ def function_environment(env: Mapping[str, str], name: str) -> dict[str, str]:
         "UPLOADS_BUCKET",
         "PROCESSED_BUCKET",
         "MAX_DIMENSION",
+        "RENDITIONS",
         "CORS_ALLOW_ORIGINS",
         "PUBLIC_S3_ENDPOINT_URL",
         "S3_ADDRESSING_STYLE",

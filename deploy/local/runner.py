@@ -1,7 +1,7 @@
 """The embedded local pipeline: the whole system in one process, no Docker, no AWS account.
 
 ``python -m deploy.local [IMAGE_OR_FOLDER...] [--api-port 8080] [--emulator-port 4566]
-[--max-dim 500]`` (DESIGN.md Contract 4):
+[--max-dim 500] [--renditions SPEC|PRESET]`` (DESIGN.md Contract 4):
 
 1. starts the AWS emulator (moto's server: S3, DynamoDB, SQS) on 127.0.0.1;
 2. creates the buckets, the metadata table, the queue (+ dead-letter queue) and the uploads
@@ -179,6 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="longest side of renditions, pixels (default: %(default)s)",
     )
     parser.add_argument(
+        "--renditions",
+        default=None,
+        metavar="SPEC|PRESET",
+        help="rendition set: a preset (default, web) or a spec such as "
+        "'thumb:200:webp, 1600:avif' (default: $RENDITIONS, else default: one rendition)",
+    )
+    parser.add_argument(
         "--uploads-bucket", default=DEFAULTS.uploads_bucket, help="default: %(default)s"
     )
     parser.add_argument(
@@ -296,7 +303,9 @@ def function_environment(
     environ: Mapping[str, str], *, region: str, args: argparse.Namespace
 ) -> dict[str, str]:
     """The functions' environment as the template would set it: ``environ`` with the region,
-    bucket and table names and ``--max-dim`` from the command line."""
+    bucket and table names, ``--max-dim`` and ``--renditions`` (when given) from the command
+    line."""
+    renditions = getattr(args, "renditions", None)
     return {
         **environ,
         "AWS_REGION": region,
@@ -304,6 +313,7 @@ def function_environment(
         "PROCESSED_BUCKET": args.processed_bucket,
         "METADATA_TABLE": args.table,
         "MAX_DIMENSION": str(args.max_dim),
+        **({"RENDITIONS": renditions} if renditions else {}),
     }
 
 

@@ -216,6 +216,17 @@ def no_aws_no_docker(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         ),
         (["--parameter", "ImageUri=x"], "--parameter ImageUri: set by the deploy tool"),
         (["--parameter", "MaxDimension=800"], "--parameter MaxDimension: set by --max-dimension"),
+        (["--parameter", "Renditions=web"], "--parameter Renditions: set by --renditions"),
+        (
+            ["--renditions", "thumb:200:gif"],
+            "--renditions 'thumb:200:gif': rendition thumb: expected a format in auto, jpeg",
+        ),
+        (
+            ["--renditions", "default:400, t:100", "--max-dimension", "500"],
+            "--renditions 'default:400, t:100': the default rendition is MAX_DIMENSION px: "
+            "expected 500, got 400",
+        ),
+        (["--renditions", "web;rm"], "parameter Renditions must match ^[A-Za-z0-9_:=, -]+$"),
     ],
 )
 @pytest.mark.parametrize(
@@ -276,12 +287,27 @@ def test_valid_template_parameters_reach_the_plan(
             "UploadsRetentionDays=30",
             "--parameter",
             "ResizeReservedConcurrency=5",
+            "--renditions",
+            "default:16, thumb:200:webp",
         ]
     )
     out = capsys.readouterr().out
     assert status == 0
     assert "MaxDimension=16" in out
+    assert "Renditions=default:16, thumb:200:webp" in out
     assert "UploadsRetentionDays=30, ResizeReservedConcurrency=5" in out
+
+
+def test_a_set_the_pillow_simd_image_cannot_encode_is_refused(
+    no_aws_no_docker: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = aws.main(["deploy", "--dry-run", "--pillow-simd", "--renditions", "web"])
+
+    assert status == 2
+    assert (
+        "--renditions 'web': the --pillow-simd image cannot encode avif" in capsys.readouterr().err
+    )
+    assert aws.main(["deploy", "--dry-run", "--pillow-simd", "--renditions", "300:webp"]) == 0
 
 
 def test_run_checks_parameters_before_calling_anything(docker: FakeDocker) -> None:

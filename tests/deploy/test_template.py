@@ -265,6 +265,22 @@ def test_parameters_and_outputs(template: dict[str, Any]) -> None:
     } <= set(template["Outputs"])
 
 
+def test_the_rendition_set_is_a_parameter_of_the_resize_function(
+    template: dict[str, Any],
+) -> None:
+    from deploy.aws.parameters import parameter_problems
+    from handlers.config import DEFAULT_RENDITIONS, rendition_set_of
+    from imgproc import PRESETS
+
+    spec = template["Parameters"]["Renditions"]
+    resize = template["Resources"]["ResizeFunction"]["Properties"]["Environment"]["Variables"]
+    assert resize["RENDITIONS"] == {"Ref": "Renditions"}
+    assert spec["Default"] == DEFAULT_RENDITIONS
+    for value in [*PRESETS, "default:500:jpeg, thumb:200:webp:q=70, hero:1600:avif:speed=8"]:
+        assert parameter_problems("Renditions", value, spec) == []
+        rendition_set_of(value, 500)  # and the function reads it
+
+
 def test_template_fits_an_inline_template_body() -> None:
     from deploy.aws.stack import TEMPLATE_BODY_MAX_BYTES
 

@@ -239,6 +239,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "UPLOADS_PREFIX",
         "PROCESSED_PREFIX",
         "RENDITION_CACHE_CONTROL",
+        "RENDITIONS",
         "PUBLIC_S3_ENDPOINT_URL",
         "S3_ADDRESSING_STYLE",
         "AWS_CONNECT_TIMEOUT_S",

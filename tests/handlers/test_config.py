@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from handlers.config import ConfigError, Settings, normalise_prefix
@@ -82,3 +84,43 @@ def test_values_are_parsed() -> None:
 )
 def test_normalise_prefix(raw: str, expected: str) -> None:
     assert normalise_prefix(raw) == expected
+
+
+BASE = {"METADATA_TABLE": "t", "PROCESSED_BUCKET": "p"}
+
+
+def _set(env: dict[str, str]) -> str:
+    from handlers.config import ResizeSettings
+
+    return ResizeSettings.from_env({**BASE, **env}).rendition_set().spec()
+
+
+def test_renditions_default_is_the_single_rendition_sized_by_max_dimension() -> None:
+    assert _set({}) == "default:500:auto"
+    assert _set({"MAX_DIMENSION": "800"}) == "default:800:auto"
+    assert _set({"RENDITIONS": "web", "MAX_DIMENSION": "400"}).startswith(
+        "default:400:auto, w320:320:avif, w320:320:webp, w320:320:auto, w640:640:avif"
+    )
+
+
+def test_a_spec_without_default_gets_it_first() -> None:
+    assert _set({"RENDITIONS": "thumb:200:webp:q=70, 1600:avif"}) == (
+        "default:500:auto, thumb:200:webp:quality=70, w1600:1600:avif"
+    )
+    assert _set({"RENDITIONS": "default:500:webp, t:100"}) == "default:500:webp, t:100:auto"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"RENDITIONS": "w1:1:gif"}, "RENDITIONS='w1:1:gif' is invalid: rendition w1: expected"),
+        ({"RENDITIONS": "t:100, default:500"}, "the default rendition must come first"),
+        ({"RENDITIONS": "default:400"}, "the default rendition is MAX_DIMENSION px: expected 500"),
+        ({"MAX_DIMENSION": "20000"}, "expected a size of 1..16383 px, got 20000"),
+    ],
+)
+def test_bad_rendition_sets_fail_at_cold_start(env: dict[str, str], message: str) -> None:
+    from handlers.config import ResizeSettings
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        ResizeSettings.from_env({**BASE, **env})

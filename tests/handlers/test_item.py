@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+
+import pytest
+
 from handlers import item
 from handlers.item import SourceRevision
-from imgproc import ImageRejected, Result
+from imgproc import ImageRejected, Result, parse_renditions, process_set
 from imgproc.errors import FACT_KEYS, TOO_MANY_PIXELS
+from tests.handlers.conftest import jpeg_bytes
 
 NOW = "2024-05-03T10:00:00.000Z"
 EVENT = "2024-05-01T00:00:00.000Z"
@@ -62,8 +67,71 @@ def test_processed_fields_carry_every_fact_of_the_result() -> None:
         "orientation": 6,
         "icc_converted": True,
     }
+
+
+def test_processed_set_fields_list_every_rendition_with_its_key() -> None:
+    data = jpeg_bytes((900, 600))
+    result = process_set(data, parse_renditions("default:500, w640:640:webp"))
+    keys = ["dir/cat.jpg", "dir/cat.jpg/w640.webp"]
+
+    fields = item.processed_set_fields(result, bucket="out", keys=keys, now=NOW)
+
+    single = item.processed_fields(result.primary_result(), bucket="out", key=keys[0], now=NOW)
+    assert {k: fields[k] for k in single} == single  # type: ignore[literal-required]
+    assert fields["renditions"] == [
+        {
+            "name": "default",
+            "key": "dir/cat.jpg",
+            "format": "JPEG",
+            "content_type": "image/jpeg",
+            "width": 500,
+            "height": 333,
+            "bytes": result.renditions[0].size_bytes,
+        },
+        {
+            "name": "w640",
+            "key": "dir/cat.jpg/w640.webp",
+            "format": "WEBP",
+            "content_type": "image/webp",
+            "width": 640,
+            "height": 427,
+            "bytes": result.renditions[1].size_bytes,
+        },
+    ]
+    assert fields["collapsed"] == []
+    assert (fields["upright_width"], fields["upright_height"]) == (900, 600)
+    assert fields["sha256"] == hashlib.sha256(data).hexdigest()
+    assert fields["animated"] is False
+    assert fields["dominant_color"] == result.dominant_color
+    assert fields["dominant_color"].startswith("#") and len(fields["dominant_color"]) == 7
+    assert fields["blurhash"] == result.blurhash
     # a rejection or failure removes exactly what a processed outcome wrote (but the time)
     assert set(item.RENDITION_FIELDS) == set(fields) - {"status", "processed_at"}
+
+
+def test_collapsed_renditions_name_the_key_holding_their_bytes() -> None:
+    result = process_set(jpeg_bytes((600, 400)), parse_renditions("web"))
+    keys = ["a.jpg"] + [f"a.jpg/{r.file_name}" for r in result.renditions[1:]]
+
+    fields = item.processed_set_fields(result, bucket="out", keys=keys, now=NOW)
+
+    # 640 and 1280 px of a 600 px original are the same 600 px: w1280 is not made again
+    assert [e["key"] for e in fields["renditions"]] == [
+        "a.jpg",
+        "a.jpg/w320.avif",
+        "a.jpg/w320.webp",
+        "a.jpg/w320.jpg",
+        "a.jpg/w640.avif",
+        "a.jpg/w640.webp",
+        "a.jpg/w640.jpg",
+    ]
+    assert fields["collapsed"] == [
+        {"name": "w1280", "format": "AVIF", "same_as": "a.jpg/w640.avif"},
+        {"name": "w1280", "format": "WEBP", "same_as": "a.jpg/w640.webp"},
+        {"name": "w1280", "format": "JPEG", "same_as": "a.jpg/w640.jpg"},
+    ]
+    with pytest.raises(ValueError, match="expected 7 keys"):
+        item.processed_set_fields(result, bucket="out", keys=keys[:-1], now=NOW)
 
 
 def test_rejected_fields_keep_every_fact_the_engine_may_report() -> None:

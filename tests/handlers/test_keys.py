@@ -9,13 +9,16 @@ import pytest
 
 from handlers.keys import (
     MAX_KEY_BYTES,
+    MAX_RENDITION_FILE_BYTES,
     direct_image_id,
     image_id_from_upload_key,
     is_image_id,
     metadata_safe,
     new_image_id,
+    rendition_folder,
     rendition_key,
     sanitise_filename,
+    set_rendition_key,
     truncate_utf8,
 )
 
@@ -33,6 +36,43 @@ from handlers.keys import (
 )
 def test_rendition_key_plain_cases(source: str, prefix: str, ext: str, expected: str) -> None:
     assert rendition_key(source, prefix, ext) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "prefix", "expected"),
+    [
+        ("photos/cat.jpg", "", "photos/cat.jpg/w640.avif"),
+        ("photos/cat.png", "processed/", "processed/photos/cat.png/w640.avif"),
+        ("my photo+1 100%.heic", "", "my photo+1 100%.heic/w640.avif"),
+        ("README", "", "README/w640.avif"),
+    ],
+)
+def test_set_rendition_keys_lie_in_the_source_folder(
+    source: str, prefix: str, expected: str
+) -> None:
+    assert set_rendition_key(source, prefix, "w640.avif") == expected
+    assert rendition_folder(source, prefix) == expected.removesuffix("w640.avif")
+
+
+def test_unsafe_and_long_source_keys_get_a_hashed_folder() -> None:
+    dotted = rendition_folder("a/../b.jpg", "p/")
+    long_key = "deep/" + "é" * 505 + ".jpg"  # 1,019 bytes of UTF-8
+    cut = rendition_folder(long_key, "p/")
+
+    assert dotted.startswith("p/a/b.jpg-") and dotted.endswith("/")
+    assert dotted != rendition_folder("a/b.jpg", "p/")
+    assert cut.startswith("p/deep/é") and cut.endswith("/")
+    assert len(cut.encode("utf-8")) + MAX_RENDITION_FILE_BYTES <= MAX_KEY_BYTES
+    assert cut != rendition_folder(long_key + "x", "p/")
+
+
+def test_file_names_longer_than_a_rendition_name_are_refused() -> None:
+    longest = "n" * 32 + ".avif"
+    assert len(longest.encode()) == MAX_RENDITION_FILE_BYTES
+    with pytest.raises(ValueError, match="at most 37 bytes"):
+        set_rendition_key("a.jpg", "", "n" + longest)
+    with pytest.raises(ValueError):
+        set_rendition_key("a.jpg", "", "../w640.avif")
 
 
 def test_same_stem_different_formats_keep_distinct_renditions() -> None:

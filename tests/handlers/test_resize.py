@@ -375,11 +375,11 @@ def test_unexpected_error_marks_failed_then_retry_succeeds(
 ) -> None:
     event = aws.put("bug.jpg", jpeg_bytes())
 
-    def broken(data: bytes, **kwargs: object) -> None:
+    def broken(data: bytes, *args: object, **kwargs: object) -> None:
         raise RuntimeError("engine bug")
 
     with monkeypatch.context() as m:
-        m.setattr("handlers.pipeline.process", broken)
+        m.setattr("handlers.pipeline.process_set", broken)
         with pytest.raises(RuntimeError):
             resize.handler(event, context)
     failed = _only_item(aws)

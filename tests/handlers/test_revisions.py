@@ -211,7 +211,7 @@ def test_pixel_bomb_header_is_rejected_with_what_the_header_said(
 def test_rejection_facts_are_merged_filtered_and_typed(
     aws: Aws, context: LambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refuse(data: bytes, **kwargs: object) -> None:
+    def refuse(data: bytes, *args: object, **kwargs: object) -> None:
         error = ImageRejected(TOO_MANY_PIXELS, "expected at most 100000000 pixels")
         error.facts = {  # type: ignore[attr-defined]
             "original_format": "PNG",
@@ -223,7 +223,7 @@ def test_rejection_facts_are_merged_filtered_and_typed(
         }
         raise error
 
-    monkeypatch.setattr("handlers.pipeline.process", refuse)
+    monkeypatch.setattr("handlers.pipeline.process_set", refuse)
     data = png_bytes((10, 10))
 
     result = resize.handler(aws.put("bomb.png", data), context)
@@ -250,13 +250,13 @@ def test_rejection_facts_are_merged_filtered_and_typed(
 def test_rejection_without_usable_facts_records_none(
     aws: Aws, context: LambdaContext, monkeypatch: pytest.MonkeyPatch, facts: object
 ) -> None:
-    def refuse(data: bytes, **kwargs: object) -> None:
+    def refuse(data: bytes, *args: object, **kwargs: object) -> None:
         error = ImageRejected(TOO_MANY_PIXELS, "too many")
         if facts is not None:
             error.facts = facts  # type: ignore[attr-defined]
         raise error
 
-    monkeypatch.setattr("handlers.pipeline.process", refuse)
+    monkeypatch.setattr("handlers.pipeline.process_set", refuse)
 
     resize.handler(aws.put("x.png", png_bytes((10, 10))), context)
 

@@ -248,3 +248,18 @@ def test_versions(objects: tuple[ObjectStore, str, str]) -> None:
     assert store.get(versioned, "k.jpg", version_id=first.version_id, max_bytes=99) == b"first"
     with pytest.raises(ObjectMissing):
         store.head(versioned, "k.jpg", version_id="no-such-version")
+
+
+def test_delete_removes_the_object_and_ignores_absent_keys(
+    objects: tuple[ObjectStore, str, str],
+) -> None:
+    store, bucket, _ = objects
+    store.put(bucket, "a.jpg/w320.webp", b"RIFF....WEBP", content_type="image/webp", metadata={})
+    store.put(bucket, "a.jpg", b"\xff\xd8", content_type="image/jpeg", metadata={})
+
+    store.delete(bucket, "a.jpg/w320.webp")
+    store.delete(bucket, "never-there.jpg")
+
+    with pytest.raises(ObjectMissing):
+        store.head(bucket, "a.jpg/w320.webp")
+    assert store.head(bucket, "a.jpg").size_bytes == 2
