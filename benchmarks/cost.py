@@ -136,11 +136,12 @@ MARK_END = "<!-- end of cost table -->"
 
 @dataclass(frozen=True)
 class Input:
-    """One generated upload: ``name``, what it is, encoded ``data``."""
+    """One generated upload: ``name``, what it is, encoded ``data``, the ``RENDITIONS`` made."""
 
     name: str
     what: str
     data: bytes
+    renditions: str = "default"
 
 
 def make_inputs() -> list[Input]:
@@ -156,6 +157,8 @@ def make_inputs() -> list[Input]:
         inputs.append(Input(name, f"{size[0]}x{size[1]}", bench.encode(image, "JPEG", quality=90)))
     rgba = next(s for s in bench.make_samples({"png_rgba_6mp"}) if s.name == "png_rgba_6mp")
     inputs.append(Input("6 MP PNG", "3000x2000 RGBA", rgba.data))
+    twelve = next(i for i in inputs if i.name == "12 MP JPEG")
+    inputs.append(Input("12 MP JPEG, `web` set", twelve.what, twelve.data, renditions="web"))
     return inputs
 
 
@@ -206,14 +209,14 @@ class Context:
 
 
 class Counting:
-    """Wraps a store; counts calls of the named methods in ``counts``."""
+    """Wraps a store; counts each call of a public method in ``counts`` (``prefix.name``)."""
 
-    def __init__(self, inner: Any, counts: Counter[str], prefix: str, names: tuple[str, ...]):
-        self._inner, self._counts, self._prefix, self._names = inner, counts, prefix, names
+    def __init__(self, inner: Any, counts: Counter[str], prefix: str):
+        self._inner, self._counts, self._prefix = inner, counts, prefix
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._inner, name)
-        if name not in self._names:
+        if name.startswith("_") or not callable(attr):
             return attr
 
         def counted(*args: Any, **kwargs: Any) -> Any:
@@ -233,8 +236,9 @@ class Batch:
     items: list[dict[str, Any]]
 
 
-def run_batch(data: bytes, round_no: int) -> Batch:
-    """Store ``BATCH_SIZE`` copies of ``data``, resize them in one handler call; measure it."""
+def run_batch(data: bytes, round_no: int, renditions: str = "default") -> Batch:
+    """Store ``BATCH_SIZE`` copies of ``data``, resize them in one handler call making
+    ``renditions`` (a ``RENDITIONS`` value); measure it."""
     import hashlib
 
     from handlers import bootstrap, resize
@@ -245,14 +249,17 @@ def run_batch(data: bytes, round_no: int) -> Batch:
     objects, metadata = MemoryObjectStore(UPLOADS, PROCESSED), MemoryMetadataStore()
     counts: Counter[str] = Counter()
     settings = ResizeSettings(
-        metadata_table="images", processed_bucket=PROCESSED, uploads_bucket=UPLOADS
+        metadata_table="images",
+        processed_bucket=PROCESSED,
+        uploads_bucket=UPLOADS,
+        renditions=renditions,
     )
     bootstrap.install(
         "resize",
         bootstrap.Deps(
             settings=settings,
-            objects=Counting(objects, counts, "s3", ("head", "get", "put")),
-            metadata=Counting(metadata, counts, "dynamodb", ("get", "record", "create_pending")),
+            objects=Counting(objects, counts, "s3"),
+            metadata=Counting(metadata, counts, "dynamodb"),
         ),
     )
     etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
@@ -286,11 +293,16 @@ def run_batch(data: bytes, round_no: int) -> Batch:
     return Batch(cpu_ms, out.getvalue(), counts, [dict(item) for item in items])
 
 
-def engine_cpu_ms(data: bytes) -> float:
+def engine_cpu_ms(data: bytes, renditions: str = "default") -> float:
+    """CPU ms of the engine alone making ``renditions`` of ``data``."""
     import imgproc
+    from handlers.config import resolve_renditions
 
     started = time.process_time()
-    imgproc.process(data)
+    if renditions == "default":
+        imgproc.process(data)
+    else:
+        imgproc.process_set(data, resolve_renditions(renditions, imgproc.DEFAULT_MAX_DIM_PX))
     return (time.process_time() - started) * 1000
 
 
@@ -337,23 +349,23 @@ def peak_kb():
 import handlers.resize, imgproc  # noqa: F401  (what a cold start imports)
 data = open(sys.argv[1], "rb").read()
 if sys.argv[2] == "engine":
-    base = peak_kb(); imgproc.process(data)
+    base = peak_kb(); cost.engine_cpu_ms(data, sys.argv[3])
 else:
     cost.BATCH_SIZE = 1
-    base = peak_kb(); cost.run_batch(data, 0)
+    base = peak_kb(); cost.run_batch(data, 0, sys.argv[3])
 print(base, peak_kb())
 """
 
 
-def peak_mb(data: bytes, what: str) -> tuple[float, float]:
+def peak_mb(data: bytes, what: str, renditions: str) -> tuple[float, float]:
     """(peak RSS MB, MB over the baseline after imports and reading the input) of a fresh
-    process resizing ``data`` once (``what``: ``engine`` or ``handler``)."""
+    process making ``renditions`` of ``data`` once (``what``: ``engine`` or ``handler``)."""
     with tempfile.NamedTemporaryFile(suffix=".img") as f:
         f.write(data)
         f.flush()
         code = PEAK_CHILD.format(root=str(ROOT), bench=str(ROOT / "benchmarks"))
         proc = subprocess.run(
-            [sys.executable, "-c", code, f.name, what],
+            [sys.executable, "-c", code, f.name, what, renditions],
             capture_output=True,
             text=True,
             timeout=300,
@@ -385,21 +397,21 @@ class Measured:
 
 def measure(inp: Input, rounds: int) -> Measured:
     """Warm up, then ``rounds`` interleaved rounds of the engine and the handler."""
-    engine_cpu_ms(inp.data)
-    run_batch(inp.data, -1)
+    engine_cpu_ms(inp.data, inp.renditions)
+    run_batch(inp.data, -1, inp.renditions)
     engine_times, handler_times = [], []
     last: Batch | None = None
     for r in range(rounds):
-        engine_times.append(engine_cpu_ms(inp.data))
-        last = run_batch(inp.data, r)
+        engine_times.append(engine_cpu_ms(inp.data, inp.renditions))
+        last = run_batch(inp.data, r, inp.renditions)
         handler_times.append(last.cpu_ms / BATCH_SIZE)
     assert last is not None
     lines = last.stdout.splitlines()
     handler_log = sum(len(line.encode()) + 1 + LOG_EVENT_OVERHEAD_BYTES for line in lines)
     platform = PLATFORM_LINE_BYTES + 3 * LOG_EVENT_OVERHEAD_BYTES
     item = max(last.items, key=item_bytes)
-    engine_peak, _ = peak_mb(inp.data, "engine")
-    handler_peak, _ = peak_mb(inp.data, "handler")
+    engine_peak, _ = peak_mb(inp.data, "engine", inp.renditions)
+    handler_peak, _ = peak_mb(inp.data, "handler", inp.renditions)
     return Measured(
         input=inp,
         engine_ms=statistics.median(engine_times),
@@ -444,25 +456,54 @@ class Bill:
         return self.compute + self.requests + self.s3 + self.dynamodb + self.sqs + self.logs
 
 
+S3_REQUEST_CLASS = {
+    "s3.head": "get",
+    "s3.get": "get",
+    "s3.put": "put",
+    "s3.delete": "free",
+    "s3.keys": "put",  # a LIST
+    "s3.presign_get": "free",
+    "s3.presign_post": "free",
+}
+"""Store call -> S3 request class (GET-class, PUT-class; DELETE and presigning are free)."""
+
+DYNAMODB_UNITS = {
+    "dynamodb.get": "read",
+    "dynamodb.record": "write",
+    "dynamodb.create_pending": "write",
+}
+"""Store call -> the request units it consumes (strongly consistent reads)."""
+
+
 def bill(m: Measured, memory_mb: int, arch: str) -> Bill:
     """The cost of one million images like ``m`` at ``memory_mb`` on ``arch``."""
     c = m.counts
+    unpriced = set(c) - set(S3_REQUEST_CLASS) - set(DYNAMODB_UNITS)
+    if unpriced:
+        msg = f"no price for the store calls {sorted(unpriced)}: add them to cost.py"
+        raise ValueError(msg)
     write_units = math.ceil(m.item_bytes / 1024) * (2 if m.in_index else 1)  # + the GSI copy
     read_units = math.ceil(m.item_bytes / 4096)  # strongly consistent: 1 per 4 KB
+    units = {"read": read_units, "write": write_units}
+    s3_price = {"get": PRICES["S3 Standard GET, HEAD"].usd, "put": PRICES["S3 Standard PUT"].usd}
+    ddb_price = {"read": PRICES["DynamoDB on-demand reads"].usd}
+    ddb_price["write"] = PRICES["DynamoDB on-demand writes"].usd
     # S3 -> SQS: one SendMessage per upload; the event source mapping: one receive and one
     # DeleteMessageBatch per batch.
     sqs_requests = 1 + 2 / BATCH_SIZE
     return Bill(
         compute=compute_usd_per_million(m.handler_ms, memory_mb, arch),
         requests=PRICES["Lambda requests"].usd / BATCH_SIZE * 1e6,
-        s3=(
-            (c.get("s3.head", 0) + c.get("s3.get", 0)) * PRICES["S3 Standard GET, HEAD"].usd
-            + c.get("s3.put", 0) * PRICES["S3 Standard PUT"].usd
+        s3=sum(
+            n * s3_price.get(S3_REQUEST_CLASS[call], 0.0)
+            for call, n in c.items()
+            if call in S3_REQUEST_CLASS
         )
         * 1e6,
-        dynamodb=(
-            c.get("dynamodb.record", 0) * write_units * PRICES["DynamoDB on-demand writes"].usd
-            + c.get("dynamodb.get", 0) * read_units * PRICES["DynamoDB on-demand reads"].usd
+        dynamodb=sum(
+            n * units[DYNAMODB_UNITS[call]] * ddb_price[DYNAMODB_UNITS[call]]
+            for call, n in c.items()
+            if call in DYNAMODB_UNITS
         )
         * 1e6,
         sqs=sqs_requests * PRICES["SQS standard requests"].usd * 1e6,
@@ -556,7 +597,7 @@ def report(measured: list[Measured], machine: str) -> str:
     write_units = math.ceil(m0.item_bytes / 1024) * (2 if m0.in_index else 1)
     gsi = " plus its copy in the `by_uploaded_at` index (projection ALL)" if m0.in_index else ""
     io_cost = compute_usd_per_million(10, RECOMMENDED_MB, "x86_64") / (FULL_VCPU_MB / 1024)
-    twelve = next((m for m in measured if m.input.name.startswith("12 MP")), None)
+    twelve = next((m for m in measured if m.input.name == "12 MP JPEG"), None)
     out.append("")
     out.append(
         f"Per image the handler makes {c.get('s3.head', 0):g} S3 HEAD, {c.get('s3.get', 0):g} "
@@ -568,6 +609,14 @@ def report(measured: list[Measured], machine: str) -> str:
         f"image at INFO (Powertools JSON lines, the EMF metrics line and the START/END/REPORT "
         f"lines of an invocation, shared by its {BATCH_SIZE} images)."
     )
+    for m in measured:
+        if m.input.renditions != m0.input.renditions:
+            units = math.ceil(m.item_bytes / 1024) * (2 if m.in_index else 1)
+            out.append(
+                f"\n{m.input.name}: {m.counts.get('s3.put', 0):g} S3 PUTs per image (one per "
+                f"rendition), a {m.item_bytes} B item ({units} write units), "
+                f"{m.log_bytes:.0f} B of logs."
+            )
     out.append(
         f"\nNot in the table: time waiting on S3 and DynamoDB is billed as duration too "
         f"(every 10 ms of it per image adds {usd(io_cost)} per million at {RECOMMENDED_MB} MB, "
