@@ -3,12 +3,13 @@
 ``python benchmarks/cost.py [--rounds N] [--write README.md]`` (``make cost``)
 
 What it measures, on generated photo-like inputs (1, 3, 12 and 24 MP JPEGs at quality 90,
-a 6 MP RGBA PNG; the generator of ``benchmarks/engine.py``):
+a 6 MP RGBA PNG, and the 12 MP JPEG with ``RENDITIONS=web``; the generator of
+``benchmarks/engine.py``):
 
 - **CPU ms per image**, single-threaded (``time.process_time``), the median of
   ``--rounds`` rounds after a warm-up:
 
-  - *engine*: ``imgproc.process(data)`` alone;
+  - *engine*: ``imgproc.process(data)`` alone (``imgproc.process_set`` for the ``web`` row);
   - *handler*: ``handlers.resize.handler`` on an SQS event of 10 S3 notifications (the
     deployed shape: batch size 10), with the in-memory stores of
     :mod:`handlers.memory_store` installed, divided by 10. This is everything the function
