@@ -4,17 +4,21 @@
 #   handlers.resize.handler  (default)  - S3 / SQS-wrapped S3 / EventBridge events
 #   handlers.api.handler                - API Gateway REST proxy events
 # The AWS Lambda Runtime Interface Client (awslambdaric) is the entry point, so the
-# image runs on Lambda as is (PackageType Image, ImageConfig.Command per function).
-# docker compose reuses the same image with another entry point for the local worker
-# and API front (deploy.local.dispatcher, deploy.local.http_front): see docker-compose.yml.
+# image runs on Lambda as is (PackageType Image, ImageConfig.Command per function), and
+# under docker compose the same way: the compose file's `resize` and `api` services only
+# set the command and AWS_LAMBDA_RUNTIME_API (the local Lambda service, which runs from
+# this image too: python -m deploy.local.lambda_service). See docker-compose.yml.
 #
 # Build:
 #   docker build -t image-pipeline .                                 # Pillow from PyPI wheels
 #   docker build --build-arg PILLOW_SIMD=1 -t image-pipeline:simd .  # Pillow-SIMD, x86_64 only
 #   docker build --platform linux/arm64 -t image-pipeline:arm64 .    # Graviton (no SIMD)
 #
+# The build fails when Pillow lacks a codec the engine needs (JPEG, PNG, WebP, AVIF,
+# TIFF/libtiff, LittleCMS, HEIF through pillow-heif): python -m deploy.image_check.
 # Every Python package is pinned and hash-checked (requirements*.txt, made with
-# pip-compile --generate-hashes from the matching *.in files).
+# pip-compile --generate-hashes from the matching *.in files). The runtime stage has no
+# pip, no compiler and no -dev package.
 
 ARG PYTHON_IMAGE=python:3.12-slim-trixie
 
@@ -33,16 +37,33 @@ ENV PIP_NO_CACHE_DIR=1 \
 
 COPY requirements.txt requirements-simd.txt requirements-build.txt /tmp/req/
 
-# Runtime venv: wheels only (awslambdaric, pillow, pillow-heif and simplejson ship
-# manylinux wheels for x86_64 and aarch64), every file checked against its hash.
-RUN python -m venv /opt/venv \
- && /opt/venv/bin/pip install --require-hashes --no-deps --only-binary=:all: \
-        -r /tmp/req/requirements.txt
+# Runtime venv without pip: the base image's pip installs into it (pip --python), so the
+# venv holds the requirements and nothing else. Wheels only (awslambdaric, pillow,
+# pillow-heif and simplejson ship manylinux wheels for x86_64 and aarch64), every file
+# checked against its hash.
+RUN python -m venv --without-pip /opt/venv \
+ && python -m pip --python /opt/venv/bin/python install --no-compile --require-hashes \
+        --no-deps --only-binary=:all: -r /tmp/req/requirements.txt
+
+# botocore carries the models of every AWS service (about 28 MB); the image's code
+# creates clients for these only (deploy/image_check.py AWS_SERVICES; tests/deploy checks
+# that both lists agree and that the code names no other service).
+ARG BOTOCORE_SERVICES="s3 dynamodb sqs lambda iam apigateway sts"
+RUN set -eu; \
+    cd /opt/venv/lib/python3*/site-packages/botocore/data; \
+    for model in */; do \
+      case " $BOTOCORE_SERVICES " in *" ${model%/} "*) ;; *) rm -rf "$model" ;; esac; \
+    done; \
+    find . -name 'examples-*.json' -delete; \
+    echo "botocore models kept: $(ls -d */ | tr -d / | tr '\n' ' ')"
 
 # Optional Pillow-SIMD. Headers and compilers stay in this stage; the shared libraries the
 # built extension links against are listed (ldd -> dpkg -S) in /opt/runtime-debs.txt, and
-# only those are installed in the final stage. pillow-heif keeps working: it only needs
-# the PIL API. pip check will name the missing "pillow" distribution; that is expected.
+# only those are installed in the final stage. Every codec the engine needs is
+# "-C X=enable": the compile stops when a library is not found (trixie's tiff.h and
+# avif.h are only found through pkg-config). JPEG 2000, FreeType, raqm, imagequant and
+# XCB stay out: the engine accepts none of them. pillow-heif keeps working: it only needs
+# the PIL API.
 RUN set -eux; \
     : > /opt/runtime-debs.txt; \
     if [ "$PILLOW_SIMD" = "1" ]; then \
@@ -53,22 +74,24 @@ RUN set -eux; \
       fi; \
       apt-get update; \
       apt-get install -y --no-install-recommends \
-        build-essential libjpeg62-turbo-dev zlib1g-dev libpng-dev libwebp-dev \
-        libtiff-dev liblcms2-dev libopenjp2-7-dev; \
+        build-essential pkg-config libjpeg62-turbo-dev zlib1g-dev libpng-dev libwebp-dev \
+        libtiff-dev liblcms2-dev libavif-dev; \
       python -m venv /opt/build; \
       /opt/build/bin/pip install --require-hashes --no-deps -r /tmp/req/requirements-build.txt; \
       CC="$PILLOW_SIMD_CC" /opt/build/bin/pip wheel --no-deps --no-build-isolation \
+        -C jpeg=enable -C zlib=enable -C tiff=enable -C webp=enable -C avif=enable \
+        -C lcms=enable -C jpeg2000=disable -C freetype=disable -C raqm=disable \
+        -C imagequant=disable -C xcb=disable \
         --no-binary pillow-simd --require-hashes -r /tmp/req/requirements-simd.txt -w /tmp/wheels; \
-      /opt/venv/bin/pip uninstall -y pillow; \
-      /opt/venv/bin/pip install --no-deps --no-index /tmp/wheels/pillow_simd-*.whl; \
+      python -m pip --python /opt/venv/bin/python uninstall -y pillow; \
+      python -m pip --python /opt/venv/bin/python install --no-compile --no-deps --no-index \
+        /tmp/wheels/pillow_simd-*.whl; \
       find /opt/venv/lib/python*/site-packages/PIL -name '*.so' -exec ldd {} + \
         | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u \
         | while read -r lib; do dpkg -S "$(readlink -f "$lib")" 2>/dev/null || true; done \
         | cut -d: -f1 | sort -u > /opt/runtime-debs.txt; \
       echo "runtime packages for Pillow-SIMD:"; cat /opt/runtime-debs.txt; \
-      /opt/venv/bin/python -c "import PIL.Image, PIL.features as f; \
-assert 'post' in PIL.__version__, PIL.__version__; \
-assert all(f.check(x) for x in ('jpg', 'zlib', 'webp', 'littlecms2')), 'codec missing'"; \
+      /opt/venv/bin/python -c "import PIL; assert 'post' in PIL.__version__, PIL.__version__"; \
     fi
 
 # ---------------------------------------------------------------------------------------
@@ -86,7 +109,11 @@ RUN set -eux; \
       rm -rf /var/lib/apt/lists/*; \
     fi
 
-RUN groupadd --system --gid 10001 app \
+# No pip at run time: the base image's pip and ensurepip's bundled wheel go (they stay in
+# the base layer's bytes, but nothing in the image can install packages).
+RUN rm -rf /usr/local/bin/pip* /usr/local/lib/python3*/site-packages/pip \
+        /usr/local/lib/python3*/site-packages/pip-*.dist-info /usr/local/lib/python3*/ensurepip \
+ && groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin app
 
@@ -102,8 +129,13 @@ WORKDIR /var/task
 COPY imgproc/ imgproc/
 COPY handlers/ handlers/
 COPY deploy/ deploy/
-# Lambda's file system is read-only: compile now so cold starts skip it.
-RUN python -m compileall -q /var/task /opt/venv/lib
+# Lambda's file system is read-only, so cold starts cannot cache bytecode: compile the
+# project and the venv now; then check the codecs (the build fails when one is missing)
+# and warm: importing the entry modules with bytecode writing on leaves .pyc files for
+# the standard-library modules they use (the base image ships none; compiling them at
+# every cold start cost about 0.3 s of init).
+RUN python -m compileall -q -j 0 /var/task /opt/venv/lib \
+ && PYTHONDONTWRITEBYTECODE= python -m deploy.image_check --warm
 
 # Numeric user so "run as non-root" policies can verify it. Lambda runs the image as its
 # own unprivileged user anyway; this matters for docker compose and scanners.

@@ -17,7 +17,7 @@ PY_CHECK    := import sys; sys.exit(sys.version_info < (3, 11))
 CANDIDATES  := python3 python3.13 python3.12 python3.11
 
 .DEFAULT_GOAL := help
-.PHONY: help run serve demo-images test lint bench cost clean check-images
+.PHONY: help run serve demo-images test lint bench cost clean check-images image image-simd
 
 # .venv exists and was made by Python 3.11+? If not, everything below is made again.
 VENV_OK := $(shell $(BIN)/python -c '$(PY_CHECK)' 2>/dev/null && echo yes)
@@ -57,6 +57,12 @@ bench: $(DEV_STAMP) ## time the engine against plain Pillow, pyvips and the JPEG
 
 cost: $(DEV_STAMP) ## measure the resize function per image and rewrite the README's cost table
 	$(BIN)/python benchmarks/cost.py --write README.md $(ARGS)
+
+image: ## build the container image (podman through ../shared/container-lab, else Docker)
+	bash .ci/lab build
+
+image-simd: ## the same with Pillow-SIMD (x86_64): image-pipeline:simd
+	bash .ci/lab build simd
 
 clean: ## remove .venv, out/, demo-images/ and test-artifacts/
 	rm -rf $(VENV) out demo-images test-artifacts

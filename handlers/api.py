@@ -106,7 +106,9 @@ def dispatch(request: Request, deps: Deps[ApiSettings]) -> dict[str, Any]:
             continue
         if request.method == "OPTIONS":
             return preflight_response(request, tuple(methods))
-        route = methods.get(request.method)
+        # HEAD is GET without the body, which the transport drops (API Gateway's ANY method
+        # passes HEAD through to the function, RFC 9110 section 9.3.2).
+        route = methods.get("GET" if request.method == "HEAD" else request.method)
         if route is None:
             allowed = (*methods, "OPTIONS")
             msg = f"{request.method} is not allowed on {request.path}; use {', '.join(allowed)}"

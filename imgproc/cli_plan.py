@@ -8,20 +8,19 @@ is read, processed, uploaded or written.
 
 Inputs
     Each INPUT is a file or a folder. Folders are walked recursively in sorted order;
-    hidden files and hidden folders (name starting with ``.``) are skipped, and so is
-    OUTDIR itself when it lies inside a walked folder (a second run must not eat the
-    first run's outputs). From a folder, only files with an image suffix
-    (:data:`imgproc.sniff.IMAGE_SUFFIXES`: ``.jpg``, ``.heic``, ``.png``... in any case)
-    are inputs, so a ``README.md`` or ``.DS_Store`` beside the photos is not an error;
-    the suffix only selects files, the format is still sniffed from the content. A
-    file named on the command line is always an input, whatever its name. Symlinked
-    files are followed, symlinked folders are not. A file reached twice (listed and
-    also inside a listed folder) is processed once.
+    hidden files and hidden folders (name starting with ``.``) are skipped (and OUTDIR,
+    were it inside a walked folder; :func:`check_out_dir` refuses that). From a folder,
+    only files with an image suffix (:data:`imgproc.sniff.IMAGE_SUFFIXES`: ``.jpg``,
+    ``.heic``, ``.png``... in any case) are inputs, so a ``README.md`` or ``.DS_Store``
+    beside the photos is not an error; the suffix only selects files, the format is
+    still sniffed from the content. A file named on the command line is always an input,
+    whatever its name. Symlinked files are followed, symlinked folders are not. A file
+    reached twice (listed and also inside a listed folder) is processed once.
 
     An INPUT argument that does not exist, or is neither a regular file nor a folder,
     is a usage error (exit 2) reported before anything is processed: it is a typo on
     the command line, not a verdict on an image. (The batch form instead reports a
-    missing file as that file's outcome, ``missing``: ``missing_ok``.)
+    missing file as that file's outcome, an ``io_error``: ``missing_ok``.)
 
 Outputs
     ``OUTDIR/<relative dir>/<stem>.<ext>`` where ``<ext>`` is the output format's
@@ -49,15 +48,17 @@ OUTDIR must not hold the inputs (:func:`check_out_dir`)
       match (``a.png`` -> ``a.jpg`` over the user's own ``a.jpg``, even one that is
       not an input because it is hidden or not named), and be taken for inputs by
       the next run; or
+    - OUTDIR lies inside a folder given as INPUT (``imgproc resize photos --out
+      photos/small``): this run would skip it, but any other run over ``photos`` (another
+      ``--out``, the batch form, a backup tool) takes the renditions for photos and
+      resizes its own outputs again; or
     - any planned output path (with any of the output extensions), or another file
       the caller writes there (the batch form's ``results.jsonl``), is an existing
       input file.
 
-    Both compare file identity (device and inode), so symlinks, hard links and
-    case-insensitive file systems are seen through. A folder *inside* a walked
-    folder (``--out photos/resized``) is allowed: the walk skips it, so it holds no
-    inputs, and it is treated as any OUTDIR (existing files at output paths are
-    replaced).
+    All compare file identity (device and inode), so symlinks, hard links and
+    case-insensitive file systems are seen through. The message suggests an OUTDIR
+    beside the folder (``photos-resized``).
 """
 
 from __future__ import annotations
@@ -245,23 +246,36 @@ def check_out_dir(
         also_written: other files the caller writes (a results file, say).
 
     Raises:
-        UsageError: OUTDIR is an input folder, or a planned output path is an input
-            file, or OUTDIR holds an input file; checked in that order. The message names
-            what would be overwritten and suggests another ``--out``.
+        UsageError: OUTDIR is an input folder or inside one, or a planned output path is
+            an input file, or OUTDIR holds an input file; checked in that order. The
+            message names what would be overwritten and suggests another ``--out``.
     """
     advice = f"choose another --out (for example {out_dir / 'resized'})"
     out_id = file_identity(out_dir)
+    around_out = [file_identity(folder) for folder in _resolve(out_dir).parents]
     held: Path | None = None
+    for arg in inputs:
+        arg_id = file_identity(arg)
+        if arg_id is None or not arg.is_dir():
+            continue
+        beside = _resolve(arg).parent / f"{_resolve(arg).name}-resized"
+        if arg_id == out_id:
+            msg = (
+                f"--out {out_dir} is the input folder {arg}: the outputs would replace or "
+                f"mix with the originals; choose another --out (for example {beside})"
+            )
+            raise UsageError(msg)
+        if arg_id in around_out:
+            msg = (
+                f"--out {out_dir} is inside the input folder {arg}: the next run over {arg} "
+                f"would take the outputs for originals and resize them again; choose an "
+                f"--out outside it (for example {beside})"
+            )
+            raise UsageError(msg)
     for arg in inputs:
         arg_id = file_identity(arg)
         if out_id is None or arg_id is None:
             continue
-        if arg.is_dir() and arg_id == out_id:
-            msg = (
-                f"--out {out_dir} is the input folder {arg}: the outputs would replace or "
-                f"mix with the originals; {advice}"
-            )
-            raise UsageError(msg)
         if held is None and not arg.is_dir() and file_identity(arg.parent) == out_id:
             held = arg
     held_note = f" (and --out {out_dir} holds the input {held})" if held is not None else ""

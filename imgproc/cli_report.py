@@ -45,7 +45,10 @@ Records
     ``ImageRejected``: a bug).
 
 Without ``--json``: a progress bar on stderr, then a summary table and a totals line
-on stdout.
+on stdout. The table reads at 80 columns: columns that do not fit are dropped (the
+``kB in -> out`` sizes first, then ``original -> output``), never ``status`` or
+``output / reason`` (:func:`fit_table`). Names are printed through :func:`printable`, so a
+file name cannot break a line or reorder the text around it.
 """
 
 from __future__ import annotations
@@ -53,6 +56,10 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.table import Column, Table
 
 PROCESSED = "processed"
 REJECTED = "rejected"
@@ -100,7 +107,7 @@ def collect_with_progress(records: Iterable[Record], total: int) -> list[Record]
         bar = progress.add_task("resizing", total=total, current="")
         for record in records:
             done.append(record)
-            progress.update(bar, advance=1, current=str(record["input"]))
+            progress.update(bar, advance=1, current=printable(str(record["input"])))
     return done
 
 
@@ -116,6 +123,97 @@ def human_size(size_bytes: float) -> str:
     if size_bytes >= 1000:
         return f"{size_bytes / 1000:,.1f} kB"
     return f"{int(size_bytes)} B"
+
+
+MIN_NAME_WIDTH = 12  # a file name column folds, but not narrower than this
+MIN_REASON_WIDTH = 24  # a reason column: "unsupported_format: ..." without folding the code
+_NAMED_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on one terminal line: every character ``str.isprintable``
+    refuses (controls such as newline, tab, escape; bidi overrides such as U+202E;
+    zero-width and other format characters; line separators; lone surrogates from
+    undecodable file names) becomes a visible escape, as ``repr`` writes it: ``\\n``,
+    ``\\t``, ``\\x1b``, ``\\u202e``. Backslashes are left alone, so escaping twice
+    changes nothing.
+
+    For every name from outside (file names, S3 keys, messages quoting them) that reaches
+    a terminal: a key ``a\\nprocessed ...`` cannot forge a log line, nor U+202E hide one.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    if ch in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[ch]
+    code = ord(ch)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def fit_table(table: Table, width: int, *, drop: Sequence[str] = ()) -> bool:
+    """Make ``table`` read whole within ``width`` terminal columns; whether it could.
+
+    Columns marked ``no_wrap`` are shown whole (a status, a size); the others fold, but
+    never below their ``min_width`` (or their content, if narrower). While that does not
+    fit, the columns named in ``drop`` are removed, in that order; then the folding columns
+    share what is left, each up to its content's width. (Left to itself, rich squeezes
+    columns to nothing at 80 columns, or folds ``processed`` into ``proc/esse/d``.)
+
+    Returns False when even without the ``drop`` columns the table needs more than
+    ``width`` (then rich folds what it must).
+    """
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    def natural(column: Column) -> int:
+        cells = [column.header, *column.cells]
+        texts = [c.plain if isinstance(c, Text) else str(c) for c in cells]
+        return max((cell_len(line) for text in texts for line in text.splitlines()), default=1)
+
+    def floor(column: Column) -> int:
+        return min(column.min_width or 1, natural(column))
+
+    def chrome() -> int:  # borders and padding
+        _, right, _, left = table.padding
+        edges = len(table.columns) + 1 if table.show_edge else len(table.columns) - 1
+        return (edges if table.box else 0) + (left + right) * len(table.columns)
+
+    def needed() -> int:
+        return chrome() + sum(natural(c) if c.no_wrap else floor(c) for c in table.columns)
+
+    for name in drop:
+        if needed() <= width:
+            break
+        table.columns[:] = [c for c in table.columns if c.header != name]
+        for index, column in enumerate(table.columns):
+            column._index = index  # rich keeps each column's position (padding at the edges)
+    fits = needed() <= width
+    folding = [c for c in table.columns if not c.no_wrap]
+    room = width - chrome() - sum(natural(c) for c in table.columns if c.no_wrap)
+    wanted = {id(c): natural(c) for c in folding}
+    if sum(wanted.values()) <= room:
+        return fits
+    widths = {id(c): floor(c) for c in folding}
+    left = max(0, room - sum(widths.values()))
+    hungry = [c for c in folding if widths[id(c)] < wanted[id(c)]]
+    while left > 0 and hungry:
+        share = max(1, left // len(hungry))
+        for column in list(hungry):
+            give = min(share, wanted[id(column)] - widths[id(column)], left)
+            widths[id(column)] += give
+            left -= give
+            if widths[id(column)] >= wanted[id(column)]:
+                hungry.remove(column)
+            if left == 0:
+                break
+    for column in folding:
+        column.width = widths[id(column)]
+    return fits
 
 
 def _count(value: object) -> int:
@@ -168,11 +266,11 @@ def print_summary(records: Sequence[Record], elapsed_s: float) -> None:
     from rich.text import Text
 
     table = Table(title="imgproc resize")
-    table.add_column("input", overflow="fold", min_width=16, ratio=3)
+    table.add_column("input", overflow="fold", min_width=MIN_NAME_WIDTH)
     table.add_column("status", no_wrap=True)
     table.add_column("original -> output", no_wrap=True)
     table.add_column("kB in -> out", justify="right", no_wrap=True)
-    table.add_column("output / reason", overflow="fold", min_width=16, ratio=2)
+    table.add_column("output / reason", overflow="fold", min_width=MIN_REASON_WIDTH)
     style = {PROCESSED: "green", REJECTED: "yellow", FAILED: "red"}
     for r in records:
         status = str(r["status"])
@@ -182,7 +280,8 @@ def print_summary(records: Sequence[Record], elapsed_s: float) -> None:
         else:
             sizes = ""
             detail = Text(f"{r['reason']}: {r['message']}")
-        row = (Text(str(r["input"])), Text(status, style=style[status]), _dims(r), sizes, detail)
+        name, detail = Text(printable(str(r["input"]))), Text(printable(detail.plain))
+        row = (name, Text(status, style=style[status]), _dims(r), sizes, detail)
         table.add_row(*row)
 
     counts = {s: sum(1 for r in records if r["status"] == s) for s in (PROCESSED, REJECTED, FAILED)}
@@ -192,6 +291,7 @@ def print_summary(records: Sequence[Record], elapsed_s: float) -> None:
     console = Console()
     if not console.is_terminal:  # redirected to a file or a pipe: don't cut at 80 columns
         console = Console(width=max(console.width, 200))
+    fit_table(table, console.width, drop=("kB in -> out", "original -> output"))
     if records:
         console.print(table)
     console.print(

@@ -17,6 +17,10 @@ from PIL import Image
 
 ORIENTATION_TAG = 0x0112
 
+SWAPS_SIDES = frozenset({5, 6, 7, 8})
+"""EXIF orientations whose upright picture is the stored one turned a quarter: width and
+height trade places (EXIF 2.3, tag 0x0112)."""
+
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -49,8 +53,19 @@ def apply_orientation(image: Image.Image, orientation: int | None) -> Image.Imag
     return image.transpose(method) if method is not None else image
 
 
+def upright_size(width: int, height: int, orientation: object) -> tuple[int, int]:
+    """``(width, height)`` in pixels of a picture stored ``width`` x ``height`` once EXIF
+    ``orientation`` is applied: swapped for 5-8, as stored otherwise (1-4, ``None``, or
+    anything that is not an orientation). A phone portrait stored 4032x3024 with
+    orientation 6 is 3024x4032 upright.
+
+    For showing an original beside its (always upright) rendition: ``Result`` and the
+    metadata item give the stored size and the ``orientation`` applied.
+    """
+    swapped = not isinstance(orientation, bool) and orientation in SWAPS_SIDES
+    return (height, width) if swapped else (width, height)
+
+
 def oriented_size(size: tuple[int, int], orientation: int | None) -> tuple[int, int]:
     """``(width, height)`` in pixels after applying ``orientation`` to ``size``."""
-    if orientation in (5, 6, 7, 8):
-        return size[1], size[0]
-    return size
+    return upright_size(size[0], size[1], orientation)

@@ -10,6 +10,8 @@
 - :func:`error_response`, :func:`too_large_response`: answers the front gives itself, in the
   project's error shape ``{"error": {"code", "message"}}`` (Contract 3) with the API's CORS
   headers (``handlers.http.cors_headers``), as the template's gateway responses do on AWS.
+- :class:`UploadLimits`: the API's ``POST /images`` limit and its one message, the same
+  words whichever layer (the front's own checks or the handler) refuses the body.
 """
 
 from __future__ import annotations
@@ -32,6 +34,51 @@ declaration: the HTTP front and compose's REST API use it, and deploy/aws/templa
 ``RestApi.BinaryMediaTypes`` must list the same (tests/deploy/test_template.py checks)."""
 STAGE = "local"
 TOO_LARGE_CODE = "too_large"  # the engine's reason code, as the API's own 413 (DESIGN.md)
+UPLOADS_PATH = "/images"  # the one route whose too-big bodies have the presigned way round
+
+
+@dataclass(frozen=True, slots=True)
+class UploadLimits:
+    """What ``POST /images`` accepts, in bytes, as the API function is configured.
+
+    Attributes:
+        images_max_bytes: the image in a ``POST /images`` body (``API_MAX_BODY_BYTES``,
+            handlers/config.py; default 4,500,000 = the README's 4.5 MB).
+        uploads_max_bytes: a presigned ``POST /uploads`` upload (``UPLOAD_MAX_BYTES``;
+            default 50 MiB).
+        framing_bytes: what a multipart body may carry around the image (boundaries, part
+            headers), as the handler allows (``handlers.api.MULTIPART_SLACK_BYTES``).
+
+    The defaults are the handlers' defaults (tests/deploy/test_upload_limits.py checks);
+    the runner and the standalone front pass the configured values (:meth:`from_settings`).
+    """
+
+    images_max_bytes: int = 4_500_000
+    uploads_max_bytes: int = 52_428_800
+    framing_bytes: int = 64 * 1024
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> UploadLimits:
+        """The limits of a ``handlers.config.Settings`` (its ``api_max_body_bytes`` and
+        ``upload_max_bytes``)."""
+        return cls(
+            images_max_bytes=int(settings.api_max_body_bytes),
+            uploads_max_bytes=int(settings.upload_max_bytes),
+        )
+
+    @property
+    def body_max_bytes(self) -> int:
+        """The largest ``POST /images`` body passed to the function: image plus framing."""
+        return self.images_max_bytes + self.framing_bytes
+
+    def message(self) -> str:
+        """The one message for a too-big ``POST /images``, word for word the handler's
+        (``PayloadTooLarge`` in handlers/api.py), whoever refuses the body."""
+        return (
+            f"POST /images accepts images of at most {self.images_max_bytes} bytes; request "
+            f"a presigned upload with POST /uploads for files up to {self.uploads_max_bytes} "
+            "bytes"
+        )
 
 
 def match_route(path: str) -> tuple[str, dict[str, str] | None]:
@@ -198,21 +245,32 @@ def error_response(
     return ProxyResponse(status, headers, json.dumps(payload).encode())
 
 
+def is_upload(method: str, path: str) -> bool:
+    """``POST /images`` (a trailing slash too), the route with the presigned way round."""
+    return method == "POST" and path.rstrip("/") == UPLOADS_PATH
+
+
 def too_large_response(
     method: str,
     path: str,
     size_bytes: int,
     limit_bytes: int,
     *,
+    limits: UploadLimits | None = None,
     what: str = "",
     cors: list[tuple[str, str]] | None = None,
 ) -> ProxyResponse:
-    """413 ``{"error": {"code": "too_large", "message"}}``; for ``POST /images`` the message
-    points at ``POST /uploads``. ``what`` qualifies the size (e.g. the Lambda event size)."""
+    """413 ``{"error": {"code": "too_large", "message"}}``.
+
+    For ``POST /images`` the message is :meth:`UploadLimits.message` (``limits``, default
+    :class:`UploadLimits`), whichever limit was hit: one limit, one message. For other
+    routes it names the size and the limit (``what`` qualifies the size, e.g. the Lambda
+    event size).
+    """
+    if is_upload(method, path):
+        return error_response(413, TOO_LARGE_CODE, (limits or UploadLimits()).message(), cors=cors)
     message = (
         f"request body too large for {method} {path} ({size_bytes} bytes{what}, "
         f"the limit is {limit_bytes} bytes)"
     )
-    if method == "POST" and path.rstrip("/") == "/images":
-        message += "; use POST /uploads for a presigned S3 upload"
     return error_response(413, TOO_LARGE_CODE, message, cors=cors)

@@ -19,21 +19,34 @@ Outcomes use the pipeline's vocabulary (``status`` and ``reason``, plus a free-t
   ``empty``, ...; DESIGN.md); the older codes ``unsupported_media_type`` and
   ``payload_too_large`` are read as the first two;
 - ``failed`` (the pipeline's own, from the item); ``pending`` with reason ``timeout``;
-  ``missing`` (no such file); ``cancelled`` (stopped before its turn);
+  ``cancelled`` (stopped by Ctrl-C before its turn);
 - ``error`` only for real failures on the way: ``connection_error``, ``timeout``, 5xx
-  (reason ``http_503`` or the API's error code), with the HTTP detail in ``message``.
+  (reason ``http_503`` or the API's error code), ``io_error`` (the file could not be read:
+  it vanished after the plan, say), with the detail in ``message``.
 
-Sizes in the table are decimal (1 MB = 1,000,000 bytes, like the API's 4.5 MB limit).
+Under ``--out``, each run starts clean of the previous one: :func:`forget_previous_run`
+removes the renditions the previous ``results.jsonl`` lists (and nothing else), and
+``results.jsonl`` grows one line per image as each ends (rewritten in input order at the
+end), so it always lists what the run wrote, even one that was killed.
+
+The table (:func:`summary_table`) reads at 80 columns: ``image_id`` and ``time`` go first,
+then the sizes shrink to dimensions and the reason moves beside the message; the status and
+the reason are always whole. Originals are shown upright (EXIF orientation applied, as the
+rendition is), file names through :func:`imgproc.cli_report.printable`. Sizes are decimal
+(1 MB = 1,000,000 bytes, like the API's 4.5 MB limit).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mimetypes
+import os
 import re
+import stat
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -44,8 +57,16 @@ from rich.table import Table
 from rich.text import Text
 
 from handlers.config import Settings
-from imgproc.cli_plan import Task, check_out_dir, collect_inputs, output_path, plan_outputs
-from imgproc.cli_report import human_size
+from imgproc.cli_plan import (
+    Task,
+    check_out_dir,
+    collect_inputs,
+    file_identity,
+    output_path,
+    plan_outputs,
+)
+from imgproc.cli_report import MIN_NAME_WIDTH, MIN_REASON_WIDTH, fit_table, human_size, printable
+from imgproc.orientation import upright_size
 
 
 def _default_api_max_body_bytes() -> int:
@@ -71,8 +92,9 @@ STATUS_REASONS = {413: "too_large", 415: "unsupported_format"}  # a refusal with
 
 @dataclass
 class ImageOutcome:
-    """How one file fared. Sizes are bytes, dimensions pixels; ``elapsed_s`` runs from the
-    start of its upload until its final status was seen."""
+    """How one file fared. Sizes are bytes, dimensions pixels (``original_dims`` upright,
+    as the rendition); ``elapsed_s`` runs from the start of its upload until its final
+    status was seen."""
 
     path: Path
     status: str = "pending"
@@ -106,7 +128,7 @@ def plan_batch(paths: Iterable[str | Path], out_dir: Path | None) -> list[Source
     files as given, folders walked (sorted, files before sub-folders) for image suffixes,
     hidden names and ``out_dir`` skipped, a file reached twice taken once; names made
     unique case-insensitively (``a.jpg`` + ``a.png`` -> ``a_jpg``, ``a_png``). One
-    difference: a path that does not exist is kept, and its outcome is ``missing``.
+    difference: a path that does not exist is kept (its outcome is an ``io_error``).
 
     Raises:
         UsageError: a path is neither a file nor a folder, or ``out_dir`` would take the
@@ -267,9 +289,6 @@ def process_one(
     started = time.monotonic()
     with requests.Session() as session:
         try:
-            if not path.is_file():
-                outcome.status, outcome.message = "missing", "no such file"
-                return outcome
             outcome.image_id = upload(session, api_url, path, api_max_body_bytes=api_max_body_bytes)
             item = wait_for(session, api_url, outcome.image_id, timeout_s=timeout_s, stop=stop)
             outcome.elapsed_s = time.monotonic() - started
@@ -288,7 +307,8 @@ def process_one(
         outcome.reason = item.get("error_reason")
         outcome.message = item.get("error_message")
     outcome.original_size_bytes = item.get("original_size_bytes")
-    outcome.original_dims = _dims(item, "original")
+    stored = _dims(item, "original")
+    outcome.original_dims = upright_size(*stored, item.get("orientation")) if stored else None
     outcome.processed_size_bytes = item.get("processed_size_bytes")
     outcome.processed_dims = _dims(item, "processed")
     return outcome
@@ -348,9 +368,16 @@ def run_batch(
     time; outcomes in input order.
 
     ``timeout_s`` bounds the wait for each image's final status after its upload. With
-    ``out_dir``, renditions are saved there and every item is written, one JSON object per
-    line with its ``file``, to ``out_dir/results.jsonl``.
+    ``out_dir``, renditions are saved there and every outcome is written, one JSON object
+    per line with its ``file``, to ``out_dir/results.jsonl``: a line as each image ends,
+    then the whole file again in input order. (Call :func:`forget_previous_run` first for
+    a clean ``out_dir``.)
     """
+    results = out_dir / RESULTS_FILE if out_dir is not None else None
+    if results is not None:
+        results.parent.mkdir(parents=True, exist_ok=True)
+        results.write_text("", encoding="utf-8")
+    written = threading.Lock()
 
     def one(source: Source) -> ImageOutcome:
         if stop is not None and stop.is_set():
@@ -363,28 +390,96 @@ def run_batch(
             out_dir=out_dir,
             stop=stop,
         )
+        if results is not None:
+            with written, results.open("a", encoding="utf-8") as f:
+                f.write(result_line(outcome))
         if on_done is not None:
             on_done(outcome)
         return outcome
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="upload") as pool:
         outcomes = list(pool.map(one, sources))
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with (out_dir / RESULTS_FILE).open("w", encoding="utf-8") as f:
-            for o in outcomes:
-                record = {
-                    "file": str(o.path),
-                    "status": o.status,
-                    "reason": o.reason,
-                    "message": o.message,
-                    "output": str(o.output) if o.output else None,
-                    "outputs": [str(p) for p in o.outputs],
-                    "elapsed_s": round(o.elapsed_s, 3),
-                    "item": o.item or None,
-                }
-                f.write(json.dumps(record, default=str) + "\n")
+    if results is not None:
+        partial = results.with_name(f".{RESULTS_FILE}.tmp")
+        partial.write_text("".join(result_line(o) for o in outcomes), encoding="utf-8")
+        os.replace(partial, results)
     return outcomes
+
+
+def result_line(outcome: ImageOutcome) -> str:
+    """One line of ``results.jsonl``: the outcome and its metadata item, as JSON."""
+    record = {
+        "file": str(outcome.path),
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "message": outcome.message,
+        "output": str(outcome.output) if outcome.output else None,
+        "outputs": [str(path) for path in outcome.outputs],
+        "elapsed_s": round(outcome.elapsed_s, 3),
+        "item": outcome.item or None,
+    }
+    return json.dumps(record, default=str) + "\n"
+
+
+def forget_previous_run(out_dir: Path, *, keep: Iterable[Path] = ()) -> list[Path]:
+    """Remove the renditions the previous run wrote under ``out_dir``; the paths removed.
+
+    Only what that run's ``results.jsonl`` lists as an ``output`` goes, and only if it is
+    still the file that run wrote: a regular file inside ``out_dir`` (symlinks not
+    followed out of it) of the size its item records, and not one of ``keep`` (this run's
+    inputs). Folders left empty by a removal go too, up to ``out_dir``. Anything else in
+    ``out_dir`` (a file of the user's, an unreadable results file) stays as it is.
+    """
+    results = out_dir / RESULTS_FILE
+    try:
+        lines = results.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    root = out_dir.resolve()
+    kept = {file_identity(path) for path in keep} - {None}
+    removed: list[Path] = []
+    for output, size in _written_files(lines):
+        try:
+            resolved = output.parent.resolve() / output.name
+            st = output.lstat()
+        except (OSError, ValueError):
+            continue
+        if not resolved.is_relative_to(root) or resolved.parent == resolved:
+            continue
+        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) in kept:
+            continue
+        if isinstance(size, int) and st.st_size != size:
+            continue  # not what that run wrote any more
+        with contextlib.suppress(OSError):
+            output.unlink()
+            removed.append(output)
+            _remove_empty_parents(resolved.parent, root)
+    return removed
+
+
+def _written_files(lines: Iterable[str]) -> Iterator[tuple[Path, object]]:
+    """Each file a ``results.jsonl`` says its run wrote, with the size its item records:
+    the default rendition, then the rest of a rendition set (same order as the item's)."""
+    for line in lines:
+        try:
+            record = json.loads(line)
+            item = record.get("item") or {}
+            outputs = [Path(p) for p in record.get("outputs") or [record["output"]]]
+            sizes = [r.get("bytes") for r in item.get("renditions") or []]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if len(sizes) != len(outputs):
+            sizes = [item.get("processed_size_bytes"), *[None] * (len(outputs) - 1)]
+        yield from zip(outputs, sizes, strict=True)
+
+
+def _remove_empty_parents(folder: Path, root: Path) -> None:
+    while folder != root and folder.is_relative_to(root):
+        try:
+            folder.rmdir()  # only when empty
+        except OSError:
+            return
+        folder = folder.parent
 
 
 def _size(size_bytes: int | None, dims: tuple[int, int] | None) -> str:
@@ -394,37 +489,105 @@ def _size(size_bytes: int | None, dims: tuple[int, int] | None) -> str:
     return f"{dims[0]}x{dims[1]}, {text}" if dims else text
 
 
+def _dims_text(dims: tuple[int, int] | None) -> str:
+    return f"{dims[0]}x{dims[1]}" if dims else ""
+
+
 def status_text(outcome: ImageOutcome, *, max_message_chars: int = 160) -> str:
     """``processed``, ``rejected (too_large)``; for the rest also the message:
-    ``error (http_503): HTTP 503 ...``, ``missing: no such file``."""
-    text = outcome.status if not outcome.reason else f"{outcome.status} ({outcome.reason})"
-    if outcome.message and outcome.status not in ("processed", "rejected"):
-        message = outcome.message
-        if len(message) > max_message_chars:
-            message = message[: max_message_chars - 1] + "…"
+    ``error (http_503): HTTP 503 ...``, ``error (io_error): [Errno 2] ...``."""
+    text = _status_reason(outcome)
+    message = _message(outcome, max_message_chars)
+    if message and outcome.status not in ("processed", "rejected"):
         text += f": {message}"
     return text
 
 
-def summary_table(outcomes: list[ImageOutcome]) -> Table:
-    """A rich table: file, image_id, status (with reason), original, rendition, time."""
+def _status_reason(outcome: ImageOutcome) -> str:
+    return outcome.status if not outcome.reason else f"{outcome.status} ({outcome.reason})"
+
+
+def _message(outcome: ImageOutcome, max_chars: int = 160) -> str:
+    """The message for a person: printable, at most ``max_chars``; a refusal's HTTP
+    detail (``HTTP 415 unsupported_format: ``) left to results.jsonl."""
+    message = printable(outcome.message or "")
+    if outcome.status == "rejected":
+        message = HTTP_DETAIL.sub("", message, count=1)
+    return message if len(message) <= max_chars else message[: max_chars - 1] + "…"
+
+
+COLOURS = {"processed": "green", "rejected": "yellow"}
+HTTP_DETAIL = re.compile(r"^HTTP \d{3} [a-z_]+: ")  # how _raise_for_api_error starts a message
+
+
+def summary_table(outcomes: list[ImageOutcome], *, width: int = 200) -> Table:
+    """A rich table of ``outcomes`` that reads whole within ``width`` columns.
+
+    Wide: file, image_id, status (with the reason), original, rendition, time, message.
+    Narrower, ``image_id`` then ``time`` go; narrower still (80 columns), the status is the
+    word alone and the reason leads the message, the sizes become ``WxH -> wxh``. Status
+    words and reason codes are never folded (:func:`imgproc.cli_report.fit_table`).
+    """
+    wide = _wide_table(outcomes)
+    if fit_table(wide, width, drop=("image_id", "time")):
+        return wide
+    narrow = _narrow_table(outcomes)
+    fit_table(narrow, width, drop=("time",))
+    return narrow
+
+
+def _new_table(outcomes: list[ImageOutcome]) -> Table:
     table = Table(title="local pipeline: batch summary", title_justify="left")
-    longest = max((len(str(o.path)) for o in outcomes), default=4)
-    table.add_column("file", overflow="fold", min_width=min(longest, 50))
+    done = sum(o.status == "processed" for o in outcomes)
+    table.caption = f"{done} of {len(outcomes)} processed"
+    table.add_column("file", overflow="fold", min_width=MIN_NAME_WIDTH)
+    return table
+
+
+def _wide_table(outcomes: list[ImageOutcome]) -> Table:
+    table = _new_table(outcomes)
     table.add_column("image_id", no_wrap=True)
-    table.add_column("status", overflow="fold")
+    table.add_column("status", no_wrap=True)
     for column in ("original", "rendition", "time"):
         table.add_column(column, justify="right", no_wrap=True)
-    colours = {"processed": "green", "rejected": "yellow"}
-    for o in outcomes:
-        table.add_row(
-            str(o.path),
+    messages = [_message(o) if o.status != "processed" else "" for o in outcomes]
+    if any(messages):
+        table.add_column("message", overflow="fold", min_width=MIN_REASON_WIDTH)
+    for o, message in zip(outcomes, messages, strict=True):
+        cells: list[Text | str] = [
+            Text(printable(str(o.path))),
             o.image_id or "",
-            Text(status_text(o), style=colours.get(o.status, "red")),
+            Text(
+                status_text(o, max_message_chars=0).split(":", 1)[0], COLOURS.get(o.status, "red")
+            ),
             _size(o.original_size_bytes, o.original_dims),
             _size(o.processed_size_bytes, o.processed_dims),
             f"{o.elapsed_s:.2f} s",
+        ]
+        table.add_row(*cells, *([Text(message)] if any(messages) else []))
+    return table
+
+
+def _narrow_table(outcomes: list[ImageOutcome]) -> Table:
+    table = _new_table(outcomes)
+    table.add_column("status", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("time", justify="right", no_wrap=True)
+    reasons = [
+        ": ".join(x for x in (o.reason or "", _message(o)) if x) if o.status != "processed" else ""
+        for o in outcomes
+    ]
+    if any(reasons):
+        table.add_column("reason", overflow="fold", min_width=MIN_REASON_WIDTH)
+    for o, reason in zip(outcomes, reasons, strict=True):
+        sizes = " -> ".join(
+            x for x in (_dims_text(o.original_dims), _dims_text(o.processed_dims)) if x
         )
-    done = sum(o.status == "processed" for o in outcomes)
-    table.caption = f"{done} of {len(outcomes)} processed"
+        cells: list[Text | str] = [
+            Text(printable(str(o.path))),
+            Text(o.status, COLOURS.get(o.status, "red")),
+            sizes,
+            f"{o.elapsed_s:.2f} s",
+        ]
+        table.add_row(*cells, *([Text(reason)] if any(reasons) else []))
     return table

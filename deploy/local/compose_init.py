@@ -2,13 +2,15 @@
 
 Two wirings (see docker-compose.yml and the README):
 
-``worker`` (default; LocalStack's free edition)
+``storage`` (default; LocalStack's free edition)
     Buckets, table, queue + DLQ and the S3 -> SQS notification, made by
-    :func:`deploy.local.resources.ensure_resources`, the same code the embedded runner uses. The
-    project image then runs as two long-lived containers: ``deploy.local.dispatcher`` consumes
-    the queue exactly as Lambda's SQS event source would (ReportBatchItemFailures), and
-    ``deploy.local.http_front`` serves the API as API Gateway's proxy integration would. Lambda
-    itself is not used: container-image functions need a paid LocalStack edition.
+    :func:`deploy.local.resources.ensure_resources`, the same code the embedded runner uses.
+    The functions then run as containers of the project image, exactly as Lambda runs
+    them (its ENTRYPOINT, the handler as command), behind the local Lambda service
+    (``python -m deploy.local.lambda_service``: Runtime API per function, the SQS event
+    source mapping with ReportBatchItemFailures, the API Gateway front). LocalStack's own
+    Lambda is not used: container-image functions need a paid edition. ``worker`` is the
+    old name of this mode and still accepted.
 
 ``lambda`` (``--mode lambda``; LocalStack with an auth token that includes container images)
     The same storage, then both functions from the project image (PackageType Image,
@@ -92,7 +94,7 @@ def wait_for_endpoint(
 def storage(
     env: Mapping[str, str], *, endpoint_url: str | None, region: str
 ) -> resources.PipelineResources:
-    """Buckets, table, queue + DLQ and the S3 -> SQS notification (the worker wiring)."""
+    """Buckets, table, queue + DLQ and the S3 -> SQS notification (the storage wiring)."""
     return resources.ensure_resources(
         uploads_bucket=env["UPLOADS_BUCKET"],
         processed_bucket=env["PROCESSED_BUCKET"],
@@ -312,7 +314,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         prog="python -m deploy.local.compose_init",
         description="Create the pipeline's resources in LocalStack.",
     )
-    parser.add_argument("--mode", choices=["worker", "lambda"], default="worker")
+    parser.add_argument(
+        "--mode",
+        choices=["storage", "worker", "lambda"],
+        default="storage",
+        help="storage: what the compose file's functions need (default; worker: old name); "
+        "lambda: also the functions, trigger and REST API in LocalStack (paid edition)",
+    )
     parser.add_argument(
         "--image-uri",
         default="image-pipeline:local",
@@ -351,7 +359,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             )
         else:
             made = storage(env, endpoint_url=endpoint_url, region=region)
-            summary = {"mode": "worker", "queue_url": made.queue_url, "dlq_url": made.dlq_url}
+            summary = {"mode": "storage", "queue_url": made.queue_url, "dlq_url": made.dlq_url}
     except Exception as e:  # boto errors, timeouts: one line for the compose log
         print(f"init failed: {type(e).__name__}: {e}", file=sys.stderr)
         return 1

@@ -129,8 +129,9 @@ class SqsDispatcher:
         handler: a Lambda handler taking the SQS event (default ``handlers.resize.handler``).
         sqs: a boto3 SQS client (default: a new one; ``AWS_ENDPOINT_URL`` applies).
         batch_size: ReceiveMessage ``MaxNumberOfMessages`` (1-10).
-        wait_time_s: ReceiveMessage ``WaitTimeSeconds`` (long poll, 0-20); also the longest a
-            stop waits for a poller.
+        wait_time_s: ReceiveMessage ``WaitTimeSeconds`` (long poll, 0-20). A stop does not
+            wait for it: an idle poller is left to end with its poll (a daemon thread that
+            invokes nothing once stopped); only a batch in flight is waited for.
         function_name, timeout_s: what the Lambda context reports.
         on_batch: called after each non-empty batch with its :class:`BatchOutcome`
             (for logging an image's journey); exceptions in it are logged and ignored.
@@ -171,11 +172,14 @@ class SqsDispatcher:
         self.region: str = self.queue_arn.split(":")[3]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._invoking = threading.Condition()  # guards the count below and the stop flag
+        self._batches_in_flight = 0
 
     def poll_once(self) -> BatchOutcome | None:
         """Receive one batch (waiting up to ``wait_time_s``), invoke, settle.
 
-        Returns ``None`` when the queue stayed empty.
+        Returns ``None`` when the queue stayed empty, or when :meth:`stop` came during the
+        poll (the messages are left alone: they reappear after the visibility timeout).
         """
         messages = self.sqs.receive_message(
             QueueUrl=self.queue_url,
@@ -186,7 +190,16 @@ class SqsDispatcher:
         ).get("Messages", [])
         if not messages:
             return None
-        return self.invoke(messages)
+        with self._invoking:
+            if self._stop.is_set():
+                return None
+            self._batches_in_flight += 1
+        try:
+            return self.invoke(messages)
+        finally:
+            with self._invoking:
+                self._batches_in_flight -= 1
+                self._invoking.notify_all()
 
     def invoke(self, messages: Sequence[Mapping[str, Any]]) -> BatchOutcome:
         """Hand ``messages`` (ReceiveMessage shape) to the handler and settle them."""
@@ -256,12 +269,16 @@ class SqsDispatcher:
             self._threads.append(thread)
 
     def stop(self, timeout_s: float | None = None) -> None:
-        """Ask the pollers to stop and wait for them (at most a long poll plus a batch)."""
-        self._stop.set()
-        limit = self.wait_time_s + self.timeout_s if timeout_s is None else timeout_s
-        deadline = time.monotonic() + limit
-        for thread in self._threads:
-            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        """Stop the pollers: wait for the batches being handled (at most ``timeout_s``,
+        default the function timeout), not for idle long polls.
+
+        After it returns no batch is handed to the handler any more; pollers still in a long
+        poll end with it (daemon threads, at most ``wait_time_s`` later).
+        """
+        limit = self.timeout_s if timeout_s is None else timeout_s
+        with self._invoking:
+            self._stop.set()
+            self._invoking.wait_for(lambda: self._batches_in_flight == 0, timeout=limit)
         self._threads = [t for t in self._threads if t.is_alive()]
 
 

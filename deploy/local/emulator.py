@@ -9,6 +9,13 @@ the local runner keeps for its one JSON ready line). This class binds in the cal
 (an ``OSError`` surfaces at once), serves in a daemon thread, and waits until the emulator
 answers HTTP before returning. It also caches moto's per-request backend lookup (see
 ``_CachingDispatcher``).
+
+Everything the emulator holds lives in this process's memory and is gone when it exits.
+:func:`stored_bytes` tells how much S3 holds; a :class:`StorageBound` refuses new objects in
+the guarded buckets (direct puts, presigned POSTs, multipart uploads) with 507
+``InsufficientStorage`` once that passes its limit, so a long session cannot grow without
+end; the local runner's HTTP front asks the same bound before ``POST /images`` and
+``POST /uploads``.
 """
 
 from __future__ import annotations
@@ -19,18 +26,104 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterable
 from typing import Any
+from xml.sax.saxutils import escape
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
     create_backend_app,
 )
+from moto.s3.models import s3_backends
 from werkzeug.serving import BaseWSGIServer, make_server
+
+from imgproc.cli_report import human_size
 
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 15.0
+STOP_POLL_S = 0.1  # how often the serving loop looks for a stop (serve_forever's poll)
+WRITE_METHODS = frozenset({"PUT", "POST"})
+
+
+def stored_bytes() -> int:
+    """Bytes of every S3 object version the emulator holds (all buckets, every account).
+
+    moto's state is process-wide, so this counts every emulator of the process. Read while
+    requests may change it: a listing that changes under the count is counted again.
+    """
+    for _ in range(5):
+        try:
+            return sum(
+                version.size
+                for account in list(s3_backends.values())
+                for backend in list(account.values())
+                for bucket in list(backend.buckets.values())
+                for versions in list(dict.values(bucket.keys))
+                for version in list(versions)
+            )
+        except RuntimeError:  # "dictionary changed size during iteration"
+            continue
+    return 0
+
+
+class StorageBound:
+    """A limit on what the in-memory emulator stores, and the buckets it guards.
+
+    Args:
+        max_bytes: once :func:`stored_bytes` reaches this (decimal bytes), new objects are
+            refused.
+        buckets: the buckets whose new objects are refused (the uploads bucket: the
+            renditions of uploads already accepted are always written).
+        setting: how a person changes the limit, named in the message (a flag, say).
+    """
+
+    def __init__(self, max_bytes: int, buckets: Iterable[str], *, setting: str = "") -> None:
+        self.max_bytes = max_bytes
+        self.buckets = frozenset(buckets)
+        self.setting = setting
+
+    def refusal(self) -> str | None:
+        """``None`` while under the limit, else why a new upload is refused."""
+        stored = stored_bytes()
+        if stored < self.max_bytes:
+            return None
+        setting = f" ({self.setting})" if self.setting else ""
+        return (
+            f"the local pipeline keeps everything in memory and holds {human_size(stored)}, "
+            f"its limit is {human_size(self.max_bytes)}{setting}; new uploads are refused "
+            "until it is restarted (which loses everything it holds)"
+        )
+
+    def guards(self, environ: dict[str, Any]) -> bool:
+        """Whether a WSGI request writes to a guarded bucket (path or virtual-host style)."""
+        if environ.get("REQUEST_METHOD") not in WRITE_METHODS:
+            return False
+        bucket = str(environ.get("PATH_INFO", "")).lstrip("/").split("/", 1)[0]
+        host = str(environ.get("HTTP_HOST", "")).split(":", 1)[0]
+        return bucket in self.buckets or any(host.startswith(f"{b}.") for b in self.buckets)
+
+
+def _bounded(app: Callable[..., Any], bound: StorageBound) -> Callable[..., Any]:
+    """``app`` refusing writes to the bound's buckets with S3's XML error shape, 507
+    ``InsufficientStorage``, once the bound is reached (SDKs do not retry a 507)."""
+
+    def bounded_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        message = bound.refusal() if bound.guards(environ) else None
+        if message is None:
+            return app(environ, start_response)
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InsufficientStorage</Code>'
+            f"<Message>{escape(message)}</Message></Error>"
+        ).encode()
+        start_response(
+            "507 Insufficient Storage",
+            [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+    return bounded_app
 
 
 class _CachingDispatcher(DomainDispatcherApplication):
@@ -81,11 +174,19 @@ class Emulator:
 
     Also a context manager. All services share one in-process state (moto's global
     backends), so S3 event notifications reach the SQS queues of the same emulator.
+    ``storage_bound``: refuse new objects in its buckets past its limit (:class:`StorageBound`).
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 4566) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 4566,
+        *,
+        storage_bound: StorageBound | None = None,
+    ) -> None:
         self.host = host
         self.requested_port = port
+        self.storage_bound = storage_bound
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -113,7 +214,9 @@ class Emulator:
         """
         # werkzeug logs every request at INFO; the runner logs its own journey instead.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        app = _CachingDispatcher(create_backend_app)
+        app: Callable[..., Any] = _CachingDispatcher(create_backend_app)
+        if self.storage_bound is not None:
+            app = _bounded(app, self.storage_bound)
         try:
             self._server = make_server(
                 self.host,
@@ -132,7 +235,10 @@ class Emulator:
                 raise EmulatorPortInUse(msg, host=self.host, port=self.requested_port) from e
             raise EmulatorError(msg) from e
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="moto-server", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": STOP_POLL_S},
+            name="moto-server",
+            daemon=True,
         )
         self._thread.start()
         self._wait_ready(ready_timeout_s)

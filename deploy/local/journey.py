@@ -5,7 +5,11 @@
     12:00:01.480 journey  processed  3f2a... 4000x3000 2.10 MB -> 500x375 48.2 kB (345 ms)
     12:00:01.700 journey  seen       3f2a... processed via GET /images/3f2a...
 
-Sizes are decimal (1 MB = 1,000,000 bytes, like the API's 4.5 MB body limit).
+Sizes are decimal (1 MB = 1,000,000 bytes, like the API's 4.5 MB body limit); an original's
+size is upright (``WxH`` once EXIF orientation is applied, as its rendition), so a sideways
+phone photo reads ``3024x4032 -> 375x500``, not as an upscale. Keys, file names and messages
+come from outside: every one is printed through :func:`imgproc.cli_report.printable`
+(``\\n``, ``\\t``, ``\\u202e``...), so a key cannot forge a line or reorder one.
 
 Hooks: :meth:`Journey.on_request_started` and :meth:`Journey.on_request` for the HTTP front,
 :meth:`Journey.wrap_resize` and :meth:`Journey.on_batch` for the dispatcher. Reading only:
@@ -39,7 +43,8 @@ from handlers.events import (
     objects_from_message,
 )
 from handlers.keys import direct_image_id, image_id_from_upload_key
-from imgproc.cli_report import human_size
+from imgproc.cli_report import human_size, printable
+from imgproc.orientation import upright_size
 
 log = logging.getLogger("journey")
 
@@ -56,19 +61,23 @@ def item_size(size_bytes: object) -> str:
 
 
 def describe_item(item: dict[str, Any]) -> str:
-    """The outcome part of a journey line, from a metadata item."""
+    """The outcome part of a journey line, from a metadata item (printable: see above)."""
     status = item.get("status", "?")
     if status == "processed":
-        return (
-            f"{item.get('original_width')}x{item.get('original_height')} "
-            f"{item_size(item.get('original_size_bytes'))} -> "
+        width, height = item.get("original_width"), item.get("original_height")
+        if isinstance(width, int | Decimal) and isinstance(height, int | Decimal):
+            width, height = upright_size(int(width), int(height), item.get("orientation"))
+        text = (
+            f"{width}x{height} {item_size(item.get('original_size_bytes'))} -> "
             f"{item.get('processed_width')}x{item.get('processed_height')} "
             f"{item_size(item.get('processed_size_bytes'))} "
             f"s3://{item.get('processed_bucket')}/{item.get('processed_key')}"
         )
-    if status in ("rejected", "failed"):
-        return f"{item.get('error_reason')}: {item.get('error_message')}"
-    return str(status)
+    elif status in ("rejected", "failed"):
+        text = f"{item.get('error_reason')}: {item.get('error_message')}"
+    else:
+        text = str(status)
+    return printable(text)
 
 
 class Journey:
@@ -149,7 +158,7 @@ class Journey:
         if not isinstance(body, dict):
             body = {}
         image_id = body.get("image_id", "")
-        where = f"{record.method} {record.path}"
+        where = printable(f"{record.method} {record.path}")
         if record.status == CLIENT_CLOSED_STATUS:
             log.info("dropped    %s: the client went away before its answer", where)
         elif record.status >= 400:
@@ -157,28 +166,29 @@ class Journey:
             detail = (
                 f"{error.get('code')}: {error.get('message')}" if error else body.get("message", "")
             )
-            log.info("refused    %s -> %d %s", where, record.status, detail)
+            log.info("refused    %s -> %d %s", where, record.status, printable(str(detail)))
         elif self._is_upload(record.method, record.path):
             size_bytes = body.get("size_bytes")  # the image, without multipart framing
             if not isinstance(size_bytes, int):
                 size_bytes = record.request_body_bytes
             log.info(
                 "uploaded   %s %s (%s) via %s",
-                image_id,
-                body.get("filename", ""),
+                printable(str(image_id)),
+                printable(str(body.get("filename", ""))),
                 item_size(size_bytes),
                 where,
             )
             if image_id:
                 self._uploaded.add(image_id)
         elif record.method == "POST" and record.path == "/uploads":
-            log.info("granted    %s presigned S3 upload via %s", image_id, where)
+            log.info("granted    %s presigned S3 upload via %s", printable(str(image_id)), where)
         elif record.method == "GET" and image_id and body.get("status"):
             with self._lock:
                 changed = self._seen_status.get(image_id) != body["status"]
                 self._seen_status[image_id] = body["status"]
             if changed:
-                log.info("seen       %s %s via %s", image_id, body["status"], where)
+                status = printable(str(body["status"]))
+                log.info("seen       %s %s via %s", printable(str(image_id)), status, where)
 
     # -- the dispatcher ------------------------------------------------------------------
     def wrap_resize(self, handler: Handler) -> Handler:
@@ -191,7 +201,8 @@ class Journey:
                     retry = f" (receive #{receives})" if receives != "1" else ""
                     image_id = self.image_id(obj)
                     self._wait_for_upload_line(image_id)
-                    log.info("queued     %s s3://%s/%s%s", image_id, obj.bucket, obj.key, retry)
+                    where = printable(f"s3://{obj.bucket}/{obj.key}")
+                    log.info("queued     %s %s%s", image_id, where, retry)
             return handler(event, context)
 
         return resize_with_journey
@@ -219,29 +230,28 @@ class Journey:
                 log.info("notified   s3:TestEvent (the bucket notification is wired)")
             for obj in objects:
                 image_id = self.image_id(obj)
+                where = printable(f"s3://{obj.bucket}/{obj.key}")
                 if record["messageId"] in outcome.failed:
                     log.info(
-                        "retrying   %s s3://%s/%s: resize failed, back on the queue in "
+                        "retrying   %s %s: resize failed, back on the queue in "
                         "%d s (dead-letter queue after the last receive)",
                         image_id,
-                        obj.bucket,
-                        obj.key,
+                        where,
                         self.visibility_timeout_s,
                     )
                     continue
                 item = self.item(image_id)
-                status = item.get("status", "?") if item else "done"
+                status = printable(str(item.get("status", "?"))) if item else "done"
                 if item and _before(item.get("processed_at"), batch_started):
                     log.info(
-                        "duplicate  %s s3://%s/%s already %s at %s; skipped",
+                        "duplicate  %s %s already %s at %s; skipped",
                         image_id,
-                        obj.bucket,
-                        obj.key,
+                        where,
                         status,
-                        item.get("processed_at"),
+                        printable(str(item.get("processed_at"))),
                     )
                     continue
-                detail = describe_item(item) if item else f"s3://{obj.bucket}/{obj.key}"
+                detail = describe_item(item) if item else where
                 log.info("%-10s %s %s (%.0f ms)", status, image_id, detail, per_record_ms)
 
     @staticmethod

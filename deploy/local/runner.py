@@ -59,14 +59,25 @@ from botocore.config import Config
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from deploy.local.batch import Source, plan_batch, run_batch, summary_table
+from deploy.local.apigw_events import UploadLimits
+from deploy.local.batch import (
+    RESULTS_FILE,
+    ImageOutcome,
+    Source,
+    forget_previous_run,
+    plan_batch,
+    run_batch,
+    summary_table,
+)
 from deploy.local.cli_args import int_range, port_number, positive_float, positive_int
 from deploy.local.demo import DEFAULT_DIR as DEMO_DIR
 from deploy.local.demo import write_demo_set
-from deploy.local.emulator import Emulator, EmulatorError, EmulatorPortInUse
+from deploy.local.emulator import Emulator, EmulatorError, EmulatorPortInUse, StorageBound
+from deploy.local.http_front import add_limit_flags
 from handlers.config import ApiSettings, ConfigError, ResizeSettings
 from imgproc import DEFAULT_MAX_DIM_PX
 from imgproc.cli_plan import UsageError
+from imgproc.cli_report import printable
 
 log = logging.getLogger("deploy.local")
 journey_log = logging.getLogger("journey")
@@ -93,6 +104,7 @@ IDLE_POLL_S = 2  # the dispatcher's long poll; also bounds how long a stop waits
 CLI_CREDENTIALS = "AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x"  # the emulator takes any
 MAX_VISIBILITY_TIMEOUT_S = 43_200  # SQS: 12 hours
 MAX_RECEIVE_COUNT = 1000  # SQS redrive policy maximum
+DEFAULT_MAX_STORED_MB = 2048  # the memory bound: what S3 may hold before uploads are refused
 
 
 class StartError(RuntimeError):
@@ -148,8 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m deploy.local",
         description="Run the whole image pipeline on this machine (AWS emulator, buckets, "
-        "table, queue, resize dispatcher, API and upload page). With paths: process them "
-        "and exit 0 if all were processed, else 1.",
+        "table, queue, resize dispatcher, API and upload page). Everything lives in this "
+        "process's memory and is lost when it stops. With paths: process them and exit 0 if "
+        "all were processed, else 1; each image ends processed, rejected (the engine's "
+        "reason), failed (the pipeline's fault), error (connection, timeout, 5xx, io_error), "
+        "pending (not final at --timeout) or cancelled (Ctrl-C came first).",
     )
     parser.add_argument(
         "paths",
@@ -245,8 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         default="out",
         metavar="DIR",
-        help="batch form: where renditions and results.jsonl go "
-        "(default: %(default)s; '' to keep nothing)",
+        help="batch form: where renditions and results.jsonl go; a run first removes the "
+        "renditions the previous run listed in DIR/results.jsonl, nothing else; not inside "
+        "an input folder (default: %(default)s; '' to keep nothing)",
     )
     parser.add_argument(
         "--demo",
@@ -259,6 +275,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=4,
         help="batch form: uploads in flight (default: %(default)s)",
     )
+    parser.add_argument(
+        "--max-stored-mb",
+        type=positive_int,
+        default=DEFAULT_MAX_STORED_MB,
+        metavar="MB",
+        help="everything lives in this process's memory: refuse new uploads (507) once S3 "
+        "holds this many MB (default: %(default)s)",
+    )
+    add_limit_flags(parser)
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no journey lines, only warnings"
     )
@@ -337,7 +362,9 @@ def route_stdout_logs_to_stderr() -> None:
 
 
 class ConsoleHandler(logging.Handler):
-    """Logging through a rich console (so lines print above a live progress bar)."""
+    """Logging through a rich console (so lines print above a live progress bar), one line
+    per record: the message through :func:`imgproc.cli_report.printable` (a key with a
+    newline cannot forge a line), a traceback below it as it is."""
 
     def __init__(self, console: Console) -> None:
         super().__init__()
@@ -346,7 +373,8 @@ class ConsoleHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
-            line = f"{stamp}.{int(record.msecs):03d} {record.name:<8} {record.getMessage()}"
+            message = printable(record.getMessage())
+            line = f"{stamp}.{int(record.msecs):03d} {record.name:<8} {message}"
             if record.exc_info:
                 line += "\n" + logging.Formatter().formatException(record.exc_info)
             self.console.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -371,7 +399,14 @@ class LocalPipeline:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.emulator = Emulator(host=args.host, port=args.emulator_port)
+        self.storage_bound = StorageBound(
+            args.max_stored_mb * 1_000_000,
+            [args.uploads_bucket],
+            setting=f"--max-stored-mb {args.max_stored_mb}",
+        )
+        self.emulator = Emulator(
+            host=args.host, port=args.emulator_port, storage_bound=self.storage_bound
+        )
         self.dispatcher: Any = None
         self.front: Any = None
         self.resources: Any = None
@@ -461,6 +496,10 @@ class LocalPipeline:
                 port=args.api_port,
                 cors_allow_origins=self.api_settings.cors_allow_origins,
                 region=region,
+                upload_limits=UploadLimits.from_settings(self.api_settings),
+                body_timeout_s=args.body_timeout,
+                max_connections=args.max_connections,
+                admit_upload=self.storage_bound.refusal,
                 on_request_started=journey.on_request_started,
                 on_request=journey.on_request,
             )
@@ -534,6 +573,15 @@ def describe(ready: Ready, console: Console, args: argparse.Namespace, queue_url
         highlight=False,
         soft_wrap=True,
     )
+    console.print(
+        "  note: everything lives in memory: stopping this process (or a crash) loses every "
+        "upload, item and rendition; new uploads are refused once "
+        f"{args.max_stored_mb} MB are stored (--max-stored-mb)",
+        style="yellow",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def run_batch_form(
@@ -554,6 +602,16 @@ def run_batch_form(
     if not sources:
         console.print("no images found in the given paths", style="red")
         return 1
+    if out_dir is not None:
+        removed = forget_previous_run(out_dir, keep=[s.path for s in sources])
+        if removed:
+            log.info(
+                "%s: removed %d rendition%s the previous run wrote (listed in its %s)",
+                out_dir,
+                len(removed),
+                "" if len(removed) == 1 else "s",
+                RESULTS_FILE,
+            )
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -577,27 +635,38 @@ def run_batch_form(
     out = Console(file=sys.stdout)
     if not out.is_terminal:  # a pipe or file: no terminal width to fit, keep rows whole
         out = Console(file=sys.stdout, width=200)
-    out.print(summary_table(outcomes))
+    out.print(summary_table(outcomes, width=out.width))
+    for line in summary_lines(outcomes, elapsed_s, out_dir):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    return 0 if all(o.status == "processed" for o in outcomes) else 1
+
+
+def summary_lines(
+    outcomes: list[ImageOutcome], elapsed_s: float, out_dir: Path | None
+) -> list[str]:
+    """What the batch form says under its table: counts (a rate only when something was
+    processed), where this run's renditions and outcomes are, and what stops working."""
     processed = sum(o.status == "processed" for o in outcomes)
-    console.print(
-        f"{processed} of {len(outcomes)} processed in {elapsed_s:.1f} s "
-        f"({len(outcomes) / elapsed_s:.2f} images/s)",
-        highlight=False,
-    )
-    if out_dir is not None:
-        console.print(
-            f"renditions saved under {out_dir}/, every item in {out_dir / 'results.jsonl'}",
-            highlight=False,
-            soft_wrap=True,
+    lines = [f"{processed} of {len(outcomes)} processed in {elapsed_s:.1f} s"]
+    if processed:
+        lines[0] += f" ({processed / max(elapsed_s, 1e-9):.2f} images/s)"
+    if out_dir is None:
+        return lines
+    saved = sum(o.output is not None for o in outcomes)
+    results = out_dir / RESULTS_FILE
+    if saved:
+        lines.append(
+            f"this run's {saved} rendition{'s' if saved != 1 else ''} saved under {out_dir}/, "
+            f"every outcome in {results}"
         )
-        console.print(
-            "note: the download_url values in results.jsonl stop working when this "
+        lines.append(
+            f"note: the download_url values in {RESULTS_FILE} stop working when this "
             "run exits (the emulator keeps everything in memory); the renditions "
-            f"are saved under {out_dir}/",
-            highlight=False,
-            soft_wrap=True,
+            f"are saved under {out_dir}/"
         )
-    return 0 if processed == len(outcomes) else 1
+    else:
+        lines.append(f"no renditions saved; every outcome in {results}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

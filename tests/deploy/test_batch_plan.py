@@ -1,8 +1,8 @@
 """The batch form plans files as ``imgproc resize`` does (one set of rules, imgproc.cli_plan).
 
 Same inputs and the same output names from the same folder; the batch form's own
-additions: a missing path is kept (its outcome is ``missing``) and ``results.jsonl`` under
-``--out`` must not land on an input either.
+additions: a missing path is kept (its outcome is an ``io_error``) and ``results.jsonl``
+under ``--out`` must not land on an input either.
 """
 
 from __future__ import annotations
@@ -25,13 +25,12 @@ def photos(tmp_path: Path) -> Path:
     root = tmp_path / "photos"
     for name in ("b.jpg", "a.jpg", "A.png", "2024/c.heic", ".hidden.jpg", "notes.txt"):
         touch(root / name)
-    touch(root / "out" / "stale.jpg")  # the previous run's output, inside the folder walked
     return root
 
 
 def test_batch_and_engine_cli_walk_and_name_alike(tmp_path: Path) -> None:
     root = photos(tmp_path)
-    out_dir = root / "out"
+    out_dir = tmp_path / "out"
 
     sources = plan_batch([root], out_dir)
 
@@ -76,3 +75,11 @@ def test_out_holding_a_named_file_is_refused_like_the_engine_cli(tmp_path: Path)
 
     with pytest.raises(UsageError, match=f"--out {tmp_path} holds the input {a_png}"):
         plan_batch([a_png], tmp_path)
+
+
+def test_out_inside_a_folder_walked_is_refused_like_the_engine_cli(tmp_path: Path) -> None:
+    """``--out photos/out`` would have a later run over ``photos`` resize the renditions."""
+    root = photos(tmp_path)
+
+    with pytest.raises(UsageError, match=f"--out {root / 'out'} is inside the input folder"):
+        plan_batch([root], root / "out")

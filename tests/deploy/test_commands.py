@@ -4,6 +4,7 @@ imports and is callable, and the image's inputs are pinned and hashed."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import re
 import shlex
@@ -35,15 +36,20 @@ def as_argv(value: Any) -> list[str]:
 
 
 def compose_commands() -> list[tuple[str, list[str], list[str]]]:
-    """``(where, entrypoint, command)`` for every service that runs the project image."""
+    """``(where, entrypoint, command)`` for every service that runs the project image
+    (no ``entrypoint``: the image's own, awslambdaric)."""
     found = []
     base_entrypoints: dict[str, list[str]] = {}
     for path in COMPOSE_FILES:
         services = yaml.safe_load(path.read_text(encoding="utf-8"))["services"]
         for name, service in services.items():
-            if "localstack/" in str(service.get("image", "")):
+            if "localstack" in str(service.get("image", "")):
                 continue
-            entrypoint = as_argv(service.get("entrypoint")) or base_entrypoints.get(name, [])
+            entrypoint = (
+                as_argv(service.get("entrypoint"))
+                or base_entrypoints.get(name)
+                or dockerfile_instruction("ENTRYPOINT")
+            )
             base_entrypoints.setdefault(name, entrypoint)
             if "command" in service:
                 found.append((f"{path.name}:{name}", entrypoint, as_argv(service["command"])))
@@ -65,8 +71,12 @@ def resolve_handler(dotted: str) -> Any:
 
 
 def check_module_main(module_name: str) -> None:
-    """``python -m module`` works: the module imports and has a callable ``main``."""
+    """``python -m module`` works: the module imports and has a callable ``main`` (a
+    package: a ``__main__`` module beside a ``cli`` module with ``main``)."""
     module = importlib.import_module(module_name)
+    if hasattr(module, "__path__"):
+        assert importlib.util.find_spec(f"{module_name}.__main__"), f"{module_name}: no __main__"
+        module = importlib.import_module(f"{module_name}.cli")
     assert callable(getattr(module, "main", None)), f"{module_name} has no main()"
 
 
@@ -106,11 +116,19 @@ def test_compose_commands_name_code_that_imports(
         assert callable(resolve_handler(command[command.index("--handler") + 1])), where
 
 
-def test_compose_covers_init_worker_and_api() -> None:
+def test_compose_runs_the_functions_as_the_template_does() -> None:
+    """``resize`` and ``api`` keep the image's entry point; their command is the template's
+    ImageConfig.Command; the Lambda service and init run modules of the same image."""
     targets = {where: run_target(e, c) for where, e, c in compose_commands()}
+    services = yaml.safe_load(COMPOSE_FILES[0].read_text(encoding="utf-8"))["services"]
+    template = dict(template_commands())
+
     assert targets["docker-compose.yml:init"] == ("module", "deploy.local.compose_init")
-    assert targets["docker-compose.yml:worker"] == ("module", "deploy.local.dispatcher")
-    assert targets["docker-compose.yml:api"] == ("module", "deploy.local.http_front")
+    assert targets["docker-compose.yml:lambda"] == ("module", "deploy.local.lambda_service")
+    for name, function in (("resize", "ResizeFunction"), ("api", "ApiFunction")):
+        assert "entrypoint" not in services[name], name
+        assert as_argv(services[name]["command"]) == template[function], name
+        assert services[name]["image"] == services["init"]["image"], name
 
 
 @pytest.mark.parametrize("function, command", template_commands())
@@ -148,3 +166,58 @@ def test_image_requirements_are_pinned_hashed_and_lean() -> None:
     simd = requirement_lines("requirements-simd.txt")
     assert list(simd) == ["pillow-simd"] and simd["pillow-simd"]
     assert all(requirement_lines("requirements-build.txt").values())
+
+
+def compose_flag_values(command: list[str], flag: str) -> dict[str, str]:
+    """``{NAME: VALUE}`` of every ``flag NAME=VALUE`` pair in a command line."""
+    pairs = [command[i + 1] for i, word in enumerate(command[:-1]) if word == flag]
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def template_function(name: str) -> dict[str, Any]:
+    template, _ = decode_str(TEMPLATE_PATH.read_text(encoding="utf-8"))
+    return dict(template["Resources"][name]["Properties"])
+
+
+@pytest.mark.parametrize(
+    "service, function", [("resize", "ResizeFunction"), ("api", "ApiFunction")]
+)
+def test_compose_functions_get_their_runtime_api_memory_and_timeout(
+    service: str, function: str
+) -> None:
+    """Each function container talks to its own Runtime API on the lambda service, with the
+    template's memory size and timeout, under Lambda's constraints (read-only root, /tmp in
+    memory) and an init that passes SIGTERM on."""
+    services = yaml.safe_load(COMPOSE_FILES[0].read_text(encoding="utf-8"))["services"]
+    lambda_command = as_argv(services["lambda"]["command"])
+    properties = template_function(function)
+    container = services[service]
+
+    runtime_api = compose_flag_values(lambda_command, "--runtime-api")[service]
+    assert (
+        container["environment"]["AWS_LAMBDA_RUNTIME_API"] == "lambda:" + runtime_api.split(":")[1]
+    )
+    assert service in as_argv(services["lambda"]["command"])  # --external NAME
+    assert float(compose_flag_values(lambda_command, "--timeout")[service]) == properties["Timeout"]
+    assert int(compose_flag_values(lambda_command, "--memory")[service]) == properties["MemorySize"]
+    assert container["mem_limit"] == f"{properties['MemorySize']}m"
+    assert container["environment"]["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == str(
+        properties["MemorySize"]
+    )
+    assert container["read_only"] is True
+    assert container["tmpfs"] == ["/tmp"]
+    assert container["init"] is True
+    assert container["depends_on"] == {"lambda": {"condition": "service_healthy"}}
+
+
+def test_compose_sqs_mapping_polls_the_queue_init_makes() -> None:
+    services = yaml.safe_load(COMPOSE_FILES[0].read_text(encoding="utf-8"))["services"]
+    queue_url = compose_flag_values(as_argv(services["lambda"]["command"]), "--sqs")["resize"]
+    assert queue_url.endswith("/" + services["init"]["environment"]["QUEUE_NAME"])
+    assert "--api" in as_argv(services["lambda"]["command"])
+    assert services["lambda"]["ports"] == ["127.0.0.1:8080:8080"]
+
+
+def test_localstack_image_and_tag_are_settable() -> None:
+    text = COMPOSE_FILES[0].read_text(encoding="utf-8")
+    assert "image: ${LOCALSTACK_IMAGE:-localstack/localstack}:${LOCALSTACK_TAG:-4.14.0}" in text

@@ -33,13 +33,13 @@ ENV = {
 }
 
 
-def test_worker_mode_makes_storage_queue_and_notification(
+def test_storage_mode_makes_storage_queue_and_notification(
     moto: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert compose_init.main(["--mode", "worker"], environ=ENV) == 0
+    assert compose_init.main(["--mode", "storage"], environ=ENV) == 0
 
     summary = json.loads(capsys.readouterr().out)
-    assert summary["mode"] == "worker"
+    assert summary["mode"] == "storage"
     assert summary["queue_url"].endswith("/image-pipeline-resize")
     sqs = client("sqs")
     attributes = sqs.get_queue_attributes(QueueUrl=summary["queue_url"], AttributeNames=["All"])[

@@ -19,6 +19,7 @@ IMAGE_ENTRY_MODULES = (
     "deploy.local.dispatcher",
     "deploy.local.http_front",
     "deploy.local.compose_init",
+    "deploy.local.lambda_service.cli",
 )
 
 

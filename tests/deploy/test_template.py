@@ -292,6 +292,7 @@ def test_request_too_large_answers_413_in_the_api_error_shape_with_cors(
 ) -> None:
     import json
 
+    from deploy.local.apigw_events import UploadLimits
     from handlers.errors import PayloadTooLarge
 
     responses = {
@@ -302,13 +303,8 @@ def test_request_too_large_answers_413_in_the_api_error_shape_with_cors(
     assert too_large["StatusCode"] == "413"
     body = json.loads(too_large["ResponseTemplates"]["application/json"])
     assert PayloadTooLarge.code == "too_large"  # the engine's reason code
-    assert body == {
-        "error": {
-            "code": PayloadTooLarge.code,
-            "message": "request body too large for POST /images (about 4.5 MB of image at most); "
-            "use POST /uploads for a presigned S3 upload",
-        }
-    }
+    # One limit, one message: the function's own (and the local front's) at the defaults.
+    assert body == {"error": {"code": PayloadTooLarge.code, "message": UploadLimits().message()}}
     assert too_large["ResponseParameters"] == responses["DEFAULT_4XX"]["ResponseParameters"]
     assert "gatewayresponse.header.Access-Control-Allow-Origin" in too_large["ResponseParameters"]
 

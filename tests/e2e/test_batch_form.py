@@ -65,11 +65,17 @@ def test_folder_of_images_exits_0_with_table(tmp_path: Path) -> None:
     noise.save(folder / "big.jpg", quality=95)
     assert (folder / "big.jpg").stat().st_size > 4_500_000
 
-    # --out inside the folder walked: the previous run's renditions there are not inputs.
-    out = folder / "out"
-    (out / "nested").mkdir(parents=True)
-    (out / "stale.jpg").write_bytes(quadrant_jpeg((64, 64)))
-    (out / "nested" / "two.jpg").write_bytes(quadrant_jpeg((64, 64)))
+    # A previous run's --out: what it listed goes, the user's own file there stays.
+    out = tmp_path / "out"
+    (out / "gone").mkdir(parents=True)
+    stale = quadrant_jpeg((64, 64))
+    (out / "gone" / "stale.jpg").write_bytes(stale)
+    (out / "mine.txt").write_text("the user's own file")
+    previous = {
+        "output": str(out / "gone" / "stale.jpg"),
+        "item": {"processed_size_bytes": len(stale)},
+    }
+    (out / "results.jsonl").write_text(json.dumps(previous) + "\n")
     done = run_local(str(folder), "--out", str(out))
 
     assert done.returncode == 0, done.stderr[-3000:]
@@ -85,7 +91,8 @@ def test_folder_of_images_exits_0_with_table(tmp_path: Path) -> None:
     ]
     text = "\n".join(table)
     assert "one.jpg" in text and "two.jpeg" in text and "notes.txt" not in text
-    assert "stale.jpg" not in text and "two.jpg" not in text
+    assert not (out / "gone").exists() and (out / "mine.txt").exists()
+    assert "removed 1 rendition the previous run wrote" in done.stderr
     assert text.count("processed") >= 2
     assert "1000x800" in text and "500x400" in text and "300x200" in text
     assert "3 of 3 processed" in text

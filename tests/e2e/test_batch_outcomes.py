@@ -132,3 +132,48 @@ def test_sizes_are_decimal() -> None:
     assert human_size(48_200) == "48.2 kB"
     assert human_size(512) == "512 B"
     assert journey_size(2_100_000) == "2.10 MB" and journey_size(48_200) == "48.2 kB"
+
+
+def test_a_file_gone_before_its_upload_is_an_io_error(api_url: str, tmp_path: Path) -> None:
+    """No status of its own (``missing`` was one): the file could not be read."""
+    outcome = _outcome(api_url, tmp_path / "gone.jpg")
+    assert (outcome.status, outcome.reason) == ("error", "io_error")
+    assert "No such file or directory" in (outcome.message or "")
+
+
+def test_the_original_is_reported_upright(tmp_path: Path) -> None:
+    """``landscape_5.jpg`` is stored 450x600 with orientation 5: upright it is 600x450,
+    so ``600x450 -> 500x375`` does not read as an upscale."""
+    image_id = "5" * 32
+    item = {
+        "image_id": image_id,
+        "status": "processed",
+        "original_width": 450,
+        "original_height": 600,
+        "orientation": 5,
+        "original_size_bytes": 120_000,
+        "processed_width": 500,
+        "processed_height": 375,
+        "processed_size_bytes": 20_000,
+    }
+
+    def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        body = {"image_id": image_id} if event["httpMethod"] == "POST" else item
+        status = 202 if event["httpMethod"] == "POST" else 200
+        return {
+            "statusCode": status,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps(body),
+        }
+
+    front = ApiFront(api, port=0)
+    url = front.start()
+    try:
+        photo = tmp_path / "landscape_5.jpg"
+        photo.write_bytes(quadrant_jpeg((64, 48)))
+        outcome = _outcome(url, photo)
+    finally:
+        front.stop()
+    assert outcome.status == "processed"
+    assert outcome.original_dims == (600, 450) and outcome.processed_dims == (500, 375)
+    assert outcome.item["original_width"] == 450  # the item itself as stored

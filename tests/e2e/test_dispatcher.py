@@ -172,6 +172,46 @@ def test_handler_exception_leaves_the_whole_batch(emulator: str, resources: Any)
     assert dispatcher.poll_once() is None
 
 
+def test_stop_waits_for_the_batch_in_flight_not_for_idle_long_polls(
+    emulator: str, resources: Any
+) -> None:
+    """Pollers in a 20 s long poll do not hold a stop; a batch being handled does, and no
+    batch starts once the stop is asked for."""
+    sqs = _client(emulator, "sqs")
+    handled: list[str] = []
+    started = threading.Event()
+
+    def handler(event: dict[str, Any], _context: Any) -> None:
+        bodies = [r["body"] for r in event["Records"]]
+        if "slow" in bodies:
+            started.set()
+            time.sleep(0.5)
+        handled.extend(bodies)
+
+    dispatcher = SqsDispatcher(resources.queue_url, handler, sqs=sqs, wait_time_s=20)
+    _drain_test_event(dispatcher)
+    handled.clear()
+    dispatcher.start(2)
+    sqs.send_message(QueueUrl=resources.queue_url, MessageBody="slow")
+    assert started.wait(10)
+    dispatcher.stop()
+    assert handled == ["slow"]  # finished before stop returned
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=resources.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "0"  # and settled
+
+    idle = SqsDispatcher(resources.queue_url, handler, sqs=sqs, wait_time_s=20)
+    idle.start(2)
+    time.sleep(0.3)  # both pollers inside a 20 s ReceiveMessage now
+    asked = time.monotonic()
+    idle.stop()
+    assert time.monotonic() - asked < 5  # not the 20 s of the long poll
+    sqs.send_message(QueueUrl=resources.queue_url, MessageBody="after the stop")
+    time.sleep(1)
+    assert handled == ["slow"]  # received by a stopped poller maybe, never handed over
+
+
 def test_failed_ids_reads_replies_as_lambda_does() -> None:
     ids = ["a", "b"]
     assert failed_ids(None, ids) == set()

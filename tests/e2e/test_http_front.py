@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from deploy.local.apigw_events import match_route
+from deploy.local.apigw_events import UploadLimits, match_route
 from deploy.local.http_front import ApiFront
 from deploy.local.lambda_context import LambdaContext
 
@@ -130,7 +130,7 @@ def test_binary_reply_is_decoded(front: str) -> None:
 
 def test_body_over_the_cap_is_413_without_calling_the_handler(front: str) -> None:
     response = requests.post(
-        f"{front}/images",
+        f"{front}/elsewhere",
         data=b"x" * 1_000_001,
         headers={"Content-Type": "image/jpeg", "Origin": "http://localhost:3000"},
         timeout=10,
@@ -141,16 +141,65 @@ def test_body_over_the_cap_is_413_without_calling_the_handler(front: str) -> Non
         "error": {
             "code": "too_large",
             "message": (
-                "request body too large for POST /images (1000001 bytes, the limit is 1000000 "
-                "bytes); use POST /uploads for a presigned S3 upload"
+                "request body too large for POST /elsewhere (1000001 bytes, the limit is "
+                "1000000 bytes)"
             ),
         }
     }
-    # Only POST /images has the presigned way round.
-    other = requests.put(f"{front}/elsewhere", data=b"x" * 1_000_001, timeout=10)
-    assert other.status_code == 413
-    assert "/uploads" not in other.json()["error"]["message"]
-    assert "PUT /elsewhere (1000001 bytes" in other.json()["error"]["message"]
+
+
+def test_post_images_has_one_limit_and_one_message_whichever_check_refuses() -> None:
+    """The API's limit (image + multipart framing), the 10 MB cap and the 6 MB event limit
+    all answer ``POST /images`` with the handler's own words."""
+    calls: list[int] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        calls.append(len(event["body"] or ""))
+        return {"statusCode": 202, "body": "{}"}
+
+    limits = UploadLimits(images_max_bytes=1_000_000, uploads_max_bytes=9_000_000)
+    one_message = (
+        "POST /images accepts images of at most 1000000 bytes; request a presigned upload "
+        "with POST /uploads for files up to 9000000 bytes"
+    )
+    assert limits.message() == one_message
+    generous = UploadLimits(images_max_bytes=9_000_000)  # so the event limit is hit first
+    fronts = {
+        "api limit": (ApiFront(handler, port=0, upload_limits=limits), 1_000_000 + 65_537),
+        "10 MB cap": (ApiFront(handler, port=0, max_body_bytes=500_000), 500_001),
+        "6 MB event": (ApiFront(handler, port=0, upload_limits=generous), 5_000_000),
+    }
+    messages = {}
+    for name, (server, size) in fronts.items():
+        url = server.start()
+        try:
+            response = requests.post(
+                f"{url}/images",
+                data=b"\xff" * size,
+                headers={"Content-Type": "image/jpeg"},
+                timeout=30,
+            )
+        finally:
+            server.stop()
+        assert response.status_code == 413, name
+        messages[name] = response.json()["error"]["message"]
+    assert calls == []
+    assert messages["api limit"] == one_message
+    assert messages["10 MB cap"] == UploadLimits().message()
+    assert messages["6 MB event"] == generous.message()
+    # Up to the limit plus the multipart framing allowance, the handler decides.
+    server = ApiFront(handler, port=0, upload_limits=limits)
+    url = server.start()
+    try:
+        response = requests.post(
+            f"{url}/images",
+            data=b"\xff" * (1_000_000 + 65_536),
+            headers={"Content-Type": "image/jpeg"},
+            timeout=10,
+        )
+    finally:
+        server.stop()
+    assert response.status_code == 202 and len(calls) == 1
 
 
 def test_event_over_the_lambda_limit_is_413_in_the_error_shape() -> None:
@@ -164,8 +213,8 @@ def test_event_over_the_lambda_limit_is_413_in_the_error_shape() -> None:
     url = server.start()
     try:
         # 5 MB of binary is under the 10 MB cap but 6.7 MB once base64-encoded in the event.
-        response = requests.post(
-            f"{url}/images",
+        response = requests.put(
+            f"{url}/things",
             data=b"\xff" * 5_000_000,
             headers={"Content-Type": "image/jpeg", "Origin": "http://page.test"},
             timeout=30,
@@ -176,9 +225,8 @@ def test_event_over_the_lambda_limit_is_413_in_the_error_shape() -> None:
     assert response.headers["Access-Control-Allow-Origin"] == "http://page.test"
     error = response.json()["error"]
     assert error["code"] == "too_large"
-    assert error["message"].startswith("request body too large for POST /images (5000000 bytes, ")
-    assert "as a Lambda event, the limit is 6291456 bytes" in error["message"]
-    assert error["message"].endswith("; use POST /uploads for a presigned S3 upload")
+    assert error["message"].startswith("request body too large for PUT /things (5000000 bytes, ")
+    assert error["message"].endswith(" bytes as a Lambda event, the limit is 6291456 bytes)")
 
 
 def test_client_hanging_up_is_one_debug_line_not_a_traceback(

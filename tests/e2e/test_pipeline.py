@@ -257,15 +257,25 @@ def test_listing_shows_recent_images(pipeline: dict[str, Any]) -> None:
     assert image_id in [i["image_id"] for i in items]
 
 
-def test_oversized_body_is_413(pipeline: dict[str, Any]) -> None:
-    response = requests.post(
-        f"{pipeline['api_url']}/images",
-        data=b"\xff" * (10 * 1024 * 1024 + 1),
-        headers={"Content-Type": "image/jpeg"},
-        timeout=30,
-    )
-    assert response.status_code == 413
-    assert response.headers["Access-Control-Allow-Origin"] == "*"
-    error = response.json()["error"]
-    assert error["code"] == "too_large"  # the engine's reason code, as the API's own 413
-    assert error["message"].endswith("; use POST /uploads for a presigned S3 upload")
+def test_oversized_body_is_413_with_one_message_whoever_refuses(
+    pipeline: dict[str, Any],
+) -> None:
+    """Just over the limit the handler refuses; further over, the front (the API's limit,
+    the 10 MB cap): the same 413, the same words, the README's 4.5 MB."""
+    messages = set()
+    for size in (4_520_000, 5_000_000, 10 * 1024 * 1024 + 1):
+        response = requests.post(
+            f"{pipeline['api_url']}/images",
+            data=b"\xff" * size,
+            headers={"Content-Type": "image/jpeg"},
+            timeout=30,
+        )
+        assert response.status_code == 413, size
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        error = response.json()["error"]
+        assert error["code"] == "too_large"  # the engine's reason code, as the API's own 413
+        messages.add(error["message"])
+    assert messages == {
+        "POST /images accepts images of at most 4500000 bytes; request a presigned upload "
+        "with POST /uploads for files up to 52428800 bytes"
+    }

@@ -1,103 +1,51 @@
-"""The docker compose pipeline (LocalStack + the project image) end to end:
-upload -> S3 -> SQS -> resize worker -> processed bucket + metadata item.
+"""The compose pipeline end to end: docker-compose.yml as it is, both functions as Lambda
+containers behind the project's Lambda service, LocalStack for S3, SQS and DynamoDB.
 
-Needs a Docker engine with the compose plugin and the ability to pull
-localstack/localstack:4.14.0; skipped otherwise. The same flow runs without Docker in
-tests/e2e (the embedded runner), so these are not the only end-to-end tests.
+upload (API, presigned POST, or straight into the bucket) -> S3 -> SQS -> the event source
+mapping -> the resize function's container -> processed bucket + metadata item.
+
+Where the stack comes from (Docker engine, the container lab, or already running) is in
+conftest.py; without any of them these tests skip and say why. The same flows run
+without containers in tests/e2e (the embedded runner).
 """
 
 from __future__ import annotations
 
 import io
 import json
-import shutil
-import subprocess
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
+import urllib.parse
 from typing import Any
 
 import pytest
+import requests
 from PIL import Image
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-API_URL = "http://127.0.0.1:8080"
-ENDPOINT_URL = "http://127.0.0.1:4566"
+from tests.integration.conftest import Stack
+
 PROCESSED_BUCKET = "image-pipeline-processed"
 UPLOADS_BUCKET = "image-pipeline-uploads"
 TABLE = "image-pipeline-metadata"
+QUEUE = "image-pipeline-resize"
 
-pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
-
-
-def docker_unavailable() -> str | None:
-    """Why the compose tests cannot run here, or ``None`` when they can."""
-    if shutil.which("docker") is None:
-        return "no docker command on PATH"
-    try:
-        import docker  # the Docker SDK (a dev dependency)
-
-        docker.from_env().ping()
-    except Exception as e:
-        return f"no Docker engine reachable: {type(e).__name__}: {e}"
-    done = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
-    if done.returncode != 0:
-        return "the docker compose plugin is missing"
-    return None
+pytestmark = [pytest.mark.container, pytest.mark.timeout(600)]
 
 
-def compose(*args: str, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["docker", "compose", "-f", str(PROJECT_ROOT / "docker-compose.yml"), *args],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
-    )
-
-
-@pytest.fixture(scope="module")
-def pipeline() -> Iterator[None]:
-    reason = docker_unavailable()
-    if reason:
-        pytest.skip(f"docker compose pipeline: {reason}")
-    up = compose("up", "--build", "--detach", "--wait", "--wait-timeout", "300")
-    try:
-        if up.returncode != 0:
-            logs = compose("logs", "--no-color", "--tail", "80").stdout
-            pytest.fail(f"docker compose up failed:\n{up.stderr[-3000:]}\n{logs[-5000:]}")
-        wait_for_api()
-        yield
-    finally:
-        compose("down", "--volumes", "--remove-orphans", timeout_s=180)
-
-
-def wait_for_api(timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{API_URL}/images", timeout=5) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(1)
-    pytest.fail(f"the API at {API_URL} did not answer within {timeout_s} s")
-
-
-def request(
-    method: str, path: str, body: bytes | None = None, content_type: str | None = None
+def api(
+    stack: Stack, method: str, path: str, body: bytes | None = None, content_type: str = ""
 ) -> tuple[int, dict[str, Any]]:
-    req = urllib.request.Request(f"{API_URL}{path}", data=body, method=method)
-    if content_type:
-        req.add_header("Content-Type", content_type)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = requests.request(
+        method, f"{stack.api_url}{path}", data=body, headers=headers, timeout=60
+    )
+    return response.status_code, response.json() if response.content else {}
+
+
+def pixel(image: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
+    """The RGB value at ``xy``."""
+    value = image.getpixel(xy)
+    assert isinstance(value, tuple), value
+    return value
 
 
 def jpeg(size: tuple[int, int]) -> bytes:
@@ -109,62 +57,204 @@ def jpeg(size: tuple[int, int]) -> bytes:
     return out.getvalue()
 
 
-def wait_until_settled(image_id: str, timeout_s: float = 120) -> dict[str, Any]:
+def wait_until_settled(stack: Stack, image_id: str, timeout_s: float = 120) -> dict[str, Any]:
+    """The item of ``image_id`` once it is no longer pending (through the API)."""
     deadline = time.monotonic() + timeout_s
     item: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        status, item = request("GET", f"/images/{image_id}")
+        status, item = api(stack, "GET", f"/images/{image_id}")
         if status == 200 and item.get("status") not in (None, "pending"):
             return item
-        time.sleep(1)
-    pytest.fail(f"image {image_id} still not processed after {timeout_s} s: {item}")
+        time.sleep(0.5)
+    pytest.fail(f"image {image_id} still not settled after {timeout_s} s: {item}\n{stack.logs()}")
 
 
-def aws_client(service: str) -> Any:
-    import boto3
-
-    return boto3.client(
-        service,
-        endpoint_url=ENDPOINT_URL,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+def items_for_key(stack: Stack, key: str) -> list[dict[str, Any]]:
+    """Every metadata item whose source is ``key`` in the uploads bucket (a table scan)."""
+    table = stack.session().client("dynamodb")
+    found: list[dict[str, Any]] = []
+    for page in table.get_paginator("scan").paginate(TableName=TABLE):
+        found += [i for i in page["Items"] if i["source_key"]["S"] == key]
+    return found
 
 
-def test_api_upload_is_resized_and_recorded(pipeline: None) -> None:
-    status, created = request("POST", "/images", jpeg((1600, 1200)), "image/jpeg")
-    assert status == 202, created
+def wait_for_direct_item(stack: Stack, key: str, timeout_s: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        settled = [i for i in items_for_key(stack, key) if i["status"]["S"] != "pending"]
+        if settled:
+            return settled[0]
+        time.sleep(0.5)
+    pytest.fail(f"no settled item for s3://{UPLOADS_BUCKET}/{key}\n{stack.logs()}")
 
-    item = wait_until_settled(created["image_id"])
 
-    assert item["status"] == "processed", item
-    assert (item["processed_width"], item["processed_height"]) == (500, 375)
-    rendition = (
-        aws_client("s3")
-        .get_object(Bucket=item["processed_bucket"], Key=item["processed_key"])["Body"]
-        .read()
-    )
+def assert_red_left_blue_right(rendition: bytes, size: tuple[int, int]) -> None:
     with Image.open(io.BytesIO(rendition)) as image:
-        assert image.size == (500, 375)
-        left, right = image.getpixel((10, 187)), image.getpixel((490, 187))
+        assert (image.format, image.size) == ("JPEG", size)
+        middle = size[1] // 2
+        left, right = pixel(image, (10, middle)), pixel(image, (size[0] - 10, middle))
     assert left[0] > 200 and left[2] < 60  # still red on the left
     assert right[2] > 200 and right[0] < 60  # and blue on the right
 
 
-def test_direct_s3_upload_triggers_the_worker(pipeline: None) -> None:
-    s3 = aws_client("s3")
-    s3.put_object(Bucket=UPLOADS_BUCKET, Key="direct/photo one.jpg", Body=jpeg((800, 400)))
-    table = aws_client("dynamodb")
-    deadline = time.monotonic() + 120
-    items: list[dict[str, Any]] = []
-    while time.monotonic() < deadline and not items:
-        items = [
-            i
-            for i in table.scan(TableName=TABLE)["Items"]
-            if i["source_key"]["S"] == "direct/photo one.jpg" and i["status"]["S"] == "processed"
+def test_api_upload_is_resized_and_recorded(net: Stack) -> None:
+    status, created = api(
+        net, "POST", "/images?filename=photo.jpg", jpeg((1600, 1200)), "image/jpeg"
+    )
+    assert status == 202, created
+
+    item = wait_until_settled(net, created["image_id"])
+
+    assert item["status"] == "processed", item
+    assert (item["processed_width"], item["processed_height"]) == (500, 375)
+    s3 = net.session().client("s3")
+    rendition = s3.get_object(Bucket=item["processed_bucket"], Key=item["processed_key"])
+    assert_red_left_blue_right(rendition["Body"].read(), (500, 375))
+    downloaded = requests.get(item["download_url"], timeout=30)
+    assert downloaded.status_code == 200
+    assert_red_left_blue_right(downloaded.content, (500, 375))
+
+
+def test_presigned_post_upload_is_resized(net: Stack) -> None:
+    status, created = api(
+        net,
+        "POST",
+        "/uploads",
+        json.dumps({"filename": "big photo.jpg", "content_type": "image/jpeg"}).encode(),
+        "application/json",
+    )
+    assert status == 201, created
+    upload = created["upload"]
+
+    sent = requests.post(
+        upload["url"],
+        data=upload["fields"],
+        files={"file": ("big photo.jpg", jpeg((2000, 1000)), "image/jpeg")},
+        timeout=60,
+    )
+
+    assert sent.status_code in (200, 201, 204), sent.text
+    item = wait_until_settled(net, created["image_id"])
+    assert item["status"] == "processed", item
+    assert (item["processed_width"], item["processed_height"]) == (500, 250)
+
+
+def test_presigned_post_refuses_another_content_type(net: Stack) -> None:
+    """LocalStack checks the policy's conditions (not its signature: see the README)."""
+    _, created = api(
+        net,
+        "POST",
+        "/uploads",
+        json.dumps({"filename": "a.jpg", "content_type": "image/jpeg"}).encode(),
+        "application/json",
+    )
+    upload = created["upload"]
+    fields = {**upload["fields"], "Content-Type": "text/html"}
+
+    sent = requests.post(
+        upload["url"], data=fields, files={"file": ("a.jpg", b"<html>", "text/html")}, timeout=60
+    )
+
+    assert sent.status_code == 403, sent.text
+    assert "Policy Condition failed" in sent.text
+
+
+HOSTILE_KEY = "direct/ünïcödé +&=%20 (1)/<script>alert(1)<\u200b>/photo\u202egpj.jpg"
+"""Percent signs, plus and ampersand (S3 events URL-encode keys, ``+`` for a space),
+HTML, a zero-width space and a right-to-left override: each must survive the event
+encoding and stay inside the processed bucket under the same (cleaned) key."""
+
+
+def test_direct_put_with_a_hostile_key_is_resized_under_its_own_key(net: Stack) -> None:
+    s3 = net.session().client("s3")
+    s3.put_object(Bucket=UPLOADS_BUCKET, Key=HOSTILE_KEY, Body=jpeg((800, 400)))
+
+    item = wait_for_direct_item(net, HOSTILE_KEY)
+
+    assert item["status"]["S"] == "processed", item
+    assert (item["processed_width"]["N"], item["processed_height"]["N"]) == ("500", "250")
+    processed_key = item["processed_key"]["S"]
+    assert processed_key == HOSTILE_KEY
+    rendition = s3.get_object(Bucket=PROCESSED_BUCKET, Key=processed_key)["Body"].read()
+    assert_red_left_blue_right(rendition, (500, 250))
+
+
+def test_a_broken_upload_is_rejected_with_its_reason(net: Stack) -> None:
+    whole = jpeg((1200, 900))
+    status, created = api(
+        net, "POST", "/images?filename=cut.jpg", whole[: len(whole) // 3], "image/jpeg"
+    )
+    assert status == 202, created
+
+    item = wait_until_settled(net, created["image_id"])
+
+    assert item["status"] == "rejected", item
+    assert item["error_reason"] == "truncated"
+    assert "download_url" not in item
+    s3 = net.session().client("s3")
+    listed = s3.list_objects_v2(Bucket=PROCESSED_BUCKET, Prefix=item["source_key"])
+    assert listed.get("KeyCount", 0) == 0  # no partial output
+
+
+def test_a_file_that_is_no_image_is_refused_by_the_api(net: Stack) -> None:
+    status, answer = api(net, "POST", "/images", b"%PDF-1.7\n%...", "image/jpeg")
+
+    assert status == 415, answer
+    assert answer["error"]["code"] == "unsupported_format"
+
+
+def queue_is_drained(stack: Stack, queue_url: str) -> bool:
+    attributes = (
+        stack.session()
+        .client("sqs")
+        .get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+    )
+    return all(value == "0" for value in attributes.values())
+
+
+def test_a_duplicate_event_leaves_one_item_and_one_rendition(net: Stack) -> None:
+    key = "direct/twice.jpg"
+    s3 = net.session().client("s3")
+    s3.put_object(Bucket=UPLOADS_BUCKET, Key=key, Body=jpeg((900, 600)))
+    first = wait_for_direct_item(net, key)
+    assert first["status"]["S"] == "processed"
+    head = s3.head_object(Bucket=UPLOADS_BUCKET, Key=key)
+    rendition_before = s3.head_object(Bucket=PROCESSED_BUCKET, Key=key)
+    duplicate = {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
+                "eventTime": first["source_event_time"]["S"],
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "bucket": {"name": UPLOADS_BUCKET, "arn": f"arn:aws:s3:::{UPLOADS_BUCKET}"},
+                    "object": {
+                        "key": urllib.parse.quote_plus(key, safe="/"),
+                        "size": head["ContentLength"],
+                        "eTag": head["ETag"].strip('"'),
+                    },
+                },
+            }
         ]
-        time.sleep(1)
-    assert items, "no processed item for the direct upload"
-    assert int(items[0]["processed_width"]["N"]) == 500
-    assert int(items[0]["processed_height"]["N"]) == 250
+    }
+    sqs = net.session().client("sqs")
+    queue_url = sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
+
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(duplicate))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not queue_is_drained(net, queue_url):
+        time.sleep(0.5)
+
+    assert queue_is_drained(net, queue_url), net.logs()
+    items = items_for_key(net, key)
+    assert len(items) == 1
+    assert items[0]["updated_at"] == first["updated_at"]  # not rewritten
+    rendition_after = s3.head_object(Bucket=PROCESSED_BUCKET, Key=key)
+    assert rendition_after["LastModified"] == rendition_before["LastModified"]
+    assert rendition_after["ETag"] == rendition_before["ETag"]

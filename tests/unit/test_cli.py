@@ -380,17 +380,29 @@ def test_folder_is_walked_sorted_recursively_skipping_hidden(tmp_path, capsys):
         assert image.size == (500, 250)
 
 
-def test_outdir_inside_the_input_folder_is_not_walked(tmp_path, capsys):
+def test_outdir_inside_the_input_folder_is_refused(tmp_path, capsys):
+    """``imgproc resize coll --out coll/sub``: a later run over ``coll`` (with another
+    ``--out``, or the batch form) would resize the renditions again."""
     root = tmp_path / "photos"
     write(root / "a.jpg", photo_jpeg((800, 600)))
-    out_dir = root / "resized"
+    write(root / "resized" / "old.jpg", photo_jpeg((64, 64)))  # an earlier run's output
+    before = snapshot(root)
 
-    first_code, first = run_json(capsys, root, "--out", out_dir)
-    second_code, second = run_json(capsys, root, "--out", out_dir)
+    err = " ".join(refused(capsys, root, "--out", root / "resized" / "deeper").split())
 
-    assert first_code == second_code == 0
-    assert [r["input"] for r in first] == [r["input"] for r in second] == [str(root / "a.jpg")]
-    assert files_under(out_dir) == ["a.jpg"]
+    assert (
+        f"--out {root / 'resized' / 'deeper'} is inside the input folder {root}: the next "
+        f"run over {root} would take the outputs for originals and resize them again; "
+        f"choose an --out outside it (for example {tmp_path / 'photos-resized'})"
+    ) in err
+    assert snapshot(root) == before
+    # Through a symlink to the folder, too.
+    link = tmp_path / "link"
+    link.symlink_to(root, target_is_directory=True)
+    assert "is inside the input folder" in refused(capsys, root, "--out", link / "small")
+    # A folder beside it is fine.
+    code, lines = run_json(capsys, root, "--out", tmp_path / "photos-resized")
+    assert code == 0 and len(lines) == 2
 
 
 def test_same_file_reached_twice_is_processed_once(tmp_path, capsys):
