@@ -555,9 +555,10 @@ def report(measured: list[Measured], machine: str) -> str:
         )
     )
     out.append(
-        f"\nCPU ms per image, median of {measured[0].rounds} rounds on {machine}; the handler "
-        f"runs on SQS batches of {BATCH_SIZE} with in-memory stores. Duration = CPU ms x "
-        f"{FULL_VCPU_MB}/memory below {FULL_VCPU_MB} MB, without waiting on S3 and DynamoDB."
+        f"\nCPU ms per image, median of {measured[0].rounds} rounds on {machine}, Python "
+        f"{sys.version.split()[0]}, {bench.pillow_build()}; the handler runs on SQS batches of "
+        f"{BATCH_SIZE} with in-memory stores. Duration = CPU ms x {FULL_VCPU_MB}/memory below "
+        f"{FULL_VCPU_MB} MB, without waiting on S3 and DynamoDB."
     )
 
     header = [
