@@ -24,6 +24,13 @@ Routes (DESIGN.md, Contract 3):
   ``limit`` items while ``next_cursor`` is set; ``next_cursor`` is opaque (400 when
   tampered with).
 
+Who calls (``AUTH_MODE``, :mod:`handlers.auth`): in ``jwt`` and ``iam`` mode every upload
+records the caller as ``owner``, ``GET /images`` lists the caller's images only and
+``GET /images/{image_id}`` answers 404 for anyone else's; in ``none`` mode (the default)
+everything is ``anonymous`` and visible to all, as before. Uploads count against the
+owner's daily quota (:mod:`handlers.quota`): 429 with ``Retry-After``, nothing stored.
+Items are shown as a public view (:func:`handlers.images.public_view`).
+
 This module maps HTTP to the use cases (:mod:`handlers.uploads` for the two uploads,
 :mod:`handlers.images` for the reads) and back. Every answer carries CORS headers;
 OPTIONS on a known route is a 204 preflight; unknown paths are 404, other methods 405.
@@ -39,6 +46,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from handlers import bootstrap, images, uploads
+from handlers.auth import Caller, caller_of
 from handlers.bootstrap import Deps
 from handlers.config import ApiSettings
 from handlers.errors import (
@@ -135,7 +143,13 @@ def create_image(request: Request, deps: Deps[ApiSettings], _: dict[str, str]) -
         data, filename = part.data, part.filename or filename
     else:
         data = request.body()
-    stored = uploads.store_image(data, filename=filename, request_type=content_type, deps=deps)
+    stored = uploads.store_image(
+        data,
+        filename=filename,
+        request_type=content_type,
+        deps=deps,
+        owner=caller(request, deps).owner,
+    )
     status_url = f"/images/{stored.image_id}"
     body = {
         "image_id": stored.image_id,
@@ -149,6 +163,7 @@ def create_image(request: Request, deps: Deps[ApiSettings], _: dict[str, str]) -
 
 def create_upload(request: Request, deps: Deps[ApiSettings], _: dict[str, str]) -> dict[str, Any]:
     """POST /uploads: JSON ``{"filename", "content_type", "size_bytes"}`` (all optional); 201."""
+    owner = caller(request, deps).owner
     spec = request.json_body()
     filename = spec.get("filename") or ""
     content_type = spec.get("content_type")
@@ -167,7 +182,11 @@ def create_upload(request: Request, deps: Deps[ApiSettings], _: dict[str, str]) 
     ):
         raise BadRequest("size_bytes must be a positive integer")
     grant = uploads.grant_upload(
-        filename=filename, content_type=content_type, size_bytes=size_bytes, deps=deps
+        filename=filename,
+        content_type=content_type,
+        size_bytes=size_bytes,
+        deps=deps,
+        owner=owner,
     )
     status_url = f"/images/{grant.image_id}"
     body = {
@@ -176,7 +195,7 @@ def create_upload(request: Request, deps: Deps[ApiSettings], _: dict[str, str]) 
         "status_url": status_url,
         "upload": {"method": "POST", "url": grant.url, "fields": grant.fields},
         "key": grant.key,
-        "max_size_bytes": deps.settings.upload_max_bytes,
+        "max_size_bytes": size_bytes or deps.settings.upload_max_bytes,
         "expires_in_s": deps.settings.upload_url_expires_s,
     }
     return json_response(201, body, headers={"Location": status_url})
@@ -184,7 +203,7 @@ def create_upload(request: Request, deps: Deps[ApiSettings], _: dict[str, str]) 
 
 def get_image(request: Request, deps: Deps[ApiSettings], params: dict[str, str]) -> dict[str, Any]:
     """GET /images/{image_id}: the item, and a download URL once processed."""
-    return json_response(200, images.find_image(params["image_id"], deps))
+    return json_response(200, images.find_image(params["image_id"], deps, caller(request, deps)))
 
 
 def list_images(request: Request, deps: Deps[ApiSettings], _: dict[str, str]) -> dict[str, Any]:
@@ -197,7 +216,17 @@ def list_images(request: Request, deps: Deps[ApiSettings], _: dict[str, str]) ->
         limit = min(max(int(raw_limit), 1), MAX_PAGE)
     except ValueError as e:
         raise BadRequest(f"limit must be an integer from 1 to {MAX_PAGE}, got {raw_limit!r}") from e
-    return json_response(200, images.recent_images(limit, request.query.get("cursor"), deps))
+    cursor = request.query.get("cursor")
+    return json_response(200, images.recent_images(limit, cursor, deps, caller(request, deps)))
+
+
+def caller(request: Request, deps: Deps[ApiSettings]) -> Caller:
+    """Who sent ``request`` (:func:`handlers.auth.caller_of` under ``AUTH_MODE``).
+
+    Raises:
+        Unauthorized: ``jwt``/``iam`` mode without what the authorizer fills in.
+    """
+    return caller_of(request.context, deps.settings.auth_mode)
 
 
 ROUTES: list[tuple[re.Pattern[str], dict[str, Route]]] = [

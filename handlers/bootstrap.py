@@ -28,6 +28,7 @@ from handlers.config import ApiSettings, ResizeSettings, Settings
 from handlers.dynamo_store import DynamoMetadataStore
 from handlers.observability import set_namespace
 from handlers.ports import MetadataStore, ObjectStore
+from handlers.quota import DynamoQuotaStore, QuotaStore
 from handlers.s3_store import S3ObjectStore
 
 FunctionRole = Literal["resize", "api"]
@@ -46,6 +47,8 @@ class Deps(Generic[S]):
     settings: S
     objects: ObjectStore
     metadata: MetadataStore
+    quota: QuotaStore | None = None
+    """Per-owner daily upload counters (API only; ``None``: no quota, ``QUOTA_TABLE`` unset)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +126,12 @@ def build(settings: S, access: AwsAccess | None = None) -> Deps[S]:
     dynamodb = session.client(
         "dynamodb", endpoint_url=access.endpoint_url, config=_config(settings)
     )
+    quota_table = settings.quota_table if isinstance(settings, ApiSettings) else None
     return Deps(
         settings=settings,
         objects=S3ObjectStore(s3, presign),
         metadata=DynamoMetadataStore(dynamodb, settings.metadata_table),
+        quota=DynamoQuotaStore(dynamodb, quota_table) if quota_table else None,
     )
 
 

@@ -37,6 +37,7 @@ N = TypeVar("N", int, float)
 Role = Literal["resize", "api", "any"]
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
+AUTH_MODES = ("none", "jwt", "iam")
 DEFAULT_METRICS_NAMESPACE = "ImagePipeline"
 
 
@@ -115,6 +116,24 @@ def addressing_style(raw: str) -> str:
         msg = f"expected one of {', '.join(ADDRESSING_STYLES)}"
         raise ValueError(msg)
     return raw
+
+
+def auth_mode(raw: str) -> str:
+    """One of :data:`AUTH_MODES` (lower-cased)."""
+    mode = raw.lower()
+    if mode not in AUTH_MODES:
+        msg = f"expected one of {', '.join(AUTH_MODES)}"
+        raise ValueError(msg)
+    return mode
+
+
+def non_negative_int(raw: str) -> int:
+    """An integer of zero or more (0 usually means "no limit")."""
+    value = int(raw)
+    if value < 0:
+        msg = f"expected zero or a positive integer, got {value}"
+        raise ValueError(msg)
+    return value
 
 
 def rendition_spec(raw: str) -> str:
@@ -222,10 +241,12 @@ class Settings:
         unit="bytes",
         doc="POST /images image size limit (bigger files use POST /uploads)",
     )
+    # 20 MiB: a phone photo (HEIC/JPEG, 2-12 MB) with room to spare; was 50 MiB, which let
+    # one anonymous grant reserve a lot of storage (issue 12).
     upload_max_bytes: int = setting(
         "UPLOAD_MAX_BYTES",
         positive_int,
-        52_428_800,
+        20_971_520,
         unit="bytes",
         doc="presigned POST content-length-range maximum",
     )
@@ -235,12 +256,17 @@ class Settings:
     download_url_expires_s: int = setting(
         "DOWNLOAD_URL_EXPIRES_S",
         positive_int,
-        3600,
+        900,
         unit="seconds",
         doc="presigned GET lifetime for renditions",
     )
+    # No cross-origin caller by default: the upload page is served from the API's own
+    # origin (locally the runner allows the front's origin; on AWS: CorsAllowOrigins).
     cors_allow_origins: tuple[str, ...] = setting(
-        "CORS_ALLOW_ORIGINS", comma_list, ("*",), doc="comma-separated allowed origins, or *"
+        "CORS_ALLOW_ORIGINS",
+        comma_list,
+        (),
+        doc="comma-separated allowed origins, or * (default: none, same-origin only)",
     )
     uploads_prefix: str = setting(
         "UPLOADS_PREFIX",
@@ -259,8 +285,8 @@ class Settings:
     rendition_cache_control: str = setting(
         "RENDITION_CACHE_CONTROL",
         text,
-        "public, max-age=86400",
-        doc="Cache-Control header stored on renditions",
+        "private, max-age=900",
+        doc="Cache-Control header stored on renditions (private: no shared caches)",
     )
     public_s3_endpoint_url: str | None = optional(
         "PUBLIC_S3_ENDPOINT_URL", doc="endpoint used only to sign URLs handed to clients"
@@ -428,6 +454,30 @@ class ApiSettings(Settings):
     """Settings of the API function: the uploads bucket is required."""
 
     uploads_bucket: str = required("UPLOADS_BUCKET", doc=UPLOADS_BUCKET_DOC)
+    auth_mode: str = setting(
+        "AUTH_MODE",
+        auth_mode,
+        "none",
+        doc="none, jwt (Cognito user pool authorizer) or iam (SigV4): who owns an upload",
+    )
+    quota_table: str | None = optional(
+        "QUOTA_TABLE", doc="DynamoDB table of per-owner daily upload counters; unset: no quota"
+    )
+    daily_upload_count: int = setting(
+        "DAILY_UPLOAD_COUNT",
+        non_negative_int,
+        200,
+        unit="uploads",
+        doc="uploads (POST /images + POST /uploads) per owner per UTC day; 0: no limit",
+    )
+    daily_upload_bytes: int = setting(
+        "DAILY_UPLOAD_BYTES",
+        non_negative_int,
+        1_073_741_824,
+        unit="bytes",
+        doc="bytes per owner per UTC day (a grant counts its announced size, else the "
+        "maximum); 0: no limit",
+    )
 
 
 SETTINGS_BY_ROLE: dict[Role, type[Settings]] = {

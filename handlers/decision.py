@@ -15,7 +15,10 @@ step                       when                                            decis
                            the object carries ``generated-by:              skip recursion
                            image-pipeline`` metadata
                            otherwise                                       the revision
-:func:`decide` (+ item)    the item holds a final outcome for this         skip duplicate
+:func:`decide` (+ item)    an API image id whose pending item was not      skip not_issued
+                           issued for this key and upload token
+                           (:func:`is_issued_upload`)
+                           the item holds a final outcome for this         skip duplicate
                            revision
                            the item describes a revision with a later      skip superseded
                            event time
@@ -34,6 +37,7 @@ one item per direct key, as there is one rendition per key.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -49,7 +53,10 @@ from imgproc.errors import TOO_LARGE
 MARKER_KEY = "generated-by"
 MARKER_VALUE = "image-pipeline"
 
-SkipReason = Literal["recursion", "duplicate", "superseded", "source_missing", "folder_marker"]
+SkipReason = Literal[
+    "recursion", "duplicate", "superseded", "source_missing", "folder_marker", "not_issued"
+]
+TOKEN_METADATA = "upload-token"  # handlers.uploads writes it; the pending item holds it
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +113,7 @@ def identify(
         version_id=head.version_id,
         event_time=obj.event_time,
         size_bytes=head.size_bytes,
+        upload_token=head.metadata.get(TOKEN_METADATA),
     )
 
 
@@ -113,6 +121,8 @@ def decide(
     source: SourceRevision, item: Mapping[str, Any] | None, settings: ResizeSettings
 ) -> Decision:
     """Skip, reject or process ``source``, given its current ``item`` (``None``: no item)."""
+    if source.origin == "api" and not is_issued_upload(source, item):
+        return Skip("not_issued", source.image_id)
     late = refusal(item, source.revision, source.event_time)
     if late is not None:
         return Skip(late, source.image_id)
@@ -120,6 +130,25 @@ def decide(
         msg = f"expected at most {settings.max_object_bytes} bytes, got {source.size_bytes}"
         return Reject(source, ImageRejected(TOO_LARGE, msg))
     return Process(source)
+
+
+def is_issued_upload(source: SourceRevision, item: Mapping[str, Any] | None) -> bool:
+    """True when ``source`` is the object the API issued ``item`` for (issue 12).
+
+    An API image id (from ``image-id`` metadata or an ``uploads/<id>/`` key) completes
+    only an item the API created, and only with the exact key it issued and the secret
+    ``upload_token`` the object carries as ``upload-token`` metadata (POST /images writes
+    it; POST /uploads binds it in the presigned POST's policy). Anything else that can write
+    to the uploads bucket cannot take over another image's item or orphan its rendition.
+    Items issued before tokens existed (no ``upload_token``) need the exact key only.
+    """
+    if not item or item.get("origin") != "api" or item.get("source_key") != source.key:
+        return False
+    expected = item.get("upload_token")
+    if expected is None:
+        return True
+    given = source.upload_token or ""
+    return isinstance(expected, str) and hmac.compare_digest(expected.encode(), given.encode())
 
 
 def is_own_output(bucket: str, key: str, settings: ResizeSettings) -> bool:

@@ -8,6 +8,10 @@ Table layout (shared contract; the CloudFormation template mirrors it):
   listing without a Scan. One listing partition keeps the query simple; it serves well
   up to roughly a thousand writes per second, beyond which the listing key would be
   sharded.
+- GSI ``by_owner``: partition key ``owner`` (S, the caller that uploaded through the API,
+  or ``users/<owner>/`` of a direct key), sort key ``uploaded_at``, projection ALL: one
+  owner's images newest first (``AUTH_MODE`` jwt or iam). Sparse: items without an owner
+  (direct uploads outside ``users/``) are not in it.
 
 Time to live: pending items made by ``POST /uploads`` carry ``expires_at`` (epoch
 seconds, :data:`TTL_ATTRIBUTE`); DynamoDB deletes such items some time (up to a few
@@ -48,6 +52,7 @@ if TYPE_CHECKING:
 __all__ = ["LISTING", "TABLE_DEFINITION", "TTL_ATTRIBUTE", "TTL_SPECIFICATION"]
 
 INDEX_NAME = "by_uploaded_at"
+OWNER_INDEX_NAME = "by_owner"
 TTL_SPECIFICATION: dict[str, Any] = {"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
 
 TABLE_DEFINITION: dict[str, Any] = {
@@ -56,6 +61,7 @@ TABLE_DEFINITION: dict[str, Any] = {
         {"AttributeName": "image_id", "AttributeType": "S"},
         {"AttributeName": "listing", "AttributeType": "S"},
         {"AttributeName": "uploaded_at", "AttributeType": "S"},
+        {"AttributeName": "owner", "AttributeType": "S"},
     ],
     "GlobalSecondaryIndexes": [
         {
@@ -65,7 +71,15 @@ TABLE_DEFINITION: dict[str, Any] = {
                 {"AttributeName": "uploaded_at", "KeyType": "RANGE"},
             ],
             "Projection": {"ProjectionType": "ALL"},
-        }
+        },
+        {
+            "IndexName": OWNER_INDEX_NAME,
+            "KeySchema": [
+                {"AttributeName": "owner", "KeyType": "HASH"},
+                {"AttributeName": "uploaded_at", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        },
     ],
     "BillingMode": "PAY_PER_REQUEST",
 }
@@ -210,13 +224,18 @@ class DynamoMetadataStore:
         return True
 
     def list_recent(
-        self, *, limit: int, start_key: Mapping[str, Any] | None = None
+        self,
+        *,
+        limit: int,
+        start_key: Mapping[str, Any] | None = None,
+        owner: str | None = None,
     ) -> tuple[list[ImageItem], dict[str, Any] | None]:
-        """Items newest first through the ``by_uploaded_at`` index.
+        """Items newest first through the ``by_uploaded_at`` index (``by_owner`` for ``owner``).
 
         Args:
             limit: page size (1-100).
             start_key: the previous page's last key (plain values), or ``None``.
+            owner: only this owner's items.
 
         Returns:
             ``(items, last_key)``; ``last_key`` (plain values) is ``None`` on the last page.
@@ -232,6 +251,11 @@ class DynamoMetadataStore:
             "ScanIndexForward": False,
             "Limit": limit,
         }
+        if owner is not None:
+            kwargs["IndexName"] = OWNER_INDEX_NAME
+            kwargs["KeyConditionExpression"] = "#owner = :owner"
+            kwargs["ExpressionAttributeNames"] = {"#owner": "owner"}
+            kwargs["ExpressionAttributeValues"] = {":owner": {"S": owner}}
         if start_key:
             kwargs["ExclusiveStartKey"] = to_dynamo(start_key)
         resp = self._call("query", **kwargs)

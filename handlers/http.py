@@ -9,7 +9,7 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from handlers.errors import ApiError, BadRequest, MethodNotAllowed
@@ -29,6 +29,8 @@ class Request:
         query: single-value query parameters.
         raw_body: the body as sent (base64 text when ``is_base64``).
         is_base64: API Gateway base64-encoded the body (binary media types).
+        context: the event's ``requestContext`` (what the authorizer vouched for:
+            ``authorizer.claims``, ``identity``); see :mod:`handlers.auth`.
     """
 
     method: str
@@ -37,6 +39,7 @@ class Request:
     query: Mapping[str, str]
     raw_body: str
     is_base64: bool
+    context: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> Request:
@@ -55,6 +58,7 @@ class Request:
             query={str(k): str(v) for k, v in (event.get("queryStringParameters") or {}).items()},
             raw_body=event.get("body") or "",
             is_base64=bool(event.get("isBase64Encoded")),
+            context=event.get("requestContext") or {},
         )
 
     def header(self, name: str) -> str | None:
@@ -121,6 +125,9 @@ def error_response(error: ApiError) -> dict[str, Any]:
         headers["Allow"] = ", ".join(error.allowed)
     if error.status == 503:
         headers["Retry-After"] = "1"
+    retry_after_s = getattr(error, "retry_after_s", None)
+    if isinstance(retry_after_s, int):
+        headers["Retry-After"] = str(retry_after_s)
     return json_response(
         error.status, {"error": {"code": error.code, "message": error.message}}, headers=headers
     )
@@ -143,13 +150,17 @@ def cors_headers(origin: str | None, allowed: tuple[str, ...]) -> dict[str, str]
 
 
 def preflight_response(request: Request, methods: tuple[str, ...]) -> dict[str, Any]:
-    """204 answer to an OPTIONS preflight for a route serving ``methods``."""
-    requested = request.header("access-control-request-headers")
+    """204 answer to an OPTIONS preflight for a route serving ``methods``.
+
+    ``Access-Control-Allow-Headers`` is always the fixed allow-list
+    (:data:`DEFAULT_ALLOW_HEADERS`), never the request's ``Access-Control-Request-Headers``
+    echoed back: a browser refuses the actual request when it needs a header not listed.
+    """
     return {
         "statusCode": 204,
         "headers": {
             "Access-Control-Allow-Methods": ",".join((*methods, "OPTIONS")),
-            "Access-Control-Allow-Headers": requested or DEFAULT_ALLOW_HEADERS,
+            "Access-Control-Allow-Headers": DEFAULT_ALLOW_HEADERS,
             "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE_S),
         },
         "body": "",

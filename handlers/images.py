@@ -1,12 +1,18 @@
 """The API's read use cases: one image's status, and the newest-first listing.
 
-Items are shown without internals (``listing``, ``source_revision``, ``expires_at``), with
-``status_url``, and once processed a time-limited ``download_url`` of the default
-rendition. One image's view also gives each entry of ``renditions`` its own time-limited
-``url``; a listing page leaves those out (a presigned URL costs about 0.4 ms of CPU, and a
-page of 100 images of the ``web`` preset would sign 1,000 of them).
-Pending uploads past their ``expires_at`` (TTL deletes them within days) are treated as
-gone: 404 for one image, left out of a listing page.
+Items are shown as a public view (:func:`public_view`): without the internals of
+:data:`handlers.item.INTERNAL_FIELDS` (bucket names, source keys, ETag, version id, owner,
+upload token), with ``status_url``, once processed a time-limited ``download_url`` of the
+default rendition, and for a ``failed`` item a message meant for the caller instead of the
+internal one. One image's view also gives each entry of ``renditions`` its own
+time-limited ``url``; a listing page leaves those out (a presigned URL costs about 0.4 ms
+of CPU, and a page of 100 images of the ``web`` preset would sign 1,000 of them). Pending
+uploads past their ``expires_at`` (TTL deletes them within days) are treated as gone: 404
+for one image, left out of a listing page.
+
+Ownership (:mod:`handlers.auth`): a caller sees only its own images; someone else's id is
+answered 404 exactly as an unknown one (never 403: that would confirm it exists).
+:func:`owned_item` is the one check, for every route that reads or changes one image.
 """
 
 from __future__ import annotations
@@ -15,43 +21,72 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from handlers.auth import ANONYMOUS, Caller
 from handlers.bootstrap import Deps
 from handlers.config import ApiSettings
 from handlers.cursor import decode_cursor, encode_cursor
 from handlers.errors import NotFound
-from handlers.item import REVISION, TTL_ATTRIBUTE
+from handlers.item import INTERNAL_FIELDS, TTL_ATTRIBUTE, ImageItem
 from handlers.keys import is_image_id
 from handlers.observability import logger
 
-HIDDEN_FIELDS = ("listing", REVISION, TTL_ATTRIBUTE)
+HIDDEN_FIELDS = INTERNAL_FIELDS
+PUBLIC_FAILURE_MESSAGES = {
+    "upload_failed": "the image could not be stored; upload it again",
+    "source_missing": "the uploaded object no longer exists",
+}
+"""Failure reasons whose message is meant for the caller; any other ``failed`` item shows
+:data:`GENERIC_FAILURE_MESSAGE` (its own message, e.g. "unexpected InvalidObjectState; the
+event will be retried", stays in the table and the logs)."""
+GENERIC_FAILURE_MESSAGE = "the image could not be processed; it is retried automatically"
 
 
-def find_image(image_id: str, deps: Deps[ApiSettings]) -> dict[str, Any]:
-    """The public view of one image (``GET /images/{image_id}``).
+def owned_item(image_id: str, caller: Caller, deps: Deps[ApiSettings]) -> ImageItem:
+    """The item of ``image_id`` if ``caller`` may see it (the one ownership check).
 
     Raises:
-        NotFound: unknown id, an id of the wrong shape, or an expired pending upload.
+        NotFound: unknown id, an id of the wrong shape, an expired pending upload, or
+            someone else's image (the same answer: its existence is not confirmed).
         TransientError: the table is busy.
     """
     item = deps.metadata.get(image_id) if is_image_id(image_id) else None
-    if item is None or is_expired(item, time.time()):
+    if item is None or is_expired(item, time.time()) or not caller.may_see(item):
         raise NotFound(f"no image with id {image_id!r}")
     logger.append_keys(image_id=image_id)
-    return public_view(item, deps, rendition_urls=True)
+    return item
 
 
-def recent_images(limit: int, cursor: str | None, deps: Deps[ApiSettings]) -> dict[str, Any]:
+def find_image(
+    image_id: str, deps: Deps[ApiSettings], caller: Caller | None = None
+) -> dict[str, Any]:
+    """The public view of one image (``GET /images/{image_id}``); ``caller``: who asks.
+
+    ``caller`` ``None``: an anonymous caller that sees everything (``AUTH_MODE=none``).
+
+    Raises:
+        NotFound: see :func:`owned_item`.
+        TransientError: the table is busy.
+    """
+    caller = caller or Caller(ANONYMOUS, sees_all=True)
+    return public_view(owned_item(image_id, caller, deps), deps, rendition_urls=True)
+
+
+def recent_images(
+    limit: int, cursor: str | None, deps: Deps[ApiSettings], caller: Caller | None = None
+) -> dict[str, Any]:
     """One page newest first (``GET /images``): ``{"items": [...], "next_cursor": str | None}``.
 
+    A caller that does not see everything gets its own images only (``by_owner`` index).
     Expired pending uploads are left out, so a page may hold fewer than ``limit`` items
     while ``next_cursor`` is set.
 
     Raises:
-        BadRequest: ``bad_cursor`` for a cursor this API did not return.
+        BadRequest: ``bad_cursor`` for a cursor this API did not return (to this caller).
         TransientError: the table is busy.
     """
-    start_key = decode_cursor(cursor) if cursor else None
-    items, last_key = deps.metadata.list_recent(limit=limit, start_key=start_key)
+    owner = None if caller is None or caller.sees_all else caller.owner
+    start_key = decode_cursor(cursor, owner=owner) if cursor else None
+    items, last_key = deps.metadata.list_recent(limit=limit, start_key=start_key, owner=owner)
     now_s = time.time()
     return {
         "items": [public_view(item, deps) for item in items if not is_expired(item, now_s)],
@@ -68,6 +103,9 @@ def public_view(
     """
     out = {k: v for k, v in item.items() if k not in HIDDEN_FIELDS}
     out["status_url"] = f"/images/{item['image_id']}"
+    if item.get("status") == "failed" and "error_message" in item:
+        reason = str(item.get("error_reason", ""))
+        out["error_message"] = PUBLIC_FAILURE_MESSAGES.get(reason, GENERIC_FAILURE_MESSAGE)
     if item.get("status") == "processed" and item.get("processed_key"):
         bucket = item["processed_bucket"]
         expires_s = deps.settings.download_url_expires_s

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal, TypedDict, TypeGuard
 
 from handlers.events import format_utc
+from handlers.keys import owner_from_direct_key
 from imgproc import ImageRejected, RenditionResult, Result, SetResult
 
 Status = Literal["pending", "processed", "rejected", "failed"]
@@ -127,6 +128,28 @@ class ImageItem(RenditionFields, ErrorFields, total=False):
     source_revision: str
     original_size_bytes: int
     original_content_type: str | None
+    owner: str | None
+    upload_token: str
+
+
+INTERNAL_FIELDS: tuple[str, ...] = (
+    "listing",
+    REVISION,
+    TTL_ATTRIBUTE,
+    "source_bucket",
+    "source_key",
+    "source_etag",
+    "source_version_id",
+    EVENT_TIME,
+    "processed_bucket",
+    "processed_key",
+    "owner",
+    "upload_token",
+)
+"""Kept in the table and the logs, never shown by the API (issue 12's security pass): bucket
+names carry the account id, direct uploaders' keys are their paths, revisions and owners
+are nobody else's business, and ``upload_token`` is the secret that binds an API item to the
+one object its upload created."""
 
 
 RENDITION_FIELDS: tuple[str, ...] = tuple(sorted(RenditionFields.__optional_keys__))
@@ -154,6 +177,7 @@ class SourceRevision:
         version_id: version id, ``None`` in an unversioned bucket.
         event_time: the S3 event time of this revision, when the event had one.
         size_bytes: ContentLength from the HEAD.
+        upload_token: the ``upload-token`` object metadata, when the object carries one.
     """
 
     image_id: str
@@ -165,6 +189,7 @@ class SourceRevision:
     version_id: str | None
     event_time: str | None
     size_bytes: int
+    upload_token: str | None = None
 
 
 def pending_item(
@@ -177,11 +202,16 @@ def pending_item(
     uploaded_at: str,
     size_bytes: int | None = None,
     expires_at: int | None = None,
+    owner: str | None = None,
+    upload_token: str | None = None,
 ) -> ImageItem:
     """The ``pending`` item of an API upload (``POST /images`` or ``POST /uploads``).
 
     ``size_bytes`` when the bytes are at hand; ``expires_at`` (epoch seconds) for an upload
-    grant whose object may never arrive. ``None`` values are left out of the item.
+    grant whose object may never arrive; ``owner``: the caller (:mod:`handlers.auth`);
+    ``upload_token``: the secret the uploaded object must carry as ``upload-token``
+    metadata to complete this item (:func:`handlers.decision.is_issued_upload`). ``None``
+    values are left out of the item.
     """
     item: ImageItem = {
         "image_id": image_id,
@@ -197,6 +227,10 @@ def pending_item(
         item["original_size_bytes"] = size_bytes
     if expires_at is not None:
         item[TTL_ATTRIBUTE] = expires_at
+    if owner is not None:
+        item["owner"] = owner
+    if upload_token is not None:
+        item["upload_token"] = upload_token
     return item
 
 
@@ -206,7 +240,9 @@ def revision_fields(source: SourceRevision, *, now: str) -> tuple[ImageItem, Ima
     A direct upload's item describes the version at hand, so a new version moves
     ``uploaded_at`` (its event time) and ``filename`` along; an API upload keeps the
     values of its pending item (set only when absent). ``None`` values (no version id, no
-    event time) remove what an earlier revision recorded.
+    event time) remove what an earlier revision recorded. A direct upload's ``owner``
+    comes from its key (:func:`handlers.keys.owner_from_direct_key`: ``users/<owner>/...``);
+    elsewhere it has none, so only ``AUTH_MODE=none`` listings (and the table) show it.
     """
     fields: ImageItem = {
         "image_id": source.image_id,
@@ -226,6 +262,7 @@ def revision_fields(source: SourceRevision, *, now: str) -> tuple[ImageItem, Ima
     if source.origin == "api":
         return fields, upload
     fields.update(upload)
+    fields["owner"] = owner_from_direct_key(source.key)
     return fields, {}
 
 

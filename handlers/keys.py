@@ -67,6 +67,26 @@ def image_id_from_upload_key(key: str, uploads_prefix: str) -> str | None:
     return candidate if is_image_id(candidate) else None
 
 
+DIRECT_OWNER_PREFIX = "users/"
+
+
+def owner_from_direct_key(key: str) -> str | None:
+    """The owner of a direct S3 upload at ``users/<owner>/<anything>``, else ``None``.
+
+    ``<owner>`` is the owner id percent-encoded as one segment (``quote(owner, safe="")``:
+    an IAM ARN's ``/`` and ``:`` become ``%2F``, ``%3A``); a Cognito ``sub`` is itself.
+    Whoever may write to the uploads bucket is trusted to name the owner (bucket writers
+    are operators and back-end services, not API callers). Other keys have no owner.
+    """
+    if not key.startswith(DIRECT_OWNER_PREFIX):
+        return None
+    segment, sep, rest = key[len(DIRECT_OWNER_PREFIX) :].partition("/")
+    owner = unquote(segment)
+    if not sep or not rest or not owner or not owner.isprintable():
+        return None
+    return owner
+
+
 def upload_key(uploads_prefix: str, image_id: str, filename: str) -> str:
     """Key of an API upload: ``{uploads_prefix}{image_id}/{filename}``."""
     return f"{uploads_prefix}{image_id}/{filename}"

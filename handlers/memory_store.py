@@ -216,15 +216,25 @@ class MemoryMetadataStore:
             return True
 
     def list_recent(
-        self, *, limit: int, start_key: Mapping[str, Any] | None = None
+        self,
+        *,
+        limit: int,
+        start_key: Mapping[str, Any] | None = None,
+        owner: str | None = None,
     ) -> tuple[list[ImageItem], dict[str, Any] | None]:
         """Newest ``uploaded_at`` first, ``limit`` per page, as the DynamoDB index pages.
 
         The last key is returned whenever a page is full (DynamoDB's ``Limit`` does the
-        same), so the page after it may be empty.
+        same), so the page after it may be empty. ``owner``: only that owner's items
+        (the ``by_owner`` index, whose keys hold ``owner`` instead of ``listing``).
         """
+        partition = "listing" if owner is None else "owner"
         with self._lock:
-            listed = [i for i in self._items.values() if "uploaded_at" in i and "listing" in i]
+            listed = [
+                i
+                for i in self._items.values()
+                if "uploaded_at" in i and partition in i and (owner is None or i["owner"] == owner)
+            ]
             listed.sort(key=lambda i: (i["uploaded_at"], i["image_id"]), reverse=True)
             if start_key is not None:
                 after = (start_key["uploaded_at"], start_key["image_id"])
@@ -234,7 +244,7 @@ class MemoryMetadataStore:
         last = None
         if len(page) == limit:
             tail = page[-1]
-            last = {k: tail[k] for k in ("image_id", "listing", "uploaded_at")}
+            last = {k: tail[k] for k in ("image_id", partition, "uploaded_at")}
         return items, last
 
 

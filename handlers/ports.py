@@ -124,11 +124,16 @@ class MetadataStore(Protocol):
         ...
 
     def list_recent(
-        self, *, limit: int, start_key: Mapping[str, Any] | None = None
+        self,
+        *,
+        limit: int,
+        start_key: Mapping[str, Any] | None = None,
+        owner: str | None = None,
     ) -> tuple[list[ImageItem], dict[str, Any] | None]:
         """Newest ``uploaded_at`` first; returns ``(items, last_evaluated_key or None)``.
 
-        ``start_key``: a previous page's last key (``image_id``, ``listing``,
-        ``uploaded_at``); only items with an ``uploaded_at`` are listed.
+        ``start_key``: a previous page's last key (``image_id``, ``listing`` or ``owner``,
+        ``uploaded_at``); only items with an ``uploaded_at`` are listed; ``owner``: only
+        that owner's items.
         """
         ...

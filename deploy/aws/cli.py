@@ -202,6 +202,8 @@ ARG_DEFAULTS: dict[str, Any] = {
     "pillow_simd": False,
     "max_dimension": None,
     "cors_allow_origins": None,
+    "auth_mode": "jwt",
+    "public": False,
     "renditions": None,
     "parameter": [],
     "yes": False,
@@ -285,7 +287,19 @@ def _add_stack_parameters(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="ORIGINS",
         help="comma-separated origins allowed to call the API, or * "
-        "(default: the stack's current value, * for a new stack)",
+        "(default: the stack's current value; none for a new stack: same-origin only)",
+    )
+    parser.add_argument(
+        "--auth-mode",
+        choices=("jwt", "iam", "none"),
+        default="jwt",
+        help="who may call the API: jwt (a Cognito user pool; default), iam (SigV4) or "
+        "none (anyone: needs --public)",
+    )
+    parser.add_argument(
+        "--public",
+        action="store_true",
+        help="allow --auth-mode none: an API anyone on the internet can upload to and list",
     )
     parser.add_argument(
         "--renditions",
@@ -301,7 +315,8 @@ def _add_stack_parameters(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="another template parameter, repeatable: "
-        "ResizeReservedConcurrency, AlarmTopicArn, UploadsRetentionDays; "
+        "ResizeReservedConcurrency, AlarmTopicArn, UploadsRetentionDays, CognitoUserPoolArn, "
+        "ThrottleRateLimit, UploadRateLimit, DailyUploadCount, BudgetAmount, ...; "
         "one not given keeps the stack's current value",
     )
 
@@ -372,6 +387,8 @@ def options_from(args: argparse.Namespace) -> Options:
         pillow_simd=args.pillow_simd,
         max_dimension=args.max_dimension,
         cors_allow_origins=args.cors_allow_origins,
+        auth_mode=args.auth_mode,
+        public=args.public,
         renditions=args.renditions,
         extra_parameters=extra,
     )

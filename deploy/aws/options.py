@@ -26,6 +26,8 @@ class Options:
     pillow_simd: bool = False
     max_dimension: int | None = None  # None: the stack's current value (template default)
     cors_allow_origins: str | None = None  # None: likewise
+    auth_mode: str = "jwt"  # always passed: never a public API by inheritance
+    public: bool = False  # --public: AuthMode none is what the operator means
     renditions: str | None = None  # None: likewise (RENDITIONS; template default "default")
     extra_parameters: Mapping[str, str] = field(default_factory=dict)
     template_path: Path = TEMPLATE_PATH
@@ -61,6 +63,7 @@ class Options:
             "ImageUri": image_uri,
             "NamePrefix": self.prefix,
             "Architecture": self.architecture,
+            "AuthMode": self.auth_mode,
             **{name: str(value) for name, value in optional.items() if value is not None},
             **self.extra_parameters,
         }

@@ -25,9 +25,17 @@ TOOL_PARAMETERS = {
     "Architecture": "--arch",
     "MaxDimension": "--max-dimension",
     "CorsAllowOrigins": "--cors-allow-origins",
+    "AuthMode": "--auth-mode",
     "Renditions": "--renditions",
 }
 PILLOW_SIMD_LACKS = ("avif",)  # the Dockerfile builds Pillow-SIMD without libavif
+PUBLIC_REFUSAL = (
+    "--auth-mode none: refusing to deploy a public API. With AuthMode none anyone who finds "
+    "its URL can upload as much as they like (on your bill), and GET /images lists every "
+    "image of every user with a working download URL. Use --auth-mode jwt (the default: a "
+    "Cognito user pool) or --auth-mode iam (SigV4-signed callers), or pass --public if an "
+    "open demo is really what you want."
+)
 STACK_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")  # CloudFormation's rule
 
 
@@ -126,6 +134,8 @@ def check_parameters(opts: Options) -> None:
             f"--stack-name {opts.stack_name!r}: a stack name is letters, digits "
             "and hyphens, starts with a letter, at most 128 characters"
         )
+    if opts.auth_mode == "none" and not opts.public:
+        errors.append(PUBLIC_REFUSAL)
     for name in opts.extra_parameters:
         if name in TOOL_PARAMETERS:
             errors.append(f"--parameter {name}: set by {TOOL_PARAMETERS[name]}, not --parameter")
@@ -144,6 +154,7 @@ def check_parameters(opts: Options) -> None:
         "Architecture": f"--arch {opts.architecture}",
         "MaxDimension": f"--max-dimension {opts.max_dimension}",
         "CorsAllowOrigins": f"--cors-allow-origins {opts.cors_allow_origins}",
+        "AuthMode": f"--auth-mode {opts.auth_mode}",
         "Renditions": f"--renditions {opts.renditions!r}",
     }
     for name, value in opts.parameters("").items():

@@ -45,7 +45,7 @@ class UploadLimits:
         images_max_bytes: the image in a ``POST /images`` body (``API_MAX_BODY_BYTES``,
             handlers/config.py; default 4,500,000 = the README's 4.5 MB).
         uploads_max_bytes: a presigned ``POST /uploads`` upload (``UPLOAD_MAX_BYTES``;
-            default 50 MiB).
+            default 20 MiB).
         framing_bytes: what a multipart body may carry around the image (boundaries, part
             headers), as the handler allows (``handlers.api.MULTIPART_SLACK_BYTES``).
 
@@ -54,7 +54,7 @@ class UploadLimits:
     """
 
     images_max_bytes: int = 4_500_000
-    uploads_max_bytes: int = 52_428_800
+    uploads_max_bytes: int = 20_971_520
     framing_bytes: int = 64 * 1024
 
     @classmethod

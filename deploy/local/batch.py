@@ -46,6 +46,7 @@ import re
 import stat
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
@@ -53,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import requests.auth
 from rich.table import Table
 from rich.text import Text
 
@@ -281,13 +283,17 @@ def process_one(
     api_max_body_bytes: int = API_MAX_BODY_BYTES,
     out_dir: Path | None = None,
     stop: threading.Event | None = None,
+    token: str | None = None,
 ) -> ImageOutcome:
     """Upload ``source``, wait for its final status, save the rendition under ``out_dir``
-    (``source.output_base`` plus the rendition's extension); never raises."""
+    (``source.output_base`` plus the rendition's extension); never raises. ``token``: sent
+    as ``Authorization`` to the API only (``AUTH_MODE=jwt``), never to S3."""
     path = source.path
     outcome = ImageOutcome(path=path)
     started = time.monotonic()
     with requests.Session() as session:
+        if token:
+            session.auth = ApiToken(api_url, token)
         try:
             outcome.image_id = upload(session, api_url, path, api_max_body_bytes=api_max_body_bytes)
             item = wait_for(session, api_url, outcome.image_id, timeout_s=timeout_s, stop=stop)
@@ -314,6 +320,20 @@ def process_one(
     return outcome
 
 
+class ApiToken(requests.auth.AuthBase):
+    """``Authorization: <token>`` on requests to the API; presigned S3 URLs go without."""
+
+    def __init__(self, api_url: str, token: str) -> None:
+        self.api_url = api_url.rstrip("/") + "/"
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Add the header when ``request`` goes to the API."""
+        if str(request.url or "").startswith(self.api_url):
+            request.headers["Authorization"] = self.token
+        return request
+
+
 def save_renditions(
     session: requests.Session, item: dict[str, Any], output_base: Path
 ) -> list[Path]:
@@ -323,14 +343,11 @@ def save_renditions(
     the default first. An entry whose key does not end in a rendition file name is skipped.
     """
     paths = [save_rendition(session, item, output_base)]
-    for entry in item.get("renditions") or []:
+    # the default rendition comes first (the API's view has no processed_key to compare)
+    for entry in (item.get("renditions") or [])[1:]:
         key, url = str(entry.get("key", "")), entry.get("url")
         file_name = key.rsplit("/", 1)[-1]
-        if (
-            key == item.get("processed_key")
-            or not url
-            or not RENDITION_FILE_RE.fullmatch(file_name)
-        ):
+        if not url or not RENDITION_FILE_RE.fullmatch(file_name):
             continue
         response = session.get(url, timeout=HTTP_TIMEOUT_S)
         response.raise_for_status()
@@ -344,7 +361,9 @@ def save_renditions(
 def save_rendition(session: requests.Session, item: dict[str, Any], output_base: Path) -> Path:
     """Download a processed item's rendition (its presigned ``download_url``) to
     ``output_base`` plus the rendition's extension; returns the path written."""
-    extension = str(item.get("processed_key", "")).rsplit(".", 1)[-1]
+    # The API's public view has no processed_key: the URL's path ends like the rendition.
+    name = urllib.parse.urlsplit(str(item.get("download_url", ""))).path.rsplit("/", 1)[-1]
+    extension = name.rsplit(".", 1)[-1] if "." in name else ""
     path = output_path(output_base, extension) if extension else output_base
     response = session.get(item["download_url"], timeout=HTTP_TIMEOUT_S)
     response.raise_for_status()
@@ -363,6 +382,7 @@ def run_batch(
     out_dir: Path | None = None,
     on_done: Callable[[ImageOutcome], None] | None = None,
     stop: threading.Event | None = None,
+    token: str | None = None,
 ) -> list[ImageOutcome]:
     """Process ``sources`` (from :func:`plan_batch`) through the API, ``concurrency`` at a
     time; outcomes in input order.
@@ -389,6 +409,7 @@ def run_batch(
             api_max_body_bytes=api_max_body_bytes,
             out_dir=out_dir,
             stop=stop,
+            token=token,
         )
         if results is not None:
             with written, results.open("a", encoding="utf-8") as f:

@@ -115,6 +115,10 @@ def function_environment(env: Mapping[str, str], name: str) -> dict[str, str]:
         "MAX_DIMENSION",
         "RENDITIONS",
         "CORS_ALLOW_ORIGINS",
+        "AUTH_MODE",
+        "QUOTA_TABLE",
+        "DAILY_UPLOAD_COUNT",
+        "DAILY_UPLOAD_BYTES",
         "PUBLIC_S3_ENDPOINT_URL",
         "S3_ADDRESSING_STYLE",
     )
@@ -251,6 +255,10 @@ def lambda_wiring(
         resources.ensure_bucket(s3, bucket, region)
     resources.ensure_upload_cors(s3, uploads)
     resources.ensure_table(client("dynamodb"), env["METADATA_TABLE"])
+    if env.get("QUOTA_TABLE"):  # per-owner daily upload counters (handlers/quota.py)
+        from handlers.quota import QUOTA_TABLE_DEFINITION
+
+        resources.ensure_table(client("dynamodb"), env["QUOTA_TABLE"], QUOTA_TABLE_DEFINITION)
     _dlq_url, dlq_arn = resources.ensure_queue(
         sqs, f"{queue}-dlq", {"MessageRetentionPeriod": str(resources.DLQ_RETENTION_S)}
     )

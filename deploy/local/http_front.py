@@ -37,8 +37,16 @@ Bounded: at most ``max_connections`` connections are served at once (default 64;
 thread each), every read waits at most ``idle_timeout_s`` (default 30 s; also how long an
 idle keep-alive connection is kept), and a body at most ``body_timeout_s`` in all.
 
+Authorizers (``authorize=``, deploy/local/authorizer.py): with ``AUTH_MODE`` jwt or iam the
+front checks every request but the OPTIONS preflight as API Gateway's authorizer would,
+answers refusals itself (401/403 in the project's error shape, as the template's gateway
+responses) and passes what it vouched for in ``requestContext``.
+
 Not API Gateway: ``GET /`` and ``GET /index.html`` serve the upload page from
-deploy/local/static/index.html (on AWS that page is hosted elsewhere). A client that hangs up
+deploy/local/static/index.html, and ``GET /static/<name>`` its script and styles (on AWS
+that page is hosted elsewhere), with security headers (:data:`PAGE_HEADERS`: a
+Content-Security-Policy without inline script, ``X-Content-Type-Options: nosniff``,
+``Referrer-Policy: no-referrer``). A client that hangs up
 mid-response is logged at DEBUG, without a traceback.
 
 Standalone: ``python -m deploy.local.http_front --port 8080`` (handler ``handlers.api.handler``,
@@ -75,6 +83,7 @@ from deploy.local.apigw_events import (
     parse_response,
     too_large_response,
 )
+from deploy.local.authorizer import Authorize, Refusal, merge_context
 from deploy.local.cli_args import port_number, positive_float, positive_int
 from deploy.local.lambda_context import Handler, lambda_context
 from imgproc.cli_report import printable
@@ -108,6 +117,22 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "conten
 CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 CLIENT_CLOSED_STATUS = 499  # in a RequestRecord: the client left before its answer (nginx's)
 DEFAULT_HANDLER = "handlers.api.handler"
+STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+PAGE_HEADERS = [
+    # No inline script or style; uploads go to the API (same origin) and, presigned, to
+    # S3 (any http(s) origin: the bucket's URL is only known from the grant); thumbnails
+    # are presigned S3 URLs.
+    (
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data: "
+        "http: https:; connect-src 'self' http: https:; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'none'; form-action 'self'",
+    ),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+    ("Cache-Control", "no-store"),
+]
 
 
 @dataclass
@@ -162,10 +187,19 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _static(self) -> bool:
         path = urllib.parse.urlsplit(self.path).path
-        if self.command not in ("GET", "HEAD") or path not in ("/", "/index.html"):
+        if self.command not in ("GET", "HEAD"):
             return False
-        page = self.server.static_dir / "index.html"
-        headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")]
+        if path in ("/", "/index.html"):
+            page, content_type = self.server.static_dir / "index.html", "text/html; charset=utf-8"
+        elif path.startswith("/static/") and "/" not in path[len("/static/") :]:
+            name = path[len("/static/") :]
+            content_type = STATIC_TYPES.get(Path(name).suffix, "")
+            page = self.server.static_dir / name
+            if not content_type or not page.is_file():
+                return False
+        else:
+            return False
+        headers = [("Content-Type", content_type), *PAGE_HEADERS]
         self._send(ProxyResponse(200, headers, page.read_bytes()))
         return True
 
@@ -251,6 +285,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
             port=port,
             binary_media_types=self.server.binary_media_types,
         )
+        authorize = self.server.authorize
+        if authorize is not None and self.command != "OPTIONS":  # preflights stay open
+            granted = authorize({k.lower(): v for k, v in self.headers.items()})
+            if isinstance(granted, Refusal):
+                refusal = error_response(
+                    granted.status, granted.code, granted.message, cors=self._cors()
+                )
+                return refusal, len(body), False
+            merge_context(event, granted)
         return self._invoke(event, len(body)), len(body), False
 
     def _storage_refusal(self, path: str) -> ProxyResponse | None:
@@ -405,6 +448,7 @@ class _Server(ThreadingHTTPServer):
     admit_upload: Callable[[], str | None] | None
     on_request: Callable[[RequestRecord], None] | None
     on_request_started: Callable[[str, str], None] | None
+    authorize: Authorize | None
 
     def set_max_connections(self, max_connections: int) -> None:
         """Serve at most ``max_connections`` connections at once."""
@@ -505,6 +549,8 @@ class ApiFront:
         on_request: called once per proxied request (not the static page) with a
             :class:`RequestRecord`, after the handler and before the answer is written
             (status 499 if the client left first); exceptions in it are logged and ignored.
+        authorize: the authorizer hook (:func:`deploy.local.authorizer.authorizer_for`);
+            ``None`` calls the function for every request (``AUTH_MODE=none``).
     """
 
     def __init__(
@@ -526,6 +572,7 @@ class ApiFront:
         admit_upload: Callable[[], str | None] | None = None,
         on_request_started: Callable[[str, str], None] | None = None,
         on_request: Callable[[RequestRecord], None] | None = None,
+        authorize: Authorize | None = None,
     ) -> None:
         self._server = _Server((host, port), _RequestHandler)  # raises OSError if taken
         self._server.static_dir = static_dir
@@ -546,6 +593,7 @@ class ApiFront:
         self._server.invoke = invoke
         self._server.on_request_started = on_request_started
         self._server.on_request = on_request
+        self._server.authorize = authorize
         self._thread: threading.Thread | None = None
 
     @property
@@ -554,6 +602,10 @@ class ApiFront:
         host, port = self._server.bound_address
         host = "127.0.0.1" if host in ("0.0.0.0", "") else host
         return f"http://{host}:{port}"
+
+    def allow_origins(self, origins: tuple[str, ...]) -> None:
+        """Use ``origins`` for the front's own answers from now on (known once bound)."""
+        self._server.cors_allow_origins = origins
 
     def start(self) -> str:
         """Serve in a daemon thread; return :attr:`url`."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -27,6 +28,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from handlers.dynamo_store import TABLE_DEFINITION, TTL_ATTRIBUTE
+from handlers.quota import QUOTA_TABLE_DEFINITION
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,8 @@ def ensure_resources(
     max_receive_count: int = 3,
     visibility_timeout_s: int = 30,
     session: boto3.session.Session | None = None,
+    quota_table: str | None = None,
+    upload_cors_origins: tuple[str, ...] = ("*",),
 ) -> PipelineResources:
     """Make sure the buckets, table, queue (+DLQ) and S3 -> SQS notification exist.
 
@@ -78,6 +82,8 @@ def ensure_resources(
         max_receive_count: receives of one message before SQS moves it to the DLQ.
         visibility_timeout_s: seconds a received message stays hidden; a failed message
             reappears after it (AWS advises 6x the function timeout).
+        quota_table: the per-owner daily upload counters (``handlers.quota``), if any.
+        upload_cors_origins: origins allowed to POST presigned uploads to the uploads bucket.
 
     Returns:
         :class:`PipelineResources` with the queue URLs and ARNs.
@@ -96,8 +102,10 @@ def ensure_resources(
     s3, dynamodb, sqs = client("s3"), client("dynamodb"), client("sqs")
     for bucket in (uploads_bucket, processed_bucket):
         ensure_bucket(s3, bucket, region)
-    ensure_upload_cors(s3, uploads_bucket)
+    ensure_upload_cors(s3, uploads_bucket, upload_cors_origins)
     ensure_table(dynamodb, table)
+    if quota_table:
+        ensure_table(dynamodb, quota_table, QUOTA_TABLE_DEFINITION)
     dlq_url, dlq_arn = ensure_queue(
         sqs, dlq or f"{queue}-dlq", {"MessageRetentionPeriod": str(DLQ_RETENTION_S)}
     )
@@ -143,16 +151,16 @@ def ensure_bucket(s3: Any, bucket: str, region: str) -> None:
             raise
 
 
-def ensure_upload_cors(s3: Any, bucket: str) -> None:
-    """Let browsers POST to presigned upload URLs of ``bucket`` from any origin."""
+def ensure_upload_cors(s3: Any, bucket: str, origins: tuple[str, ...] = ("*",)) -> None:
+    """Let browsers POST to presigned upload URLs of ``bucket`` from ``origins``."""
     s3.put_bucket_cors(
         Bucket=bucket,
         CORSConfiguration={
             "CORSRules": [
                 {
-                    "AllowedOrigins": ["*"],
+                    "AllowedOrigins": list(origins),
                     "AllowedMethods": ["POST"],
-                    "AllowedHeaders": ["*"],
+                    "AllowedHeaders": ["content-type"],
                     "ExposeHeaders": ["ETag", "Location"],
                     "MaxAgeSeconds": 3000,
                 }
@@ -161,16 +169,18 @@ def ensure_upload_cors(s3: Any, bucket: str) -> None:
     )
 
 
-def ensure_table(dynamodb: Any, table: str) -> None:
-    """Create ``table`` from ``TABLE_DEFINITION`` unless it exists; wait until ACTIVE; TTL on
-    (:func:`ensure_ttl`)."""
+def ensure_table(
+    dynamodb: Any, table: str, definition: Mapping[str, Any] = TABLE_DEFINITION
+) -> None:
+    """Create ``table`` from ``definition`` (the metadata table's by default) unless it
+    exists; wait until ACTIVE; TTL on (:func:`ensure_ttl`)."""
     try:
         dynamodb.describe_table(TableName=table)
     except ClientError as e:
         if e.response["Error"]["Code"] != "ResourceNotFoundException":
             raise
         try:
-            dynamodb.create_table(TableName=table, **TABLE_DEFINITION)
+            dynamodb.create_table(TableName=table, **definition)
             log.info("created table %s", table)
         except ClientError as e2:
             if e2.response["Error"]["Code"] != "ResourceInUseException":

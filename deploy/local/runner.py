@@ -28,6 +28,11 @@
        {"api_url": ..., "endpoint_url": ..., "uploads_bucket": ..., "processed_bucket": ...,
         "table": ..., "region": ...}
 
+   With ``--auth-mode jwt`` or ``iam`` (or ``AUTH_MODE``) two more keys follow:
+   ``"auth_mode"`` and ``"tokens"``: ``{"alice": ..., "bob": ..., "carol": ...}``, for jwt ID
+   tokens of a dev issuer made at start, for iam ``Authorization`` values naming three local
+   access keys; the HTTP front plays the authorizer (deploy/local/authorizer.py);
+
 With no paths it serves until Ctrl-C or SIGTERM. With paths (files, or folders walked for
 images) it uploads each through the API, waits for each, prints a summary table on stdout and
 exits 0 when every image was processed, 1 otherwise (2: usage error, such as a path that does
@@ -49,7 +54,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -60,6 +65,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from deploy.local.apigw_events import UploadLimits
+from deploy.local.authorizer import DevIssuer, authorizer_for, dev_sigv4_header
 from deploy.local.batch import (
     RESULTS_FILE,
     ImageOutcome,
@@ -74,7 +80,7 @@ from deploy.local.demo import DEFAULT_DIR as DEMO_DIR
 from deploy.local.demo import write_demo_set
 from deploy.local.emulator import Emulator, EmulatorError, EmulatorPortInUse, StorageBound
 from deploy.local.http_front import add_limit_flags
-from handlers.config import ApiSettings, ConfigError, ResizeSettings
+from handlers.config import AUTH_MODES, ApiSettings, ConfigError, ResizeSettings
 from imgproc import DEFAULT_MAX_DIM_PX
 from imgproc.cli_plan import UsageError
 from imgproc.cli_report import printable
@@ -149,10 +155,17 @@ class Ready:
     processed_bucket: str
     table: str
     region: str
+    auth_mode: str = "none"
+    tokens: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        """The one-line JSON printed on stdout once the pipeline is ready."""
-        return json.dumps(asdict(self))
+        """The one-line JSON printed on stdout once the pipeline is ready (Contract 4; with
+        ``auth_mode`` and ``tokens`` only when the API wants credentials)."""
+        facts = asdict(self)
+        if self.auth_mode == "none":
+            facts.pop("auth_mode")
+            facts.pop("tokens")
+        return json.dumps(facts)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -207,6 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--processed-bucket", default=DEFAULTS.processed_bucket, help="default: %(default)s"
     )
     parser.add_argument("--table", default=DEFAULTS.table, help="default: %(default)s")
+    parser.add_argument(
+        "--auth-mode",
+        choices=AUTH_MODES,
+        default=None,
+        help="who may call the API: none (anyone; default, or $AUTH_MODE), jwt (tokens of a "
+        "dev issuer, printed at start) or iam (SigV4 Authorization header)",
+    )
     parser.add_argument(
         "--queue",
         default=DEFAULTS.queue,
@@ -329,9 +349,13 @@ def function_environment(
 ) -> dict[str, str]:
     """The functions' environment as the template would set it: ``environ`` with the region,
     bucket and table names, ``--max-dim`` and ``--renditions`` (when given) from the command
-    line."""
+    line, ``AUTH_MODE`` from ``--auth-mode``, the quota table ``{table}-quota`` when
+    callers are authenticated (with ``AUTH_MODE=none`` every local upload is ``anonymous``:
+    a daily cap would stop a big batch, so none unless ``QUOTA_TABLE`` is set);
+    ``CORS_ALLOW_ORIGINS``, unless set, the front's own origins when its port is fixed (port
+    0: set once bound, in-process only; the upload page is same-origin anyway)."""
     renditions = getattr(args, "renditions", None)
-    return {
+    env = {
         **environ,
         "AWS_REGION": region,
         "UPLOADS_BUCKET": args.uploads_bucket,
@@ -340,6 +364,33 @@ def function_environment(
         "MAX_DIMENSION": str(args.max_dim),
         **({"RENDITIONS": renditions} if renditions else {}),
     }
+    if args.auth_mode:
+        env["AUTH_MODE"] = args.auth_mode
+    if env.get("AUTH_MODE", "none").strip().lower() != "none":
+        env.setdefault("QUOTA_TABLE", f"{args.table}-quota")
+    if not environ.get("CORS_ALLOW_ORIGINS") and args.api_port:
+        env["CORS_ALLOW_ORIGINS"] = ",".join(own_origins(args.host, args.api_port))
+    return env
+
+
+def own_origins(host: str, port: int) -> tuple[str, ...]:
+    """The origins a browser shows for the front on ``host:port`` (loopback: both names)."""
+    if host in ("127.0.0.1", "0.0.0.0", "localhost", ""):
+        return (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
+    return (f"http://{host}:{port}",)
+
+
+def dev_credentials(mode: str, issuer: DevIssuer) -> dict[str, str]:
+    """Three local callers' ``Authorization`` values for ``mode`` (none: no credentials)."""
+    if mode == "jwt":
+        return {name: issuer.mint(name) for name in DEV_USERS}
+    if mode == "iam":
+        return {name: dev_sigv4_header(key) for name, key in IAM_USERS.items()}
+    return {}
+
+
+DEV_USERS = ("alice", "bob", "carol")
+IAM_USERS = {name: f"AKIALOCAL{name.upper():0<11}" for name in DEV_USERS}
 
 
 def route_stdout_logs_to_stderr() -> None:
@@ -488,6 +539,8 @@ class LocalPipeline:
             visibility_timeout_s=args.visibility_timeout,
             uploads_prefix=resize_settings.uploads_prefix,
         )
+        auth_mode = self.api_settings.auth_mode
+        issuer = DevIssuer()
         try:  # binds now, serves once the resources exist
             self.front = ApiFront(
                 api_handler,
@@ -502,11 +555,20 @@ class LocalPipeline:
                 admit_upload=self.storage_bound.refusal,
                 on_request_started=journey.on_request_started,
                 on_request=journey.on_request,
+                authorize=authorizer_for(auth_mode, issuer),
             )
         except OSError as e:
             if e.errno == errno.EADDRINUSE:
                 raise StartError(port_in_use_message(args.host, args.api_port, "--api-port")) from e
             raise
+        origins = self.api_settings.cors_allow_origins
+        if not origins:  # port 0: the front's own origins are known now
+            port = self.front.url.rsplit(":", 1)[1]
+            origins = own_origins(args.host, int(port))
+            self.front.allow_origins(origins)
+            if api_invoke is None:
+                self.api_settings = replace(self.api_settings, cors_allow_origins=origins)
+                bootstrap.install("api", bootstrap.build(self.api_settings, emulator))
         self.resources = ensure_resources(
             uploads_bucket=args.uploads_bucket,
             processed_bucket=args.processed_bucket,
@@ -516,6 +578,8 @@ class LocalPipeline:
             endpoint_url=endpoint_url,
             max_receive_count=args.max_receives,
             visibility_timeout_s=args.visibility_timeout,
+            quota_table=self.api_settings.quota_table,
+            upload_cors_origins=tuple(o for o in origins if o != "*") or ("*",),
         )
         self.dispatcher = SqsDispatcher(
             self.resources.queue_url,
@@ -539,6 +603,8 @@ class LocalPipeline:
             processed_bucket=args.processed_bucket,
             table=args.table,
             region=region,
+            auth_mode=auth_mode,
+            tokens=dev_credentials(auth_mode, issuer),
         )
 
     def stop(self) -> None:
@@ -564,6 +630,7 @@ def describe(ready: Ready, console: Console, args: argparse.Namespace, queue_url
         f"  queue         {queue_url} (DLQ {args.queue}-dlq after {args.max_receives} receives)\n"
         f"  upload:  curl -F file=@photo.jpg {ready.api_url}/images\n"
         f"  status:  curl {ready.api_url}/images/IMAGE_ID\n"
+        f"{credentials_hint(ready)}"
         f"  AWS CLI (any credentials work against the emulator):\n"
         f"    {CLI_CREDENTIALS} aws --endpoint-url {ready.endpoint_url} "
         f"s3 ls s3://{ready.processed_bucket}\n"
@@ -582,6 +649,21 @@ def describe(ready: Ready, console: Console, args: argparse.Namespace, queue_url
         highlight=False,
         soft_wrap=True,
     )
+
+
+def credentials_hint(ready: Ready) -> str:
+    """Banner lines for ``AUTH_MODE`` jwt/iam: who the API trusts and each caller's header."""
+    if ready.auth_mode == "none":
+        return ""
+    what = {
+        "jwt": "AUTH_MODE=jwt: send an ID token of the local dev issuer (below; 12 h) as "
+        "-H 'Authorization: TOKEN'; paste one into the page's token field",
+        "iam": "AUTH_MODE=iam: send a SigV4 Authorization header (signatures are not checked "
+        "locally; the access key names the caller)",
+    }[ready.auth_mode]
+    lines = [f"  {what}"]
+    lines += [f"    {name}: {value}" for name, value in ready.tokens.items()]
+    return "\n".join(lines) + "\n"
 
 
 def run_batch_form(
@@ -630,6 +712,7 @@ def run_batch_form(
             out_dir=out_dir,
             on_done=lambda _o: progress.advance(task),
             stop=stop,
+            token=next(iter(ready.tokens.values()), None),
         )
     elapsed_s = time.monotonic() - started
     out = Console(file=sys.stdout)

@@ -212,10 +212,12 @@ def no_aws_no_docker(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         (
             ["--parameter", "MaxDim=800"],
             "--parameter MaxDim: template.yaml has no such parameter; --parameter takes "
-            "AlarmTopicArn, ResizeReservedConcurrency, UploadsRetentionDays",
+            "AlarmTopicArn, BudgetAmount, CognitoUserPoolArn, DailyUploadBytes",
         ),
         (["--parameter", "ImageUri=x"], "--parameter ImageUri: set by the deploy tool"),
         (["--parameter", "MaxDimension=800"], "--parameter MaxDimension: set by --max-dimension"),
+        (["--auth-mode", "none"], "--auth-mode none: refusing to deploy a public API"),
+        (["--parameter", "AuthMode=none"], "--parameter AuthMode: set by --auth-mode"),
         (["--parameter", "Renditions=web"], "--parameter Renditions: set by --renditions"),
         (
             ["--renditions", "thumb:200:gif"],
@@ -245,6 +247,22 @@ def test_bad_stack_parameters_are_refused_before_any_call(
     assert status == 2
     assert message in err
     assert out == ""  # not even the dry-run plan
+    assert no_aws_no_docker == []
+
+
+def test_a_public_api_needs_public_and_says_why(
+    no_aws_no_docker: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    refused = aws.main(["deploy", "--dry-run", "--region", "eu-west-1", "--auth-mode", "none"])
+    err = capsys.readouterr().err
+    assert refused == 2
+    assert "anyone who finds its URL can upload" in err and "--public" in err
+
+    allowed = ["deploy", "--dry-run", "--region", "eu-west-1", "--image-tag", "t"]
+    assert aws.main([*allowed, "--auth-mode", "none", "--public"]) == 0
+    assert "AuthMode=none" in capsys.readouterr().out
+    assert aws.main(allowed) == 0  # the default is jwt, never an open API
+    assert "AuthMode=jwt" in capsys.readouterr().out
     assert no_aws_no_docker == []
 
 

@@ -105,7 +105,8 @@ def test_deploy_stack_creates_then_reports_no_changes_then_updates(moto: None) -
     buckets = {b["Name"] for b in client("s3").list_buckets()["Buckets"]}
     assert buckets == {uploads, f"image-pipeline-processed-{ACCOUNT}-{REGION}"}
     table = client("dynamodb").describe_table(TableName="image-pipeline-metadata")["Table"]
-    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["by_uploaded_at"]
+    indexes = [i["IndexName"] for i in table["GlobalSecondaryIndexes"]]
+    assert indexes == ["by_uploaded_at", "by_owner"]
     resize = client("lambda").get_function_configuration(FunctionName="image-pipeline-resize")
     assert (resize["MemorySize"], resize["Timeout"]) == (1024, 60)
     mappings = client("lambda").list_event_source_mappings()["EventSourceMappings"]

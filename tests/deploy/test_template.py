@@ -118,7 +118,9 @@ def test_buckets_are_private_encrypted_and_abort_abandoned_uploads(
         assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
         rule = props["LifecycleConfiguration"]["Rules"][0]
         assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
-    (cors,) = buckets["UploadsBucket"]["CorsConfiguration"]["CorsRules"]
+    condition, with_origins, without = buckets["UploadsBucket"]["CorsConfiguration"]["Fn::If"]
+    assert (condition, without) == ("HasCorsOrigins", {"Ref": "AWS::NoValue"})
+    (cors,) = with_origins["CorsRules"]
     assert cors["AllowedMethods"] == ["POST"]  # presigned POST only; nothing PUTs from a page
     notification = buckets["UploadsBucket"]["NotificationConfiguration"]
     assert notification == {
@@ -231,9 +233,9 @@ def test_rest_api_proxies_everything_to_the_api_function(template: dict[str, Any
     assert api["BinaryMediaTypes"] == list(http_front.BINARY_MEDIA_TYPES)
     assert api["BinaryMediaTypes"] == compose_init.BINARY_MEDIA_TYPES
     methods = resources_of(template, "AWS::ApiGateway::Method")
-    assert len(methods) == 2
+    assert len(methods) == 4
+    assert sorted(p["HttpMethod"] for p in methods.values()) == ["ANY", "ANY", "OPTIONS", "OPTIONS"]
     for props in methods.values():
-        assert props["HttpMethod"] == "ANY"  # OPTIONS included: the function answers it
         assert props["Integration"]["Type"] == "AWS_PROXY"
         assert "${ApiFunction.Arn}" in props["Integration"]["Uri"]["Fn::Sub"]
     proxy = template["Resources"]["ProxyResource"]["Properties"]
@@ -306,7 +308,7 @@ def test_request_too_large_answers_413_in_the_api_error_shape_with_cors(
     # One limit, one message: the function's own (and the local front's) at the defaults.
     assert body == {"error": {"code": PayloadTooLarge.code, "message": UploadLimits().message()}}
     assert too_large["ResponseParameters"] == responses["DEFAULT_4XX"]["ResponseParameters"]
-    assert "gatewayresponse.header.Access-Control-Allow-Origin" in too_large["ResponseParameters"]
+    assert "gatewayresponse.header.Access-Control-Allow-Origin" in cors_of(too_large)
 
 
 def test_the_stage_serves_a_deployment_made_after_every_gateway_response(
@@ -338,7 +340,89 @@ def test_default_gateway_errors_use_the_api_error_shape(template: dict[str, Any]
         assert json.loads(rendered) == {
             "error": {"code": "THROTTLED", "message": 'Too "Many" Requests'}
         }
-        assert (
-            "gatewayresponse.header.Access-Control-Allow-Origin"
-            in responses[response_type]["ResponseParameters"]
+        headers = cors_of(responses[response_type])
+        # every allowed origin, not only the first: the request's own Origin is echoed
+        assert headers["gatewayresponse.header.Access-Control-Allow-Origin"] == (
+            "method.request.header.Origin"
         )
+        assert headers["gatewayresponse.header.Vary"] == "'Origin'"
+
+
+def cors_of(gateway_response: dict[str, Any]) -> dict[str, str]:
+    """The CORS headers of a gateway response when CorsAllowOrigins is set (else none)."""
+    condition, headers, otherwise = gateway_response["ResponseParameters"]["Fn::If"]
+    assert (condition, otherwise) == ("HasCorsOrigins", {"Ref": "AWS::NoValue"})
+    return dict(headers)
+
+
+AUTH_TYPES = {"jwt": "COGNITO_USER_POOLS", "iam": "AWS_IAM", "none": "NONE"}
+
+
+def resolve(value: Any, mode: str) -> Any:
+    """``value`` with the AuthMode conditions (AuthJwt, AuthIam) evaluated for ``mode``."""
+    if isinstance(value, dict) and set(value) == {"Fn::If"}:
+        condition, when_true, when_false = value["Fn::If"]
+        truth = {"AuthJwt": mode == "jwt", "AuthIam": mode == "iam"}[condition]
+        return resolve(when_true if truth else when_false, mode)
+    return value
+
+
+@pytest.mark.parametrize("mode", ["none", "jwt", "iam"])
+def test_no_method_is_left_open_unless_auth_mode_is_none(
+    template: dict[str, Any], mode: str
+) -> None:
+    """Every method but the CORS preflight takes AuthMode's authorization.
+
+    OPTIONS stays NONE: browsers send preflights without credentials, so an authorizer
+    there would refuse every cross-origin call before it starts.
+    """
+    assert template["Parameters"]["AuthMode"]["AllowedValues"] == ["none", "jwt", "iam"]
+    assert template["Parameters"]["AuthMode"]["Default"] == "jwt"
+    methods = resources_of(template, "AWS::ApiGateway::Method")
+    for name, props in methods.items():
+        auth = resolve(props["AuthorizationType"], mode)
+        if props["HttpMethod"] == "OPTIONS":
+            assert auth == "NONE", name
+            continue
+        assert auth == AUTH_TYPES[mode], name
+        authorizer = resolve(props.get("AuthorizerId", {"Ref": "AWS::NoValue"}), mode)
+        expected = {"Ref": "ApiAuthorizer"} if mode == "jwt" else {"Ref": "AWS::NoValue"}
+        assert authorizer == expected, name
+
+
+def test_jwt_mode_uses_a_cognito_user_pool_authorizer(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    authorizer = resources["ApiAuthorizer"]
+    assert authorizer["Condition"] == "AuthJwt"
+    props = authorizer["Properties"]
+    assert props["Type"] == "COGNITO_USER_POOLS"
+    assert props["IdentitySource"] == "method.request.header.Authorization"
+    created, given = {"Fn::GetAtt": ["UserPool", "Arn"]}, {"Ref": "CognitoUserPoolArn"}
+    assert props["ProviderARNs"] == [{"Fn::If": ["CreateUserPool", created, given]}]
+    assert resources["UserPool"]["Condition"] == resources["UserPoolClient"]["Condition"]
+    api_env = resources["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert api_env["AUTH_MODE"] == {"Ref": "AuthMode"}
+
+
+def test_abuse_limits_throttle_quota_alarm_and_budget(template: dict[str, Any]) -> None:
+    from handlers.quota import QUOTA_TABLE_DEFINITION
+
+    resources = template["Resources"]
+    (stage,) = resources_of(template, "AWS::ApiGateway::Stage").values()
+    settings = {(m["ResourcePath"], m["HttpMethod"]): m for m in stage["MethodSettings"]}
+    assert settings["/*", "*"]["ThrottlingRateLimit"] == {"Ref": "ThrottleRateLimit"}
+    assert settings["/*", "*"]["ThrottlingBurstLimit"] == {"Ref": "ThrottleBurstLimit"}
+    assert settings["/~1{proxy+}", "POST"]["ThrottlingRateLimit"] == {"Ref": "UploadRateLimit"}
+    quota = resources["QuotaTable"]["Properties"]
+    assert quota["KeySchema"] == QUOTA_TABLE_DEFINITION["KeySchema"]
+    assert quota["AttributeDefinitions"] == QUOTA_TABLE_DEFINITION["AttributeDefinitions"]
+    api_env = resources["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert api_env["QUOTA_TABLE"] == {"Ref": "QuotaTable"}
+    assert api_env["DAILY_UPLOAD_COUNT"] == {"Ref": "DailyUploadCount"}
+    alarm = resources["UploadVolumeAlarm"]["Properties"]
+    assert (alarm["MetricName"], alarm["Statistic"]) == ("ApiUploadBytes", "Sum")
+    assert resources["MonthlyBudget"]["Condition"] == "HasBudget"
+    assert template["Parameters"]["BudgetAmount"]["Default"] == 0
+    # originals (GPS and all) expire after a month unless the operator says otherwise
+    assert template["Parameters"]["UploadsRetentionDays"]["Default"] == 30
+    assert template["Parameters"]["CorsAllowOrigins"]["Default"] == ""

@@ -56,9 +56,17 @@ def read_ready_line(process: subprocess.Popen[str], timeout_s: float) -> dict[st
 @pytest.fixture(scope="session")
 def pipeline() -> Iterator[dict[str, Any]]:
     """The running local pipeline: its ready line as a dict, plus ``queue_url``."""
+    yield from local_pipeline([], {}, "local-pipeline.log")
+
+
+def local_pipeline(
+    extra_args: list[str], extra_env: dict[str, str], log_name: str
+) -> Iterator[dict[str, Any]]:
+    """Run ``deploy.local`` (free ports, ``extra_args``, ``extra_env``) and yield its ready
+    line plus ``queue_url``; stop it with SIGTERM and check it stopped cleanly."""
     ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / "local-pipeline.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    log_path = ARTIFACTS / log_name
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **extra_env}
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(
             [
@@ -71,6 +79,7 @@ def pipeline() -> Iterator[dict[str, Any]]:
                 "0",
                 "--visibility-timeout",
                 str(VISIBILITY_TIMEOUT_S),
+                *extra_args,
             ],
             cwd=ROOT,
             env=env,

@@ -270,7 +270,8 @@ def test_ensure_resources_is_idempotent(emulator: str) -> None:
     )["Messages"]
     assert [json.loads(m["Body"]).get("Event") for m in messages] == ["s3:TestEvent"]
     table = _client(emulator, "dynamodb").describe_table(TableName=names["table"])["Table"]
-    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["by_uploaded_at"]
+    indexes = [i["IndexName"] for i in table["GlobalSecondaryIndexes"]]
+    assert indexes == ["by_uploaded_at", "by_owner"]
     # Pending items of unused upload grants expire: TTL on handlers.dynamo_store's attribute.
     ttl = _client(emulator, "dynamodb").describe_time_to_live(TableName=names["table"])
     assert ttl["TimeToLiveDescription"] == {

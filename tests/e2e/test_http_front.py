@@ -339,7 +339,26 @@ def test_upload_page_is_served(front: str) -> None:
         response = requests.get(f"{front}{path}", timeout=5)
         assert response.status_code == 200
         assert response.headers["Content-Type"].startswith("text/html")
-        assert "<form" in response.text and "/images" in response.text
+        assert "<form" in response.text and '<script src="/static/app.js">' in response.text
+    script = requests.get(f"{front}/static/app.js", timeout=5)
+    assert script.headers["Content-Type"].startswith("text/javascript")
+    assert "/images" in script.text and "Authorization" in script.text
+    assert requests.get(f"{front}/static/page.css", timeout=5).status_code == 200
+
+
+def test_upload_page_has_security_headers_and_no_inline_script(front: str) -> None:
+    import re
+
+    response = requests.get(f"{front}/", timeout=5)
+    csp = response.headers["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives["script-src"] == "'self'"  # no 'unsafe-inline': no inline script runs
+    assert directives["object-src"] == "'none'" and directives["frame-ancestors"] == "'none'"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    page = response.text
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page)  # every script is a file
+    assert "<style" not in page and not re.search(r"\son[a-z]+=", page)  # no inline handlers
 
 
 def test_handler_gets_the_shared_lambda_context_of_the_api_function() -> None:

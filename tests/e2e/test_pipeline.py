@@ -68,7 +68,9 @@ def assert_processed(
     assert item["status"] == "processed", item
     assert (item["original_width"], item["original_height"]) == original
     assert (item["processed_width"], item["processed_height"]) == rendition
-    assert item["processed_bucket"] == pipeline["processed_bucket"]
+    # the public view: no bucket names, keys or owner; the rendition only by its URL
+    assert not {"processed_bucket", "processed_key", "source_bucket", "source_key"} & set(item)
+    assert not {"owner", "upload_token", "source_etag"} & set(item)
     download = requests.get(rendition_url(item), timeout=10)
     assert download.status_code == 200
     assert len(download.content) == item["processed_size_bytes"]
@@ -76,7 +78,15 @@ def assert_processed(
     return download.content
 
 
-def test_multipart_upload_processed_and_downloadable(pipeline: dict[str, Any], s3: Any) -> None:
+def stored_item(dynamodb: Any, table: str, image_id: str) -> dict[str, Any]:
+    """The table's item (internals included), plain strings and numbers."""
+    raw = dynamodb.get_item(TableName=table, Key={"image_id": {"S": image_id}})["Item"]
+    return {k: next(iter(v.values())) for k, v in raw.items()}
+
+
+def test_multipart_upload_processed_and_downloadable(
+    pipeline: dict[str, Any], s3: Any, dynamodb: Any
+) -> None:
     data = quadrant_jpeg((1600, 1200))
     response = requests.post(
         f"{pipeline['api_url']}/images",
@@ -90,9 +100,11 @@ def test_multipart_upload_processed_and_downloadable(pipeline: dict[str, Any], s
     item = wait_final(pipeline["api_url"], image_id)
     rendition = assert_processed(pipeline, item, original=(1600, 1200), rendition=(500, 375))
     assert item["original_size_bytes"] == len(data)
-    assert item["source_bucket"] == pipeline["uploads_bucket"]
-    assert item["source_key"].startswith(f"uploads/{image_id}/")
-    stored = s3.get_object(Bucket=pipeline["processed_bucket"], Key=item["processed_key"])
+    internal = stored_item(dynamodb, pipeline["table"], image_id)
+    assert internal["source_bucket"] == pipeline["uploads_bucket"]
+    assert internal["source_key"].startswith(f"uploads/{image_id}/")
+    assert internal["owner"] == "anonymous"  # AUTH_MODE none
+    stored = s3.get_object(Bucket=pipeline["processed_bucket"], Key=internal["processed_key"])
     assert stored["Body"].read() == rendition
     assert stored["ContentType"] == "image/jpeg"
 
@@ -153,11 +165,13 @@ def test_direct_s3_put_with_hostile_key(pipeline: dict[str, Any], s3: Any, dynam
 
     raw = wait_until(item_for_key, TIMEOUT_S)
     item = wait_final(pipeline["api_url"], raw["image_id"]["S"])
-    assert item["source_key"] == key
+    assert raw["source_key"]["S"] == key and "source_key" not in item
     assert_processed(pipeline, item, original=(640, 480), rendition=(500, 375))
 
 
-def test_rejected_upload_records_its_reason(pipeline: dict[str, Any], s3: Any) -> None:
+def test_rejected_upload_records_its_reason(
+    pipeline: dict[str, Any], s3: Any, dynamodb: Any
+) -> None:
     # A JPEG cut in half: the API accepts the bytes (it sniffs a JPEG), the engine refuses.
     data = quadrant_jpeg((1200, 900))[:3000]
     response = requests.post(
@@ -170,7 +184,9 @@ def test_rejected_upload_records_its_reason(pipeline: dict[str, Any], s3: Any) -
     assert item["error_message"]
     listed = s3.list_objects_v2(Bucket=pipeline["processed_bucket"])
     assert not any(
-        o["Key"].startswith(item["source_key"].rsplit(".", 1)[0])
+        o["Key"].startswith(
+            stored_item(dynamodb, pipeline["table"], item["image_id"])["source_key"].rsplit(".")[0]
+        )
         for o in listed.get("Contents", [])
     )
 
@@ -267,15 +283,16 @@ def test_oversized_body_is_413_with_one_message_whoever_refuses(
         response = requests.post(
             f"{pipeline['api_url']}/images",
             data=b"\xff" * size,
-            headers={"Content-Type": "image/jpeg"},
+            headers={"Content-Type": "image/jpeg", "Origin": pipeline["api_url"]},
             timeout=30,
         )
         assert response.status_code == 413, size
-        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        # the front's own origin is allowed by default (no "*")
+        assert response.headers["Access-Control-Allow-Origin"] == pipeline["api_url"]
         error = response.json()["error"]
         assert error["code"] == "too_large"  # the engine's reason code, as the API's own 413
         messages.add(error["message"])
     assert messages == {
         "POST /images accepts images of at most 4500000 bytes; request a presigned upload "
-        "with POST /uploads for files up to 52428800 bytes"
+        "with POST /uploads for files up to 20971520 bytes"
     }

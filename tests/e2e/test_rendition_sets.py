@@ -84,7 +84,9 @@ def test_every_rendition_is_listed_and_downloadable(web_pipeline: dict[str, Any]
     item = wait_final(api, upload.json()["image_id"])
 
     assert item["status"] == "processed", item
-    key = item["processed_key"]
+    assert "processed_key" not in item  # the public view; the default rendition comes first
+    key = item["renditions"][0]["key"]
+    assert key == f"uploads/{item['image_id']}/cat.jpg"
     assert [e["key"] for e in item["renditions"]] == [key] + [f"{key}/{f}" for f in WEB_FILES]
     assert item["collapsed"] == []
     types = {"JPEG": "image/jpeg", "WEBP": "image/webp", "AVIF": "image/avif"}

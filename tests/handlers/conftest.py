@@ -246,6 +246,10 @@ def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "AWS_READ_TIMEOUT_S",
         "AWS_MAX_ATTEMPTS",
         "AWS_PROFILE",
+        "AUTH_MODE",
+        "QUOTA_TABLE",
+        "DAILY_UPLOAD_COUNT",
+        "DAILY_UPLOAD_BYTES",
     ]
     for name in list(os.environ):
         if name.startswith("AWS_ENDPOINT_URL") or name in tunables:

@@ -16,6 +16,7 @@ from PIL import Image
 
 from handlers import api, bootstrap, resize
 from handlers.cursor import encode_cursor
+from handlers.http import DEFAULT_ALLOW_HEADERS
 from imgproc.errors import TOO_LARGE, UNSUPPORTED_FORMAT
 from tests.handlers.conftest import (
     Aws,
@@ -130,15 +131,18 @@ def test_multipart_upload_then_resize_updates_same_item(aws: Aws, context: Lambd
     assert body["status"] == "processed"
     assert body["filename"] == "photo.jpg"
     assert (body["processed_width"], body["processed_height"]) == (500, 400)
-    assert body["processed_key"] == f"uploads/{image_id}/photo.jpg"
+    stored = aws.item(image_id)
+    assert stored["processed_key"] == f"uploads/{image_id}/photo.jpg"
     assert body["uploaded_at"] == item["uploaded_at"]
-    assert "listing" not in body and "source_revision" not in body
+    internals = ("listing", "source_revision", "source_bucket", "source_key", "processed_key")
+    assert not set(internals) & set(body)
+    assert not {"processed_bucket", "source_etag", "owner", "upload_token"} & set(body)
     url = urlsplit(body["download_url"])
-    assert body["processed_key"] in url.path
+    assert stored["processed_key"] in url.path
     assert "X-Amz-Signature" in parse_qs(url.query)
-    assert parse_qs(url.query)["X-Amz-Expires"] == ["3600"]
+    assert parse_qs(url.query)["X-Amz-Expires"] == ["900"]
     assert len(aws.items()) == 1
-    rendition = aws.s3.get_object(Bucket=aws.processed_bucket, Key=body["processed_key"])
+    rendition = aws.s3.get_object(Bucket=aws.processed_bucket, Key=stored["processed_key"])
     assert Image.open(io.BytesIO(rendition["Body"].read())).size == (500, 400)
 
 
@@ -262,7 +266,11 @@ def test_post_uploads_presigned_post_policy(aws: Aws, context: LambdaContext) ->
     assert fields["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
     policy = _policy(fields)
     conditions = policy["conditions"]
-    assert ["content-length-range", 1, 52428800] in conditions
+    assert ["content-length-range", 1, 7 * 1024 * 1024] in conditions  # the announced size
+    token = body["upload"]["fields"]["x-amz-meta-upload-token"]
+    assert {"x-amz-meta-upload-token": token} in conditions
+    assert {"x-amz-meta-owner": "anonymous"} in conditions
+    assert aws.item(image_id)["upload_token"] == token
     assert {"Content-Type": "image/jpeg"} in conditions
     assert {"key": key} in conditions
     assert {"bucket": aws.uploads_bucket} in conditions
@@ -453,7 +461,8 @@ def test_options_preflight(aws: Aws, context: LambdaContext) -> None:
     headers = response["headers"]
     assert headers["Access-Control-Allow-Origin"] == "*"
     assert headers["Access-Control-Allow-Methods"] == "GET,POST,OPTIONS"
-    assert headers["Access-Control-Allow-Headers"] == "content-type"
+    # the fixed allow-list, never the request's Access-Control-Request-Headers echoed
+    assert headers["Access-Control-Allow-Headers"] == DEFAULT_ALLOW_HEADERS
     assert int(headers["Access-Control-Max-Age"]) > 0
 
 

@@ -43,10 +43,10 @@ def test_defaults_match_the_contract() -> None:
     assert settings.max_pixels == DEFAULT_MAX_PIXELS
     assert settings.max_object_bytes == 52_428_800
     assert settings.api_max_body_bytes == 4_500_000
-    assert settings.upload_max_bytes == 52_428_800
+    assert settings.upload_max_bytes == 20_971_520
     assert settings.upload_url_expires_s == 300
-    assert settings.download_url_expires_s == 3600
-    assert settings.cors_allow_origins == ("*",)
+    assert settings.download_url_expires_s == 900
+    assert settings.cors_allow_origins == ()
     assert settings.uploads_prefix == "uploads/"
     assert settings.processed_prefix == ""
     assert settings.public_s3_endpoint_url is None

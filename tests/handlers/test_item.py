@@ -166,6 +166,7 @@ def test_revision_fields_of_a_direct_upload_move_with_each_version() -> None:
         "updated_at": NOW,
         "uploaded_at": EVENT,
         "filename": "cat.png",
+        "owner": None,  # not under users/<owner>/: ownerless (removed if set before)
     }
     assert keep == {}
 

@@ -139,7 +139,7 @@ def test_web_preset_stores_every_rendition_at_its_key(web: Aws, context: LambdaC
         image, obj = stored(web, key)
         assert image.format == entry["format"]
         assert obj["ContentType"] == types[image.format] == entry["content_type"]
-        assert obj["CacheControl"] == "public, max-age=86400"
+        assert obj["CacheControl"] == "private, max-age=900"
         assert obj["Metadata"] == default_metadata  # the same source metadata on each
         assert image.size == expected[entry["name"]] == (entry["width"], entry["height"])
         assert entry["bytes"] == len(obj["data"])
@@ -213,7 +213,7 @@ def test_get_image_signs_a_url_per_rendition(web: Aws, context: LambdaContext) -
     for entry in body["renditions"]:
         url = urlsplit(entry["url"])
         assert url.path.endswith("/" + entry["key"])
-        assert parse_qs(url.query)["X-Amz-Expires"] == ["3600"]
+        assert parse_qs(url.query)["X-Amz-Expires"] == ["900"]
         assert "X-Amz-Signature" in parse_qs(url.query)
     # the listing shows the set without signing every rendition
     status, page = call_api(api_event("apigw_get_image", path="/images", query={}), context)

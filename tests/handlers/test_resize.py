@@ -50,7 +50,7 @@ def test_direct_put_makes_rendition_and_item(aws: Aws, context: LambdaContext) -
     image, obj = _image(aws, "photos/cat.jpg")
     assert (image.format, image.size) == ("JPEG", (500, 375))
     assert obj["ContentType"] == "image/jpeg"
-    assert obj["CacheControl"] == "public, max-age=86400"
+    assert obj["CacheControl"] == "private, max-age=900"  # never kept by shared caches
     etag = event["Records"][0]["s3"]["object"]["eTag"]
     image_id = direct_image_id(aws.uploads_bucket, "photos/cat.jpg")
     assert obj["Metadata"] == {
@@ -480,6 +480,9 @@ def test_api_style_key_updates_the_pending_item(aws: Aws, context: LambdaContext
             "filename": {"S": "Holiday Photo.JPG"},
             "uploaded_at": {"S": "2024-01-01T00:00:00.000Z"},
             "listing": {"S": "images"},
+            # as the API wrote pending items before upload tokens: origin and exact key
+            "origin": {"S": "api"},
+            "source_key": {"S": f"uploads/{image_id}/Holiday_Photo.JPG"},
         },
     )
     event = aws.put(f"uploads/{image_id}/Holiday_Photo.JPG", jpeg_bytes())

@@ -29,7 +29,7 @@ def test_each_role_requires_its_buckets() -> None:
 def test_the_table_shows_every_variable_with_its_default_and_unit() -> None:
     rows = {line.split()[0]: line for line in variables_table().splitlines()[2:]}
 
-    assert len(rows) == 22
+    assert len(rows) == 26
     assert rows["MAX_DIMENSION"].split()[1:4] == ["500", "pixels", "both"]
     assert rows["RENDITIONS"].split()[1:3] == ["default", "resize"]
     assert rows["UPLOAD_URL_EXPIRES_S"].split()[1:4] == ["300", "seconds", "both"]

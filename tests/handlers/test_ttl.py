@@ -81,7 +81,13 @@ def test_outcome_removes_the_expiry(aws: Aws, context: LambdaContext) -> None:
 def test_rejection_and_failure_also_remove_the_expiry(aws: Aws, context: LambdaContext) -> None:
     _, body = call(load_event("apigw_post_uploads"), context)
     key = body["key"]
-    resp = aws.s3.put_object(Bucket=aws.uploads_bucket, Key=key, Body=b"not an image" * 9)
+    token = body["upload"]["fields"]["x-amz-meta-upload-token"]
+    resp = aws.s3.put_object(
+        Bucket=aws.uploads_bucket,
+        Key=key,
+        Body=b"not an image" * 9,
+        Metadata={"upload-token": token},
+    )
 
     resize.handler(s3_event(aws.uploads_bucket, key, etag=resp["ETag"].strip('"')), context)
 
