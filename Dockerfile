@@ -35,7 +35,7 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 
-COPY requirements.txt requirements-simd.txt requirements-build.txt /tmp/req/
+COPY requirements.txt requirements-simd.txt requirements-build.txt requirements-zlib-ng.txt /tmp/req/
 
 # Runtime venv without pip: the base image's pip installs into it (pip --python), so the
 # venv holds the requirements and nothing else. Wheels only (awslambdaric, pillow,
@@ -56,6 +56,25 @@ RUN set -eu; \
     done; \
     find . -name 'examples-*.json' -delete; \
     echo "botocore models kept: $(ls -d */ | tr -d / | tr '\n' ' ')"
+
+# zlib-ng in place of the system zlib. Pillow's manylinux wheel is compiled against zlib-ng
+# but loads the system's libz.so.1 (auditwheel leaves libz out of wheels), trixie's zlib
+# 1.3.1; zlib-ng inflates about twice as fast: PNG decoding 10-21 % less CPU (issue 14,
+# benchmarks/README.md "Levers measured"). Built in compat mode (an ABI-compatible
+# libz.so.1, what Fedora ships as its zlib) from the zlib-ng tree in the hashed
+# python-zlib-ng sdist on PyPI; the runtime stage puts it first in the loader's path.
+RUN set -eux; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends build-essential cmake; \
+    python -m pip download --no-deps --no-binary :all: --require-hashes \
+        -r /tmp/req/requirements-zlib-ng.txt -d /tmp/zlib-ng; \
+    tar -xzf /tmp/zlib-ng/zlib_ng-*.tar.gz -C /tmp/zlib-ng; \
+    cmake -S /tmp/zlib-ng/zlib_ng-*/src/zlib_ng/zlib-ng -B /tmp/zlib-ng/build \
+        -DZLIB_COMPAT=ON -DBUILD_SHARED_LIBS=ON -DBUILD_TESTING=OFF -DWITH_GTEST=OFF \
+        -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/opt/zlib-ng; \
+    cmake --build /tmp/zlib-ng/build -j "$(nproc)"; \
+    cmake --install /tmp/zlib-ng/build; \
+    rm -rf /tmp/zlib-ng
 
 # Optional Pillow-SIMD. Headers and compilers stay in this stage; the shared libraries the
 # built extension links against are listed (ldd -> dpkg -S) in /opt/runtime-debs.txt, and
@@ -118,6 +137,12 @@ RUN rm -rf /usr/local/bin/pip* /usr/local/lib/python3*/site-packages/pip \
         --shell /usr/sbin/nologin app
 
 COPY --from=builder /opt/venv /opt/venv
+# zlib-ng's libz.so.1 (builder stage) ahead of the system's: /usr/local/lib comes first in
+# the loader's search order; Pillow, Python's zlib and every other user load it.
+COPY --from=builder /opt/zlib-ng/lib/libz.so.1* /usr/local/lib/
+RUN ldconfig \
+ && /opt/venv/bin/python -c "from PIL import features; v = features.version('zlib'); \
+assert 'zlib-ng' in v, f'Pillow loads zlib {v}, expected zlib-ng'; print('zlib', v)"
 
 ENV PATH=/opt/venv/bin:$PATH \
     LAMBDA_TASK_ROOT=/var/task \

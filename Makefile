@@ -17,7 +17,7 @@ PY_CHECK    := import sys; sys.exit(sys.version_info < (3, 11))
 CANDIDATES  := python3 python3.13 python3.12 python3.11
 
 .DEFAULT_GOAL := help
-.PHONY: help run serve demo-images test lint bench clean check-images image image-simd
+.PHONY: help run serve demo-images test lint bench cost clean check-images image image-simd
 
 # .venv exists and was made by Python 3.11+? If not, everything below is made again.
 VENV_OK := $(shell $(BIN)/python -c '$(PY_CHECK)' 2>/dev/null && echo yes)
@@ -54,6 +54,9 @@ lint: $(DEV_STAMP) ## ruff, ruff format --check, mypy, cfn-lint
 
 bench: $(DEV_STAMP) ## time the engine against plain Pillow, pyvips and the JPEG decode floor
 	$(BIN)/python benchmarks/engine.py $(ARGS)
+
+cost: $(DEV_STAMP) ## measure the resize function per image and rewrite the README's cost table
+	$(BIN)/python benchmarks/cost.py --write README.md $(ARGS)
 
 image: ## build the container image (podman through ../shared/container-lab, else Docker)
 	bash .ci/lab build

@@ -58,8 +58,8 @@ the same encoder settings as above. The engine's encoder settings are its own: t
 "out KB" column shows both output sizes so a quality gap from a different JPEG
 quality is visible.
 
-Targets (the engine's issue): every JPEG: engine < pyvips and engine <= 1.15 x floor; every PNG:
-engine <= 1.5 x pyvips; memory (24 MP JPEG): engine peak <= pyvips peak; PSNR:
+Targets (issues 2 and 14): every JPEG: engine < pyvips and engine <= 1.15 x floor; every PNG:
+engine <= 1.2 x pyvips; memory (24 MP JPEG): engine peak <= pyvips peak; PSNR:
 engine >= pillow - 0.5 dB.
 
 Rendition sets (issue 10; ``benchmarks/rendition_sets.py`` has the method): on the
@@ -90,6 +90,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image, ImageChops, ImageDraw, ImageOps, ImageStat
+
+from imgproc.encode import missing_encoders
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or as a module
 import rendition_sets
@@ -491,9 +493,11 @@ def report(
     )
 
     print("\nTargets (from the engine's issue: faster than pyvips and within 1.15x of the decode")
-    print("floor on JPEGs, within 1.5x of pyvips on PNGs, PSNR within 0.5 dB of plain Pillow).")
-    print("On small JPEGs (0.8 MP) the floor target is out of reach: the LANCZOS resize and")
-    print("the JPEG encode alone take more than 15 % of a 4 ms decode.")
+    print("floor on JPEGs, within 1.2x of pyvips on PNGs, PSNR within 0.5 dB of plain Pillow).")
+    print("On small JPEGs (0.8 MP) the floor target is out of reach for any Pillow build: the")
+    print("residual LANCZOS step (548x365 -> 500x333) and the encode take 1.2-1.5x the 3 ms")
+    print("decode themselves. PNG rows depend on the zlib Pillow loads (the first line above):")
+    print("see benchmarks/README.md, 'Levers measured'.")
     checks: list[tuple[bool, str]] = []
     for row in rows:
         e, v, f = row.ms.get("engine"), row.ms.get("pyvips"), row.ms.get("floor")
@@ -505,8 +509,8 @@ def report(
                 checks.append((e <= 1.15 * f, f"{name}: engine {e:.1f} ms <= 1.15 x floor "
                                                f"{f:.1f} ms = {1.15 * f:.1f} ms"))  # fmt: skip
         elif e is not None and v is not None:
-            checks.append((e <= 1.5 * v, f"{name}: engine {e:.1f} ms <= 1.5 x pyvips "
-                                         f"{v:.1f} ms = {1.5 * v:.1f} ms"))  # fmt: skip
+            checks.append((e <= 1.2 * v, f"{name}: engine {e:.1f} ms <= 1.2 x pyvips "
+                                         f"{v:.1f} ms = {1.2 * v:.1f} ms"))  # fmt: skip
         pe, pp = row.psnr.get("engine"), row.psnr.get("pillow")
         if pe is not None and pp is not None:
             checks.append((pe >= pp - 0.5, f"{name}: PSNR engine {pe:.2f} dB >= pillow "
@@ -527,6 +531,28 @@ def report(
     print(f"\n{passed}/{len(checks)} targets met")
 
 
+def pillow_build() -> str:
+    """Which Pillow runs, and the codec libraries it loaded (they move the PNG and JPEG rows).
+
+    Pillow's manylinux wheels are compiled against zlib-ng but, as auditwheel leaves
+    ``libz.so.1`` to the system, load the system's zlib at run time: the line shows both.
+    """
+    import PIL
+    from PIL import features
+
+    flavour = "Pillow-SIMD" if "post" in PIL.__version__ else "Pillow"
+    zlib = features.version("zlib") or "-"
+    try:
+        zlib_ng = features.version_feature("zlib_ng")
+    except ValueError:  # a Pillow older than 11.1 does not know the feature
+        zlib_ng = None
+    compiled = f", compiled for zlib-ng {zlib_ng}" if zlib_ng else ""
+    return (
+        f"{flavour} {PIL.__version__} (zlib {zlib} loaded{compiled}; "
+        f"libjpeg-turbo {features.version('jpg') or '-'})"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds (a rough look)")
@@ -545,12 +571,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"engine: {imgproc.engine.__file__}")
     first_line = (imgproc.engine.__doc__ or "").strip().splitlines()[:1]
     print(f"engine: {first_line[0] if first_line else '-'}")
-    import PIL
     import pyvips
 
     pyvips.cache_set_max(0)
     print(
-        f"Pillow {PIL.__version__}, libvips {pyvips.version(0)}.{pyvips.version(1)}."
+        f"{pillow_build()}; libvips {pyvips.version(0)}.{pyvips.version(1)}."
         f"{pyvips.version(2)} (VIPS_CONCURRENCY={os.environ['VIPS_CONCURRENCY']}), "
         f"Python {sys.version.split()[0]}"
     )
@@ -568,14 +593,18 @@ def main(argv: list[str] | None = None) -> int:
 
     memory = set_memory = set_times = None
     twelve = next((s for s in samples if s.name == "jpeg_12mp"), None)
-    if twelve is not None:
+    missing = missing_encoders({"webp", "avif"})
+    if twelve is not None and missing:
+        print(f"rendition sets skipped: this Pillow cannot encode {', '.join(missing)}")
+    elif twelve is not None:
         print("timing rendition sets...", flush=True)
         set_times = rendition_sets.time_sets(twelve.data, args.quick)
     big = next((s for s in samples if s.name == "jpeg_24mp"), None)
     if big is not None:
         print("measuring memory...", flush=True)
         memory = measure_memory(big.data)
-        set_memory = measure_memory(big.data, rendition_sets.MEMORY_WORK)
+        if not missing:
+            set_memory = measure_memory(big.data, rendition_sets.MEMORY_WORK)
 
     report(rows, memory, (set_times, set_memory))
     print(f"\n(total {time.perf_counter() - started:.0f} s wall)")

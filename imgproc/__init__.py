@@ -1,7 +1,8 @@
 """The image engine: bytes in, resized renditions and their facts out.
 
-Pure core: Pillow (and pillow-heif), the standard library and the pure-Python
-``blurhash`` encoder only; no AWS, no environment, no I/O beyond the bytes it is given.
+Pure core: Pillow (and pillow-heif) and the standard library only (the BlurHash
+encoder is :mod:`imgproc.placeholders`' own); no AWS, no environment, no I/O beyond the
+bytes it is given.
 
 - :func:`process`: one rendition (the pipeline's default), a :class:`Result`.
 - :func:`process_set`: a :class:`RenditionSet` (named sizes and formats, see

@@ -166,6 +166,8 @@ def test_image_requirements_are_pinned_hashed_and_lean() -> None:
     simd = requirement_lines("requirements-simd.txt")
     assert list(simd) == ["pillow-simd"] and simd["pillow-simd"]
     assert all(requirement_lines("requirements-build.txt").values())
+    zlib_ng = requirement_lines("requirements-zlib-ng.txt")  # its sdist: the image's libz.so.1
+    assert list(zlib_ng) == ["zlib-ng"] and zlib_ng["zlib-ng"]
 
 
 def compose_flag_values(command: list[str], flag: str) -> dict[str, str]:

@@ -69,6 +69,12 @@ def wait_until_settled(stack: Stack, image_id: str, timeout_s: float = 120) -> d
     pytest.fail(f"image {image_id} still not settled after {timeout_s} s: {item}\n{stack.logs()}")
 
 
+def stored_item(stack: Stack, image_id: str) -> dict[str, Any]:
+    """The table's own item of ``image_id`` (the API shows only a public view of it)."""
+    table = stack.session().client("dynamodb")
+    return table.get_item(TableName=TABLE, Key={"image_id": {"S": image_id}})["Item"]
+
+
 def items_for_key(stack: Stack, key: str) -> list[dict[str, Any]]:
     """Every metadata item whose source is ``key`` in the uploads bucket (a table scan)."""
     table = stack.session().client("dynamodb")
@@ -107,8 +113,11 @@ def test_api_upload_is_resized_and_recorded(net: Stack) -> None:
 
     assert item["status"] == "processed", item
     assert (item["processed_width"], item["processed_height"]) == (500, 375)
+    stored = stored_item(net, created["image_id"])
     s3 = net.session().client("s3")
-    rendition = s3.get_object(Bucket=item["processed_bucket"], Key=item["processed_key"])
+    rendition = s3.get_object(
+        Bucket=stored["processed_bucket"]["S"], Key=stored["processed_key"]["S"]
+    )
     assert_red_left_blue_right(rendition["Body"].read(), (500, 375))
     downloaded = requests.get(item["download_url"], timeout=30)
     assert downloaded.status_code == 200
@@ -191,8 +200,9 @@ def test_a_broken_upload_is_rejected_with_its_reason(net: Stack) -> None:
     assert item["status"] == "rejected", item
     assert item["error_reason"] == "truncated"
     assert "download_url" not in item
+    source_key = stored_item(net, created["image_id"])["source_key"]["S"]
     s3 = net.session().client("s3")
-    listed = s3.list_objects_v2(Bucket=PROCESSED_BUCKET, Prefix=item["source_key"])
+    listed = s3.list_objects_v2(Bucket=PROCESSED_BUCKET, Prefix=source_key)
     assert listed.get("KeyCount", 0) == 0  # no partial output
 
 
