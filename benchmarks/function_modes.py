@@ -36,7 +36,7 @@ from PIL import Image, ImageDraw, ImageFilter
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from deploy.local.batch import collect_images, run_batch  # noqa: E402
+from deploy.local.batch import plan_batch, run_batch  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -94,7 +94,7 @@ def run_mode(mode: str, folder: Path, warmup: Path, workers: int) -> tuple[float
         api_url = ready["api_url"]
         outcomes = run_batch(
             api_url,
-            collect_images([warmup]),
+            plan_batch([warmup], None),
             timeout_s=120,
             concurrency=2,
             api_max_body_bytes=4_500_000,
@@ -102,7 +102,7 @@ def run_mode(mode: str, folder: Path, warmup: Path, workers: int) -> tuple[float
         )
         assert all(o.status == "processed" for o in outcomes), outcomes
         time.sleep(2)  # every instance past its init (they start together, at once)
-        sources = collect_images([folder])
+        sources = plan_batch([folder], None)
         (tree_before, root_before), started = tree_cpu_s(process.pid), time.monotonic()
         outcomes = run_batch(
             api_url,
