@@ -52,7 +52,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 import boto3
 from botocore.config import Config
@@ -534,6 +534,7 @@ def run_batch_form(
     *,
     sources: list[Source],
     api_max_body_bytes: int,
+    stdout: TextIO | None = None,
 ) -> int:
     """Upload ``sources`` through the API, show progress, print the table; exit code.
 
@@ -564,9 +565,10 @@ def run_batch_form(
             stop=stop,
         )
     elapsed_s = time.monotonic() - started
-    out = Console(file=sys.stdout)
+    table_file = stdout or sys.stdout
+    out = Console(file=table_file)
     if not out.is_terminal:  # a pipe or file: no terminal width to fit, keep rows whole
-        out = Console(file=sys.stdout, width=200)
+        out = Console(file=table_file, width=200)
     out.print(summary_table(outcomes))
     processed = sum(o.status == "processed" for o in outcomes)
     console.print(
@@ -626,6 +628,10 @@ def main(argv: list[str] | None = None) -> int:
         stop.set()
 
     pipeline = LocalPipeline(args)
+    # stdout carries the ready line and the summary only: whatever else prints (Powertools'
+    # metrics print EMF lines on their own, even when disabled) goes to stderr, so it neither
+    # mixes with them nor blocks the pipeline when a script reads only the ready line.
+    stdout, sys.stdout = sys.stdout, sys.stderr
     try:
         try:
             ready = pipeline.start()
@@ -639,8 +645,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, on_signal)
-        sys.stdout.write(ready.to_json() + "\n")
-        sys.stdout.flush()
+        stdout.write(ready.to_json() + "\n")
+        stdout.flush()
         describe(ready, console, args, pipeline.resources.queue_url)
         if args.paths:
             assert pipeline.api_settings is not None
@@ -651,12 +657,14 @@ def main(argv: list[str] | None = None) -> int:
                 stop,
                 sources=sources,
                 api_max_body_bytes=pipeline.api_settings.api_max_body_bytes,
+                stdout=stdout,
             )
         while not stop.wait(0.5):
             pass
         return 0
     finally:
         pipeline.stop()
+        sys.stdout = stdout
         log.info("stopped")
 
 
