@@ -20,81 +20,28 @@ Not a test: prints a table and exits 0. Run on a quiet machine; rounds alternate
 from __future__ import annotations
 
 import argparse
-import io
-import json
 import os
-import random
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFilter
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from deploy.local.batch import collect_images, run_batch  # noqa: E402
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def photo_jpeg(seed: int, size: tuple[int, int] = (2048, 1536)) -> bytes:
-    """A photo-like JPEG: blurred discs of colour plus grain, quality 90."""
-    rng = random.Random(seed)
-    width, height = size
-    image = Image.new("RGB", size)
-    draw = ImageDraw.Draw(image)
-    for _ in range(60):
-        x, y, r = rng.randrange(width), rng.randrange(height), rng.randrange(50, 400)
-        draw.ellipse((x - r, y - r, x + r, y + r), fill=tuple(rng.randrange(256) for _ in "rgb"))
-    image = image.filter(ImageFilter.GaussianBlur(3))
-    image = Image.blend(image, Image.effect_noise(size, 20).convert("RGB"), 0.15)
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=90)
-    return out.getvalue()
-
-
-def tree_cpu_s(root_pid: int) -> tuple[float, float]:
-    """User + system CPU seconds of ``root_pid`` and its live descendants; of the root alone."""
-    parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid = int(entry.name)
-        parents[pid] = int(fields[1])
-        cpu[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    total, stack = 0.0, [root_pid]
-    while stack:
-        pid = stack.pop()
-        total += cpu.get(pid, 0.0)
-        stack.extend(child for child, parent in parents.items() if parent == pid)
-    return total, cpu.get(root_pid, 0.0)
+from benchmarks.pipeline_tools import photo_jpeg, running_pipeline, tree_cpu_s  # noqa: E402
+from deploy.local.batch import plan_batch, run_batch  # noqa: E402
 
 
 def run_mode(mode: str, folder: Path, warmup: Path, workers: int) -> tuple[float, float, float]:
     """(images/s, CPU ms per image of the tree, of the runner process alone) of one run of
     the pipeline in ``mode``."""
-    command = [sys.executable, "-m", "deploy.local", "--api-port", "0", "--emulator-port", "0"]
-    command += ["--functions", mode, "--workers", str(workers), "-q"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        assert process.stdout is not None
-        ready = json.loads(process.stdout.readline())
+    flags = ["--functions", mode, "--workers", str(workers)]
+    with running_pipeline(*flags) as (process, ready):
         api_url = ready["api_url"]
         outcomes = run_batch(
             api_url,
-            collect_images([warmup]),
+            plan_batch([warmup], None),
             timeout_s=120,
             concurrency=2,
             api_max_body_bytes=4_500_000,
@@ -102,7 +49,7 @@ def run_mode(mode: str, folder: Path, warmup: Path, workers: int) -> tuple[float
         )
         assert all(o.status == "processed" for o in outcomes), outcomes
         time.sleep(2)  # every instance past its init (they start together, at once)
-        sources = collect_images([folder])
+        sources = plan_batch([folder], None)
         (tree_before, root_before), started = tree_cpu_s(process.pid), time.monotonic()
         outcomes = run_batch(
             api_url,
@@ -122,9 +69,6 @@ def run_mode(mode: str, folder: Path, warmup: Path, workers: int) -> tuple[float
             (tree_after - tree_before) * per_image_ms,
             (root_after - root_before) * per_image_ms,
         )
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def engine_cpu_ms(folder: Path) -> float:

@@ -149,16 +149,16 @@ def pipeline_run(
     folder: Path, warmup: Path, flags: list[str], py_spy: Path | None
 ) -> tuple[float, float, float]:
     """(images/s, CPU ms per image of the tree, of the runner process alone) of one run."""
-    from deploy.local.batch import collect_images, run_batch
+    from deploy.local.batch import plan_batch, run_batch
 
     prefix = py_spy_prefix(py_spy) if py_spy else None
     with running_pipeline(*flags, prefix=prefix) as (process, ready):
         root_pid = process.pid
         api_url = ready["api_url"]
-        warm = run_batch(api_url, collect_images([warmup]), timeout_s=120, concurrency=2)
+        warm = run_batch(api_url, plan_batch([warmup], None), timeout_s=120, concurrency=2)
         assert all(o.status == "processed" for o in warm), warm
         time.sleep(2)  # every function instance past its init
-        sources = collect_images([folder])
+        sources = plan_batch([folder], None)
         (tree_before, root_before), started = tree_cpu_s(root_pid), time.monotonic()
         outcomes = run_batch(api_url, sources, timeout_s=300, concurrency=4)
         elapsed_s = time.monotonic() - started

@@ -361,7 +361,8 @@ class LocalPipeline:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.emulator = Emulator(host=args.host, port=args.emulator_port)
+        # in_process_sdk: the handlers, dispatcher and journey here reach it without HTTP
+        self.emulator = Emulator(host=args.host, port=args.emulator_port, in_process_sdk=True)
         self.dispatcher: Any = None
         self.front: Any = None
         self.resources: Any = None
