@@ -215,6 +215,26 @@ def rate(events: list[float], start: float, end: float) -> float:
     return inside / (end - start) if end > start else 0.0
 
 
+def rates_by_depth(
+    finished: list[float], rows: list[tuple[float, int, int]], threshold: float
+) -> tuple[float, float]:
+    """Completions per second over the sampling intervals that began with the queue at
+    least ``threshold`` deep, and over the others (from the first completion on)."""
+    done = {True: 0, False: 0}
+    spent = {True: 0.0, False: 0.0}
+    first = finished[0] if finished else float("inf")
+    for (t0, depth, _), (t1, _, _) in itertools.pairwise(rows):
+        if t1 <= first or depth < 0:
+            continue
+        deep = depth >= threshold
+        done[deep] += sum(t0 < t <= t1 for t in finished)
+        spent[deep] += t1 - t0
+    return (
+        done[True] / spent[True] if spent[True] else 0.0,
+        done[False] / spent[False] if spent[False] else 0.0,
+    )
+
+
 def parse_size(text: str) -> tuple[int, int]:
     width, _, height = text.lower().partition("x")
     return int(width), int(height)
@@ -268,7 +288,11 @@ def main() -> int:
         )
 
         def client(service: str) -> Any:
-            return session.client(service, endpoint_url=ready["endpoint_url"], config=config)
+            return session.client(
+                service,  # type: ignore[call-overload]
+                endpoint_url=ready["endpoint_url"],
+                config=config,
+            )
 
         sqs, s3, dynamodb = client("sqs"), client("s3"), client("dynamodb")
         queue_url = sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
@@ -363,10 +387,8 @@ def main() -> int:
     )
     overall = len(finished) / (last_done - started) if finished else 0.0
     drain = rate(finished, uploads_ended, last_done)
-    half_at = next(
-        (t for t, depth, _ in samples.rows if t > uploads_ended and 0 <= depth <= depth_at_end / 2),
-        None,
-    )
+    peak_depth, peak_at = max(((d, t) for t, d, _ in samples.rows), default=(0, started))
+    deep_rate, shallow_rate = rates_by_depth(finished, samples.rows, peak_depth / 2)
     peak_rss = max((rss for _, _, rss in samples.rows), default=0)
     end_rss = samples.rows[-1][2] if samples.rows else 0
     cpu_ms = (cpu_after - cpu_before) * 1000 / max(1, len(finished))
@@ -377,10 +399,12 @@ def main() -> int:
     print(f"{'direct puts/s (' + str(len(direct_sent)) + ')':<44} {direct_rate:>22.1f}")
     print(f"{'images/s, first upload to last final':<44} {overall:>22.2f}")
     print(f"{'images/s, drain after uploads ended':<44} {drain:>22.2f}")
-    if half_at is not None:
-        deep, shallow = rate(finished, uploads_ended, half_at), rate(finished, half_at, last_done)
-        print(f"{'  while depth > half (from ' + str(depth_at_end) + ')':<44} {deep:>22.2f}")
-        print(f"{'  while depth <= half':<44} {shallow:>22.2f}")
+    print(
+        f"{'queue depth: peak (at s) / when uploads ended':<44} "
+        f"{peak_depth:>8} ({peak_at - started:.0f}) / {depth_at_end}"
+    )
+    print(f"{'  images/s while depth >= half the peak':<44} {deep_rate:>22.2f}")
+    print(f"{'  images/s while depth < half the peak':<44} {shallow_rate:>22.2f}")
     print(
         f"{'upload-to-final p50 / p95 / max, s':<44} "
         f"{percentile(latencies, 0.5):>8.1f} / {percentile(latencies, 0.95):.1f} / "
