@@ -83,9 +83,11 @@ class Sent:
 
 @dataclass
 class Samples:
-    """What the monitor saw, one row per tick: (epoch s, queue depth, tree RSS bytes)."""
+    """What the monitor saw, one row per tick: (epoch s, queue depth, tree RSS bytes), and
+    the tree's CPU seconds at each tick."""
 
     rows: list[tuple[float, int, int]] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
 
@@ -110,6 +112,7 @@ def monitor(pid: int, sqs: Any, queue_url: str, samples: Samples, every_s: float
         except Exception:  # a slow emulator: keep the row, depth unknown
             depth = -1
         samples.rows.append((time.time(), depth, tree_rss_bytes(pid)))
+        samples.cpu_s.append(tree_cpu_s(pid)[0])
         samples.stop.wait(every_s)
 
 
@@ -216,23 +219,31 @@ def rate(events: list[float], start: float, end: float) -> float:
 
 
 def rates_by_depth(
-    finished: list[float], rows: list[tuple[float, int, int]], threshold: float
-) -> tuple[float, float]:
-    """Completions per second over the sampling intervals that began with the queue at
-    least ``threshold`` deep, and over the others (from the first completion on)."""
+    finished: list[float], samples: Samples, threshold: float
+) -> dict[bool, tuple[float, float]]:
+    """Over the sampling intervals that began with the queue at least ``threshold`` deep
+    (key True) and the others (False), from the first completion on: (completions per
+    second, CPU ms of the tree per completion). A rate that falls with depth at the same
+    CPU per image means less CPU was to be had (a shared machine), not dearer calls."""
     done = {True: 0, False: 0}
     spent = {True: 0.0, False: 0.0}
+    cpu = {True: 0.0, False: 0.0}
     first = finished[0] if finished else float("inf")
-    for (t0, depth, _), (t1, _, _) in itertools.pairwise(rows):
+    ticks = list(zip(samples.rows, samples.cpu_s, strict=True))
+    for ((t0, depth, _), cpu0), ((t1, _, _), cpu1) in itertools.pairwise(ticks):
         if t1 <= first or depth < 0:
             continue
         deep = depth >= threshold
         done[deep] += sum(t0 < t <= t1 for t in finished)
         spent[deep] += t1 - t0
-    return (
-        done[True] / spent[True] if spent[True] else 0.0,
-        done[False] / spent[False] if spent[False] else 0.0,
-    )
+        cpu[deep] += cpu1 - cpu0
+    return {
+        band: (
+            done[band] / spent[band] if spent[band] else 0.0,
+            cpu[band] * 1000 / done[band] if done[band] else 0.0,
+        )
+        for band in (True, False)
+    }
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -388,7 +399,7 @@ def main() -> int:
     overall = len(finished) / (last_done - started) if finished else 0.0
     drain = rate(finished, uploads_ended, last_done)
     peak_depth, peak_at = max(((d, t) for t, d, _ in samples.rows), default=(0, started))
-    deep_rate, shallow_rate = rates_by_depth(finished, samples.rows, peak_depth / 2)
+    bands = rates_by_depth(finished, samples, peak_depth / 2)
     peak_rss = max((rss for _, _, rss in samples.rows), default=0)
     end_rss = samples.rows[-1][2] if samples.rows else 0
     cpu_ms = (cpu_after - cpu_before) * 1000 / max(1, len(finished))
@@ -403,8 +414,12 @@ def main() -> int:
         f"{'queue depth: peak (at s) / when uploads ended':<44} "
         f"{peak_depth:>8} ({peak_at - started:.0f}) / {depth_at_end}"
     )
-    print(f"{'  images/s while depth >= half the peak':<44} {deep_rate:>22.2f}")
-    print(f"{'  images/s while depth < half the peak':<44} {shallow_rate:>22.2f}")
+    for deep, label in ((True, ">= half the peak"), (False, "< half the peak")):
+        band_rate, band_cpu_ms = bands[deep]
+        print(
+            f"{'  images/s (CPU ms/image) while depth ' + label:<44} "
+            f"{band_rate:>14.2f} ({band_cpu_ms:.1f})"
+        )
     print(
         f"{'upload-to-final p50 / p95 / max, s':<44} "
         f"{percentile(latencies, 0.5):>8.1f} / {percentile(latencies, 0.95):.1f} / "
