@@ -158,13 +158,13 @@ def handler_cpu_ms(datas: list[bytes], *, log_level: str, metrics: bool, rounds:
 
 
 def pipeline_run(
-    folder: Path, warmup: Path, flags: list[str], py_spy: Path | None
+    folder: Path, warmup: Path, flags: list[str], py_spy: Path | None, root: Path = ROOT
 ) -> tuple[float, float, float]:
     """(images/s, CPU ms per image of the tree, of the runner process alone) of one run."""
     from deploy.local.batch import plan_batch, run_batch
 
     prefix = py_spy_prefix(py_spy) if py_spy else None
-    with running_pipeline(*flags, prefix=prefix) as (process, ready):
+    with running_pipeline(*flags, prefix=prefix, root=root) as (process, ready):
         root_pid = process.pid
         api_url = ready["api_url"]
         warm = run_batch(api_url, plan_batch([warmup], None), timeout_s=120, concurrency=2)
@@ -221,6 +221,13 @@ def main() -> int:
     parser.add_argument("--functions", choices=("inprocess", "process"), default="inprocess")
     parser.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 1))
     parser.add_argument("--py-spy", type=Path, default=None, metavar="FILE")
+    parser.add_argument(
+        "--pipeline-root",
+        type=Path,
+        default=ROOT,
+        help="run the pipeline of this checkout (a before/after); the engine and handler "
+        "rows are this one's",
+    )
     args = parser.parse_args()
     flags = ["--functions", args.functions, "--workers", str(args.workers)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -250,7 +257,9 @@ def main() -> int:
         rates = []
         for round_number in range(1, args.rounds + 1):
             profile = args.py_spy if round_number == args.rounds else None
-            rate, tree_ms, runner_ms = pipeline_run(folder, warmup, flags, profile)
+            rate, tree_ms, runner_ms = pipeline_run(
+                folder, warmup, flags, profile, args.pipeline_root
+            )
             rates.append(rate)
             label = f"embedded pipeline, round {round_number}"
             print(

@@ -18,11 +18,10 @@
    processes (``--workers`` instances of each function) behind the Lambda Runtime API
    (deploy/local/lambda_service/), as the image runs on Lambda: no lock between invocations,
    REPORT lines in the log. In-process stays the default, from measurements on 40 generated
-   3 MP JPEGs (benchmarks/function_modes.py, 2 shared cores, --workers 2): the whole command
-   (start, 40 images, exit) takes as long either way (10.3-11.2 s), and in-process spends less
-   CPU per image (82-86 ms against 95-97 ms for the process tree) and starts no extra
-   interpreters (4 x ~60 MB); process mode has the higher sustained rate (9.2-10.6 images/s
-   against 7.0-8.9);
+   3 MP JPEGs (benchmarks/overhead.py, 2 shared cores, --workers 2): 47 ms of CPU per image
+   for the whole tree and 20.7 images/s, against 78 ms and 11.6 images/s for the process
+   tree (its functions reach the emulator over HTTP; in-process calls skip the socket,
+   deploy/local/emulator_transport.py), and no extra interpreters (4 x ~60 MB);
 5. prints where everything is on stderr and, once ready, one JSON line on stdout::
 
        {"api_url": ..., "endpoint_url": ..., "uploads_bucket": ..., "processed_bucket": ...,
