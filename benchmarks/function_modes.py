@@ -23,63 +23,19 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.pipeline_tools import photo_jpeg, running_pipeline, tree_cpu_s  # noqa: E402
-from deploy.local.batch import plan_batch, run_batch  # noqa: E402
+from benchmarks.overhead import engine_cpu_ms, pipeline_run  # noqa: E402
+from benchmarks.pipeline_tools import photo_jpeg  # noqa: E402
 
 
 def run_mode(mode: str, folder: Path, warmup: Path, workers: int) -> tuple[float, float, float]:
     """(images/s, CPU ms per image of the tree, of the runner process alone) of one run of
-    the pipeline in ``mode``."""
-    flags = ["--functions", mode, "--workers", str(workers)]
-    with running_pipeline(*flags) as (process, ready):
-        api_url = ready["api_url"]
-        outcomes = run_batch(
-            api_url,
-            plan_batch([warmup], None),
-            timeout_s=120,
-            concurrency=2,
-            api_max_body_bytes=4_500_000,
-            out_dir=None,
-        )
-        assert all(o.status == "processed" for o in outcomes), outcomes
-        time.sleep(2)  # every instance past its init (they start together, at once)
-        sources = plan_batch([folder], None)
-        (tree_before, root_before), started = tree_cpu_s(process.pid), time.monotonic()
-        outcomes = run_batch(
-            api_url,
-            sources,
-            timeout_s=300,
-            concurrency=4,
-            api_max_body_bytes=4_500_000,
-            out_dir=None,
-        )
-        elapsed_s = time.monotonic() - started
-        tree_after, root_after = tree_cpu_s(process.pid)
-        processed = sum(o.status == "processed" for o in outcomes)
-        assert processed == len(sources), [o.status for o in outcomes]
-        per_image_ms = 1000 / processed
-        return (
-            processed / elapsed_s,
-            (tree_after - tree_before) * per_image_ms,
-            (root_after - root_before) * per_image_ms,
-        )
-
-
-def engine_cpu_ms(folder: Path) -> float:
-    """CPU ms per image of ``imgproc.process`` alone on the images of ``folder``."""
-    import imgproc
-
-    datas = [p.read_bytes() for p in sorted(folder.iterdir())]
-    started = time.process_time()
-    for data in datas:
-        imgproc.process(data, max_dim=500)
-    return (time.process_time() - started) * 1000 / len(datas)
+    the pipeline in ``mode`` (:func:`benchmarks.overhead.pipeline_run`)."""
+    return pipeline_run(folder, warmup, ["--functions", mode, "--workers", str(workers)], None)
 
 
 def main() -> int:
@@ -100,7 +56,8 @@ def main() -> int:
             f"{args.images} images 2048x1536 JPEG q90, {os.cpu_count()} cores, "
             f"--workers {args.workers}"
         )
-        print(f"engine alone: {engine_cpu_ms(folder):.1f} ms CPU per image")
+        datas = [p.read_bytes() for p in sorted(folder.iterdir())]
+        print(f"engine alone: {engine_cpu_ms(datas):.1f} ms CPU per image")
         print(f"{'mode':<10} {'round':>5} {'images/s':>9} {'CPU ms/image':>13} {'runner':>7}")
         for round_number in range(1, args.rounds + 1):
             for mode in ("inprocess", "process"):

@@ -4,7 +4,6 @@ passes (deploy/local/moto_dynamodb.py)."""
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +15,7 @@ from moto.dynamodb.models import dynamodb_backends
 
 from deploy.local import moto_dynamodb
 from deploy.local.emulator import Emulator
+from tests.e2e.conftest import count_calls
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -187,19 +187,9 @@ def _calls_of_update(backend: Any, table: str, actions: int) -> int:
     expression = "SET " + ", ".join(f"#f{n} = :f{n}" for n in range(actions))
     names = {f"#f{n}": f"field{n}" for n in range(actions)}
     values = {f":f{n}": {"S": str(n)} for n in range(actions)}
-    calls = 0
-
-    def count(_frame: Any, event: str, _arg: Any) -> None:
-        nonlocal calls
-        if event in ("call", "c_call"):
-            calls += 1
-
-    sys.setprofile(count)
-    try:
-        backend.update_item(table, {"id": {"S": f"k{actions}"}}, expression, names, values)
-    finally:
-        sys.setprofile(None)
-    return calls
+    return count_calls(
+        lambda: backend.update_item(table, {"id": {"S": f"k{actions}"}}, expression, names, values)
+    )
 
 
 def test_update_item_cost_grows_linearly_with_its_actions(dynamodb: Any) -> None:

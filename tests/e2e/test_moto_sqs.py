@@ -9,7 +9,6 @@ receive-and-delete makes at two depths (a count, not a timing).
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 import uuid
@@ -23,6 +22,7 @@ from moto.sqs.models import sqs_backends
 
 from deploy.local import moto_sqs
 from deploy.local.moto_sqs import IndexedQueue
+from tests.e2e.conftest import count_calls
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default
@@ -254,23 +254,17 @@ def backend_queue(emulator: str) -> Iterator[tuple[Any, str]]:
 
 def _calls_per_receive_and_delete(backend: Any, name: str) -> int:
     """Python and C function calls made by one 10-message receive and its deletes."""
-    calls = 0
+    received: list[Any] = []
 
-    def count(_frame: Any, event: str, _arg: Any) -> None:
-        nonlocal calls
-        if event in ("call", "c_call"):
-            calls += 1
-
-    sys.setprofile(count)
-    try:
-        messages = backend.receive_message(name, 10, 0, 30, ["All"])
+    def receive_and_delete() -> None:
+        received.extend(backend.receive_message(name, 10, 0, 30, ["All"]))
         backend.delete_message_batch(
             name,
-            [{"Id": str(n), "ReceiptHandle": m.receipt_handle} for n, m in enumerate(messages)],
+            [{"Id": str(n), "ReceiptHandle": m.receipt_handle} for n, m in enumerate(received)],
         )
-    finally:
-        sys.setprofile(None)
-    assert len(messages) == 10
+
+    calls = count_calls(receive_and_delete)
+    assert len(received) == 10
     return calls
 
 
