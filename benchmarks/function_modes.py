@@ -20,122 +20,22 @@ Not a test: prints a table and exits 0. Run on a quiet machine; rounds alternate
 from __future__ import annotations
 
 import argparse
-import io
-import json
 import os
-import random
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-from PIL import Image, ImageDraw, ImageFilter
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from deploy.local.batch import plan_batch, run_batch  # noqa: E402
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def photo_jpeg(seed: int, size: tuple[int, int] = (2048, 1536)) -> bytes:
-    """A photo-like JPEG: blurred discs of colour plus grain, quality 90."""
-    rng = random.Random(seed)
-    width, height = size
-    image = Image.new("RGB", size)
-    draw = ImageDraw.Draw(image)
-    for _ in range(60):
-        x, y, r = rng.randrange(width), rng.randrange(height), rng.randrange(50, 400)
-        draw.ellipse((x - r, y - r, x + r, y + r), fill=tuple(rng.randrange(256) for _ in "rgb"))
-    image = image.filter(ImageFilter.GaussianBlur(3))
-    image = Image.blend(image, Image.effect_noise(size, 20).convert("RGB"), 0.15)
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=90)
-    return out.getvalue()
-
-
-def tree_cpu_s(root_pid: int) -> tuple[float, float]:
-    """User + system CPU seconds of ``root_pid`` and its live descendants; of the root alone."""
-    parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid = int(entry.name)
-        parents[pid] = int(fields[1])
-        cpu[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    total, stack = 0.0, [root_pid]
-    while stack:
-        pid = stack.pop()
-        total += cpu.get(pid, 0.0)
-        stack.extend(child for child, parent in parents.items() if parent == pid)
-    return total, cpu.get(root_pid, 0.0)
+from benchmarks.overhead import engine_cpu_ms, pipeline_run  # noqa: E402
+from benchmarks.pipeline_tools import photo_jpeg  # noqa: E402
 
 
 def run_mode(mode: str, folder: Path, warmup: Path, workers: int) -> tuple[float, float, float]:
     """(images/s, CPU ms per image of the tree, of the runner process alone) of one run of
-    the pipeline in ``mode``."""
-    command = [sys.executable, "-m", "deploy.local", "--api-port", "0", "--emulator-port", "0"]
-    command += ["--functions", mode, "--workers", str(workers), "-q"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        assert process.stdout is not None
-        ready = json.loads(process.stdout.readline())
-        api_url = ready["api_url"]
-        outcomes = run_batch(
-            api_url,
-            plan_batch([warmup], None),
-            timeout_s=120,
-            concurrency=2,
-            api_max_body_bytes=4_500_000,
-            out_dir=None,
-        )
-        assert all(o.status == "processed" for o in outcomes), outcomes
-        time.sleep(2)  # every instance past its init (they start together, at once)
-        sources = plan_batch([folder], None)
-        (tree_before, root_before), started = tree_cpu_s(process.pid), time.monotonic()
-        outcomes = run_batch(
-            api_url,
-            sources,
-            timeout_s=300,
-            concurrency=4,
-            api_max_body_bytes=4_500_000,
-            out_dir=None,
-        )
-        elapsed_s = time.monotonic() - started
-        tree_after, root_after = tree_cpu_s(process.pid)
-        processed = sum(o.status == "processed" for o in outcomes)
-        assert processed == len(sources), [o.status for o in outcomes]
-        per_image_ms = 1000 / processed
-        return (
-            processed / elapsed_s,
-            (tree_after - tree_before) * per_image_ms,
-            (root_after - root_before) * per_image_ms,
-        )
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-
-
-def engine_cpu_ms(folder: Path) -> float:
-    """CPU ms per image of ``imgproc.process`` alone on the images of ``folder``."""
-    import imgproc
-
-    datas = [p.read_bytes() for p in sorted(folder.iterdir())]
-    started = time.process_time()
-    for data in datas:
-        imgproc.process(data, max_dim=500)
-    return (time.process_time() - started) * 1000 / len(datas)
+    the pipeline in ``mode`` (:func:`benchmarks.overhead.pipeline_run`)."""
+    return pipeline_run(folder, warmup, ["--functions", mode, "--workers", str(workers)], None)
 
 
 def main() -> int:
@@ -156,7 +56,8 @@ def main() -> int:
             f"{args.images} images 2048x1536 JPEG q90, {os.cpu_count()} cores, "
             f"--workers {args.workers}"
         )
-        print(f"engine alone: {engine_cpu_ms(folder):.1f} ms CPU per image")
+        datas = [p.read_bytes() for p in sorted(folder.iterdir())]
+        print(f"engine alone: {engine_cpu_ms(datas):.1f} ms CPU per image")
         print(f"{'mode':<10} {'round':>5} {'images/s':>9} {'CPU ms/image':>13} {'runner':>7}")
         for round_number in range(1, args.rounds + 1):
             for mode in ("inprocess", "process"):

@@ -8,7 +8,11 @@ port already in use leaves ``start()`` waiting forever, and it prints a banner o
 the local runner keeps for its one JSON ready line). This class binds in the caller's thread
 (an ``OSError`` surfaces at once), serves in a daemon thread, and waits until the emulator
 answers HTTP before returning. It also caches moto's per-request backend lookup (see
-``_CachingDispatcher``).
+``_CachingDispatcher``), indexes moto's SQS standard queues so that no call costs more as the
+queue grows (deploy/local/moto_sqs.py: a burst of 10,000 uploads drained at 2 images/s
+without it), and takes the quadratic passes out of moto's DynamoDB ``UpdateItem``
+validation (deploy/local/moto_dynamodb.py). With ``in_process_sdk=True`` the SDK clients of
+this process reach it without a socket (deploy/local/emulator_transport.py).
 
 Everything the emulator holds lives in this process's memory and is gone when it exits.
 :func:`stored_bytes` tells how much S3 holds; a :class:`StorageBound` refuses new objects in
@@ -38,6 +42,7 @@ from moto.moto_server.werkzeug_app import (
 from moto.s3.models import s3_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from deploy.local import emulator_transport, moto_dynamodb, moto_sqs
 from imgproc.cli_report import human_size
 
 log = logging.getLogger(__name__)
@@ -175,6 +180,10 @@ class Emulator:
     Also a context manager. All services share one in-process state (moto's global
     backends), so S3 event notifications reach the SQS queues of the same emulator.
     ``storage_bound``: refuse new objects in its buckets past its limit (:class:`StorageBound`).
+
+    ``in_process_sdk``: botocore sessions this process creates after :meth:`start` send their
+    calls to ``endpoint_url`` straight to the emulator's application in the calling thread
+    (:mod:`deploy.local.emulator_transport`); everything else still comes over HTTP.
     """
 
     def __init__(
@@ -183,12 +192,15 @@ class Emulator:
         port: int = 4566,
         *,
         storage_bound: StorageBound | None = None,
+        in_process_sdk: bool = False,
     ) -> None:
         self.host = host
         self.requested_port = port
         self.storage_bound = storage_bound
+        self.in_process_sdk = in_process_sdk
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._unroute: Any = None
 
     @property
     def port(self) -> int:
@@ -214,6 +226,8 @@ class Emulator:
         """
         # werkzeug logs every request at INFO; the runner logs its own journey instead.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        moto_sqs.install()  # before any queue exists: queues are indexed when created
+        moto_dynamodb.install()
         app: Callable[..., Any] = _CachingDispatcher(create_backend_app)
         if self.storage_bound is not None:
             app = _bounded(app, self.storage_bound)
@@ -242,6 +256,8 @@ class Emulator:
         )
         self._thread.start()
         self._wait_ready(ready_timeout_s)
+        if self.in_process_sdk:
+            self._unroute = emulator_transport.route(self.endpoint_url, app)
         log.debug("emulator listening on %s", self.endpoint_url)
         return self.endpoint_url
 
@@ -263,6 +279,9 @@ class Emulator:
 
     def stop(self) -> None:
         """Stop serving and close the socket. Safe to call twice."""
+        unroute, self._unroute = self._unroute, None
+        if unroute is not None:
+            unroute()
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()

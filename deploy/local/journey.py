@@ -150,6 +150,8 @@ class Journey:
         self._log_request(record)
 
     def _log_request(self, record: RequestRecord) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return
         try:
             body = (
                 json.loads(record.response_body)
@@ -198,6 +200,8 @@ class Journey:
         """``handler`` with a ``queued`` line per object before it runs."""
 
         def resize_with_journey(event: dict[str, Any], context: Any) -> Any:
+            if not log.isEnabledFor(logging.INFO):  # --quiet: no lines, no work for them
+                return handler(event, context)
             for record in event.get("Records", []):
                 receives = record.get("attributes", {}).get("ApproximateReceiveCount", "1")
                 for obj in self._objects(record):
@@ -223,8 +227,11 @@ class Journey:
         """After a batch: the outcome per image (from its item), or the retry to come.
 
         An item finished before the batch started was a duplicate delivery (S3 delivers at
-        least once; the handler skips it), and is logged as such.
+        least once; the handler skips it), and is logged as such. With the journey's INFO
+        lines off (``--quiet``) it does nothing (no item lookups).
         """
+        if not log.isEnabledFor(logging.INFO):
+            return
         batch_started = datetime.now(UTC) - timedelta(seconds=outcome.duration_s + 0.05)
         per_record_ms = outcome.duration_s * 1000 / max(1, len(outcome.records))
         for record in outcome.records:

@@ -18,11 +18,10 @@
    processes (``--workers`` instances of each function) behind the Lambda Runtime API
    (deploy/local/lambda_service/), as the image runs on Lambda: no lock between invocations,
    REPORT lines in the log. In-process stays the default, from measurements on 40 generated
-   3 MP JPEGs (benchmarks/function_modes.py, 2 shared cores, --workers 2): the whole command
-   (start, 40 images, exit) takes as long either way (10.3-11.2 s), and in-process spends less
-   CPU per image (82-86 ms against 95-97 ms for the process tree) and starts no extra
-   interpreters (4 x ~60 MB); process mode has the higher sustained rate (9.2-10.6 images/s
-   against 7.0-8.9);
+   3 MP JPEGs (benchmarks/overhead.py, 2 shared cores, --workers 2): 47 ms of CPU per image
+   for the whole tree and 20.7 images/s, against 78 ms and 11.6 images/s for the process
+   tree (its functions reach the emulator over HTTP; in-process calls skip the socket,
+   deploy/local/emulator_transport.py), and no extra interpreters (4 x ~60 MB);
 5. prints where everything is on stderr and, once ready, one JSON line on stdout::
 
        {"api_url": ..., "endpoint_url": ..., "uploads_bucket": ..., "processed_bucket": ...,
@@ -60,7 +59,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 import boto3
 from botocore.config import Config
@@ -462,7 +461,10 @@ class LocalPipeline:
             setting=f"--max-stored-mb {args.max_stored_mb}",
         )
         self.emulator = Emulator(
-            host=args.host, port=args.emulator_port, storage_bound=self.storage_bound
+            host=args.host,
+            port=args.emulator_port,
+            storage_bound=self.storage_bound,
+            in_process_sdk=True,  # the handlers, dispatcher and journey here: no HTTP
         )
         self.dispatcher: Any = None
         self.front: Any = None
@@ -691,6 +693,7 @@ def run_batch_form(
     *,
     sources: list[Source],
     api_max_body_bytes: int,
+    stdout: TextIO | None = None,
 ) -> int:
     """Upload ``sources`` through the API, show progress, print the table; exit code.
 
@@ -732,9 +735,10 @@ def run_batch_form(
             token=next(iter(ready.tokens.values()), None),
         )
     elapsed_s = time.monotonic() - started
-    out = Console(file=sys.stdout)
+    table_file = stdout or sys.stdout
+    out = Console(file=table_file)
     if not out.is_terminal:  # a pipe or file: no terminal width to fit, keep rows whole
-        out = Console(file=sys.stdout, width=200)
+        out = Console(file=table_file, width=200)
     out.print(summary_table(outcomes, width=out.width))
     for line in summary_lines(outcomes, elapsed_s, out_dir):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -805,6 +809,10 @@ def main(argv: list[str] | None = None) -> int:
         stop.set()
 
     pipeline = LocalPipeline(args)
+    # stdout carries the ready line and the summary only: whatever else prints (Powertools'
+    # metrics print EMF lines on their own, even when disabled) goes to stderr, so it neither
+    # mixes with them nor blocks the pipeline when a script reads only the ready line.
+    stdout, sys.stdout = sys.stdout, sys.stderr
     try:
         try:
             ready = pipeline.start()
@@ -818,8 +826,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, on_signal)
-        sys.stdout.write(ready.to_json() + "\n")
-        sys.stdout.flush()
+        stdout.write(ready.to_json() + "\n")
+        stdout.flush()
         describe(ready, console, args, pipeline.resources.queue_url)
         if args.paths:
             assert pipeline.api_settings is not None
@@ -830,12 +838,14 @@ def main(argv: list[str] | None = None) -> int:
                 stop,
                 sources=sources,
                 api_max_body_bytes=pipeline.api_settings.api_max_body_bytes,
+                stdout=stdout,
             )
         while not stop.wait(0.5):
             pass
         return 0
     finally:
         pipeline.stop()
+        sys.stdout = stdout
         log.info("stopped")
 
 

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +156,21 @@ def emulator() -> Iterator[str]:
 
     with Emulator(port=0) as running:
         yield running.endpoint_url
+
+
+def count_calls(action: Callable[[], object]) -> int:
+    """Python and C function calls ``action()`` makes (a cost measure that does not depend
+    on the machine's speed or load, for tests that pin how a cost grows)."""
+    calls = 0
+
+    def count(_frame: Any, event: str, _arg: Any) -> None:
+        nonlocal calls
+        if event in ("call", "c_call"):
+            calls += 1
+
+    sys.setprofile(count)
+    try:
+        action()
+    finally:
+        sys.setprofile(None)
+    return calls

@@ -285,3 +285,24 @@ def test_out_that_would_overwrite_an_input_is_refused(tmp_path: Path) -> None:
     done = run_local("photos", "--out", "photos", cwd=tmp_path)
     assert "--out photos is the input folder photos" in usage_error(done)
     assert (photos / "a.jpg").read_bytes() == quadrant_jpeg((64, 64))
+
+
+def test_stdout_holds_only_the_ready_line_and_the_table_past_100_uploads(
+    tmp_path: Path,
+) -> None:
+    # Powertools prints a metric's values on stdout once it holds 100 of them, even with
+    # metrics disabled: from the 100th API upload on, without the runner's guard.
+    folder = tmp_path / "many"
+    folder.mkdir()
+    tiny = quadrant_jpeg((32, 24))
+    for n in range(101):
+        (folder / f"p{n:03d}.jpg").write_bytes(tiny)
+
+    done = run_local(str(folder), "--out", "", "--concurrency", "8", "-q")
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    ready_line, *table = done.stdout.splitlines()
+    assert set(json.loads(ready_line)) >= {"api_url", "endpoint_url"}
+    assert not [line for line in table if line.lstrip().startswith("{")]
+    assert len(table_rows(done.stdout)) == 101
+    assert "101 of 101 processed" in table[-1]

@@ -188,9 +188,11 @@ def run_one_batch(
         wait_until(lambda: outcomes, timeout_s=30)
     finally:
         mapping.stop(timeout_s=5)
-    time.sleep(1.2)  # the visibility timeout
+    # the visibility timeout (a poller still in its long poll when the mapping stopped may
+    # hold the message for one more visibility timeout: the receive below waits that out)
+    time.sleep(1.2)
     redelivered = sqs.receive_message(
-        QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
+        QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=3, AttributeNames=["All"]
     ).get("Messages", [])
     return outcomes[0], redelivered
 

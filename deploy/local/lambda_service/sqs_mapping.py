@@ -13,6 +13,9 @@ redrive policy). What this adds, as Lambda's mapping does
 - **concurrency = the function's instances**: one poller per instance, so every batch
   goes straight to a free instance.
 
+A message received again during the window (its visibility timeout is shorter than the
+window, against AWS's advice) stays in the batch once, with its newest receipt handle.
+
 Batch size is 1-10 here (one ``ReceiveMessage``); Lambda allows up to 10,000 with a window.
 """
 
@@ -107,12 +110,28 @@ class SqsEventSourceMapping(SqsDispatcher):
             if left_s <= 0:
                 break
             wait_s = min(20, max(1, math.floor(left_s)))
-            messages += self._receive(self.batch_size - len(messages), wait_s)
+            messages = merge_received(
+                messages, self._receive(self.batch_size - len(messages), wait_s)
+            )
         return self.invoke(messages)
 
     def start(self, workers: int | None = None) -> None:
         """One poller per function instance (or ``workers``)."""
         super().start(workers or self.function.config.instances)
+
+
+def merge_received(batch: list[dict[str, Any]], more: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``batch`` then ``more`` (ReceiveMessage messages), one per ``MessageId``: a message
+    received again keeps its place and takes the newer copy (receipt handle, receive count)."""
+    merged = list(batch)
+    where = {m["MessageId"]: n for n, m in enumerate(merged)}
+    for message in more:
+        n = where.setdefault(message["MessageId"], len(merged))
+        if n == len(merged):
+            merged.append(message)
+        else:
+            merged[n] = message
+    return merged
 
 
 def start_mapping_when_ready(

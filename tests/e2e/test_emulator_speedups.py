@@ -1,0 +1,202 @@
+"""The emulator's speed-ups keep AWS behaviour: SDK calls answered in-process
+(deploy/local/emulator_transport.py) and moto's UpdateItem validation without quadratic
+passes (deploy/local/moto_dynamodb.py)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+from moto.dynamodb.models import dynamodb_backends
+
+from deploy.local import moto_dynamodb
+from deploy.local.emulator import Emulator
+from tests.e2e.conftest import count_calls
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+
+def _session() -> boto3.session.Session:
+    return boto3.session.Session(
+        region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
+    )
+
+
+@pytest.fixture(scope="module")
+def routed() -> Iterator[Emulator]:
+    """An emulator whose endpoint this process's new SDK sessions reach in-process."""
+    with Emulator(port=0, in_process_sdk=True) as emulator:
+        yield emulator
+
+
+def _table(dynamodb: Any) -> str:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return name
+
+
+def test_in_process_calls_keep_odd_keys_underscored_metadata_and_errors(routed: Emulator) -> None:
+    url = routed.endpoint_url
+    s3 = _session().client("s3", endpoint_url=url)
+    bucket = f"b-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    key = "dir/a b+c ü%2F#1.jpg"
+    s3.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=b"\xff\xd8bytes",
+        ContentType="image/jpeg",
+        Metadata={"original_name": "x y.jpg", "image-id": "abc"},
+    )
+    head = s3.head_object(Bucket=bucket, Key=key)
+    got = s3.get_object(Bucket=bucket, Key=key)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    with pytest.raises(ClientError) as missing:
+        s3.head_object(Bucket=bucket, Key="nope")
+
+    assert got["Body"].read() == b"\xff\xd8bytes"
+    assert head["ContentType"] == "image/jpeg" and head["ContentLength"] == 7
+    assert head["Metadata"] == {"original_name": "x y.jpg", "image-id": "abc"}
+    assert keys == [key]
+    assert missing.value.response["Error"]["Code"] == "404"
+
+
+def test_calls_stay_in_process_when_the_http_listener_is_gone() -> None:
+    emulator = Emulator(port=0, in_process_sdk=True)
+    url = emulator.start()
+    routed = _session().client("dynamodb", endpoint_url=url)
+    server = emulator._server
+    assert server is not None
+    server.shutdown()  # no more HTTP; the in-process route stays
+    server.server_close()
+    try:
+        table = _table(routed)
+        routed.put_item(TableName=table, Item={"id": {"S": "1"}, "n": {"N": "7"}})
+        item = routed.get_item(TableName=table, Key={"id": {"S": "1"}})["Item"]
+        with pytest.raises(routed.exceptions.ConditionalCheckFailedException):
+            routed.put_item(
+                TableName=table,
+                Item={"id": {"S": "1"}},
+                ConditionExpression="attribute_not_exists(id)",
+            )
+    finally:
+        emulator.stop()
+    assert item == {"id": {"S": "1"}, "n": {"N": "7"}}
+    after_stop = _session().client("dynamodb", endpoint_url=url)
+    with pytest.raises(EndpointConnectionError):
+        after_stop.list_tables()
+
+
+@pytest.fixture(scope="module")
+def dynamodb(routed: Emulator) -> Any:
+    return _session().client("dynamodb", endpoint_url=routed.endpoint_url)
+
+
+def _update(dynamodb: Any, table: str, expression: str, **kw: Any) -> dict[str, Any]:
+    return dict(
+        dynamodb.update_item(
+            TableName=table,
+            Key={"id": {"S": "k"}},
+            UpdateExpression=expression,
+            ReturnValues="ALL_NEW",
+            **kw,
+        )["Attributes"]
+    )
+
+
+def test_update_item_sets_removes_and_checks_conditions(dynamodb: Any) -> None:
+    assert moto_dynamodb.installed()
+    table = _table(dynamodb)
+    names = {"#a": "a", "#b": "b", "#c": "c"}
+    first = _update(
+        dynamodb,
+        table,
+        "SET #a = :a, #b = :b, #c = if_not_exists(#c, :c)",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={":a": {"S": "1"}, ":b": {"N": "2"}, ":c": {"S": "kept"}},
+    )
+    # the same expression text again (a cached syntax tree), other values
+    second = _update(
+        dynamodb,
+        table,
+        "SET #a = :a, #b = :b, #c = if_not_exists(#c, :c)",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={
+            ":a": {"S": "x"},
+            ":b": {"N": "3"},
+            ":c": {"S": "new"},
+            ":two": {"N": "2"},
+        },
+        ConditionExpression="#b = :two",
+    )
+    with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
+        _update(
+            dynamodb,
+            table,
+            "SET #a = :a REMOVE #b",
+            ExpressionAttributeNames={"#a": "a", "#b": "b"},
+            ExpressionAttributeValues={":a": {"S": "y"}, ":two": {"N": "2"}},
+            ConditionExpression="#b = :two",
+        )
+    third = _update(dynamodb, table, "REMOVE #b", ExpressionAttributeNames={"#b": "b"})
+
+    assert first == {"id": {"S": "k"}, "a": {"S": "1"}, "b": {"N": "2"}, "c": {"S": "kept"}}
+    assert second == {"id": {"S": "k"}, "a": {"S": "x"}, "b": {"N": "3"}, "c": {"S": "kept"}}
+    assert third == {"id": {"S": "k"}, "a": {"S": "x"}, "c": {"S": "kept"}}
+
+
+@pytest.mark.parametrize(
+    ("expression", "names", "message"),
+    [
+        ("SET a = :v SET b = :v", {}, 'The "SET" section can only be used once'),
+        ("SET a = :v REMOVE b REMOVE c", {}, 'The "REMOVE" section can only be used once'),
+        ("SET a = :v, b = :v, a = :v", {}, "Two document paths overlap"),
+        ("SET #x = :v, #y = :v", {"#x": "x", "#y": "x"}, "Two document paths overlap"),
+        ("SET m.n = :v, m = :v", {}, "Two document paths overlap"),
+        ("SET id = :v", {}, "Cannot update attribute id"),
+    ],
+)
+def test_update_item_still_refuses_invalid_expressions(
+    dynamodb: Any, expression: str, names: dict[str, str], message: str
+) -> None:
+    table = _table(dynamodb)
+    extra: dict[str, Any] = {"ExpressionAttributeNames": names} if names else {}
+    with pytest.raises(ClientError) as refused:
+        dynamodb.update_item(
+            TableName=table,
+            Key={"id": {"S": "k"}},
+            UpdateExpression=expression,
+            ExpressionAttributeValues={":v": {"S": "1"}},
+            **extra,
+        )
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert message in refused.value.response["Error"]["Message"]
+
+
+def _calls_of_update(backend: Any, table: str, actions: int) -> int:
+    expression = "SET " + ", ".join(f"#f{n} = :f{n}" for n in range(actions))
+    names = {f"#f{n}": f"field{n}" for n in range(actions)}
+    values = {f":f{n}": {"S": str(n)} for n in range(actions)}
+    return count_calls(
+        lambda: backend.update_item(table, {"id": {"S": f"k{actions}"}}, expression, names, values)
+    )
+
+
+def test_update_item_cost_grows_linearly_with_its_actions(dynamodb: Any) -> None:
+    table = _table(dynamodb)
+    backend = dynamodb_backends[ACCOUNT][REGION]
+    small = _calls_of_update(backend, table, 8)
+    large = _calls_of_update(backend, table, 64)
+
+    # 8x the actions: moto's own checks made 17x the calls (quadratic); now 9x
+    assert large <= small * 11, (small, large)
