@@ -45,5 +45,6 @@ def flush_metrics() -> None:
         metrics.namespace = DEFAULT_METRICS_NAMESPACE
     if metrics.provider.metric_set:
         metrics.flush_metrics()
-    else:
-        metrics.clear_metrics()
+    # With POWERTOOLS_METRICS_DISABLED, Powertools neither prints nor clears them: they would
+    # pile up and reach stdout anyway once one metric holds 100 values.
+    metrics.clear_metrics()
