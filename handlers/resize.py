@@ -27,7 +27,7 @@ Created objects are resized (:mod:`handlers.pipeline`); removed ones
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from handlers import batch_operations, bootstrap
@@ -148,33 +148,32 @@ def process_one(obj: ObjectCreated, deps: Deps[ResizeSettings]) -> Outcome:
     Raises whatever ``resize_object`` raises (transient or unexpected errors), after
     counting ``ImagesFailed``.
     """
-    logger.append_keys(bucket=obj.bucket, key=obj.key)
-    try:
-        outcome = resize_object(
-            obj, settings=deps.settings, objects=deps.objects, metadata=deps.metadata
-        )
-        _observe(obj, outcome)
-    except Exception as error:
-        metrics.add_metric(name="ImagesFailed", unit=MetricUnit.Count, value=1)
-        logger.warning("resize failed", extra={"error": f"{type(error).__name__}: {error}"})
-        raise
-    finally:
-        logger.remove_keys(["bucket", "key", "image_id"])
-    return outcome
+    return _observed(obj, lambda: resize_object(obj, **_stores(deps)), "ImagesFailed", "resize")
 
 
 def remove_one(removed: ObjectRemoved, deps: Deps[ResizeSettings]) -> Outcome:
     """Remove a removed source's renditions (:func:`handlers.deletion.remove_source`) with
     logging and metrics; raises what it raises, after counting ``RemovalsFailed``."""
-    logger.append_keys(bucket=removed.bucket, key=removed.key)
+    return _observed(
+        removed, lambda: remove_source(removed, **_stores(deps)), "RemovalsFailed", "removal"
+    )
+
+
+def _stores(deps: Deps[ResizeSettings]) -> dict[str, Any]:
+    return {"settings": deps.settings, "objects": deps.objects, "metadata": deps.metadata}
+
+
+def _observed(
+    change: Change, work: Callable[[], Outcome], failure_metric: str, what: str
+) -> Outcome:
+    """Run ``work`` for ``change`` with its log keys, and observe its outcome or failure."""
+    logger.append_keys(bucket=change.bucket, key=change.key)
     try:
-        outcome = remove_source(
-            removed, settings=deps.settings, objects=deps.objects, metadata=deps.metadata
-        )
-        _observe(removed, outcome)
+        outcome = work()
+        _observe(change, outcome)
     except Exception as error:
-        metrics.add_metric(name="RemovalsFailed", unit=MetricUnit.Count, value=1)
-        logger.warning("removal failed", extra={"error": f"{type(error).__name__}: {error}"})
+        metrics.add_metric(name=failure_metric, unit=MetricUnit.Count, value=1)
+        logger.warning(f"{what} failed", extra={"error": f"{type(error).__name__}: {error}"})
         raise
     finally:
         logger.remove_keys(["bucket", "key", "image_id"])
