@@ -1,7 +1,8 @@
 """What the resize function does with one created object: the rules, as pure functions.
 
-:mod:`handlers.pipeline` gathers the facts (the event, a HEAD, the current item) and acts;
-the functions here only decide, in three steps, each needing one more fact:
+:mod:`handlers.pipeline` gathers the facts (the event, the object's head: the headers of the
+GET that reads it, the current item) and acts; the functions here only decide, in three
+steps, each needing one more fact:
 
 =========================  =============================================  ===============
 step                       when                                            decision

@@ -30,7 +30,7 @@ from handlers.item import (
     ImageItem,
     refusal,
 )
-from handlers.ports import ObjectHead
+from handlers.ports import ObjectHead, OpenedObject
 from imgproc import ImageRejected
 from imgproc.errors import TOO_LARGE
 
@@ -84,14 +84,12 @@ class MemoryObjectStore:
 
     def head(self, bucket: str, key: str, *, version_id: str | None = None) -> ObjectHead:
         """What a HEAD tells. Raises ObjectMissing."""
+        return _head(self._find(bucket, key, version_id))
+
+    def open(self, bucket: str, key: str, *, version_id: str | None = None) -> OpenedObject:
+        """The head and the bytes of one stored version. Raises ObjectMissing."""
         stored = self._find(bucket, key, version_id)
-        return ObjectHead(
-            size_bytes=len(stored.data),
-            etag=stored.etag,
-            version_id=stored.version_id,
-            content_type=stored.content_type,
-            metadata=dict(stored.metadata),
-        )
+        return OpenedObject(_head(stored), lambda max_bytes: stored.data[:max_bytes])
 
     def get(
         self,
@@ -269,6 +267,17 @@ class MemoryMetadataStore:
             tail = page[-1]
             last = {k: tail[k] for k in ("image_id", partition, "uploaded_at")}
         return items, last
+
+
+def _head(stored: StoredObject) -> ObjectHead:
+    """What a HEAD of ``stored`` tells."""
+    return ObjectHead(
+        size_bytes=len(stored.data),
+        etag=stored.etag,
+        version_id=stored.version_id,
+        content_type=stored.content_type,
+        metadata=dict(stored.metadata),
+    )
 
 
 def _copy(item: dict[str, Any]) -> ImageItem:

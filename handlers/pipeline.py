@@ -1,8 +1,13 @@
 """Resize one created object: the shell around :mod:`handlers.decision`.
 
-It gathers the facts (HEAD, the current item), lets :mod:`handlers.decision` decide, and
-acts: GET, engine (:func:`imgproc.process_set` with ``RENDITIONS``), PUT every rendition,
-record the outcome (fields from :mod:`handlers.item`).
+It gathers the facts (one GET's headers, the current item), lets :mod:`handlers.decision`
+decide, and acts: reads that GET's body, engine (:func:`imgproc.process_set` with
+``RENDITIONS``), PUT every rendition, record the outcome (fields from :mod:`handlers.item`).
+
+- One S3 read per object: the GET's headers serve as the HEAD did (version, ETag, size,
+  metadata: :meth:`handlers.ports.ObjectStore.open`), and its body, the same version, is
+  read only when the decision is to process (a skip or a rejection closes it unread; an
+  object bigger than ``MAX_OBJECT_BYTES`` is refused from its ContentLength, no byte read).
 
 - Keys (:mod:`handlers.keys`): the default rendition (the set's first) at today's key,
   :func:`~handlers.keys.rendition_key`; every other one in the source's folder,
@@ -20,7 +25,7 @@ record the outcome (fields from :mod:`handlers.item`).
   did not write (a smaller new version collapses ``w1280``) are deleted once the new
   outcome is recorded, so a name never serves an older picture.
 
-- Rejections (``ImageRejected`` from the engine, or an oversize HEAD) give a ``rejected``
+- Rejections (``ImageRejected`` from the engine, or an oversize object) give a ``rejected``
   item (with what the engine knew), no output, no retry.
 - ``TransientError`` propagates for a retry; any other error (engine bug, S3 refusing the
   rendition PUT) marks the item ``failed``, then propagates.
@@ -64,7 +69,7 @@ from handlers.decision import (
     is_api_upload,
     screen,
 )
-from handlers.errors import ObjectMissing, PreconditionFailed, TransientError
+from handlers.errors import ObjectMissing, TransientError
 from handlers.events import ObjectCreated
 from handlers.item import ImageItem, SourceRevision, utc_now
 from handlers.keys import (
@@ -95,7 +100,7 @@ class Outcome:
         reason: rejection reason code or skip reason.
         processed_key: the default rendition's key when processed.
         bytes_in, bytes_out: source bytes read, bytes of every rendition written.
-        duration_ms: time from HEAD to recorded item.
+        duration_ms: time from the GET to the recorded item.
         message: the rejection's message, for a ``rejected`` outcome.
     """
 
@@ -131,41 +136,32 @@ def resize_object(
     if skip:
         return _skipped(skip)
     try:
-        head = objects.head(obj.bucket, obj.key)
+        opened = objects.open(obj.bucket, obj.key)
     except ObjectMissing:
         return _source_missing(obj, settings, metadata, now)
-    source = identify(obj, head, settings)
-    if isinstance(source, Skip):
-        return _skipped(source)
-    logger.append_keys(image_id=source.image_id)
-    current = metadata.get(source.image_id)
-    version = pipeline_version(settings)
-    decision = decide(source, current, settings, version)
-    if isinstance(decision, Skip):
-        return _skipped(decision)
-    outcomes = _OutcomeWriter(source, metadata, now, started, version)
-    if isinstance(decision, Reject):
-        return _rejected(outcomes, decision.rejection, current, settings, objects)
-    try:
-        data = objects.get(
-            source.bucket,
-            source.key,
-            version_id=source.version_id,
-            if_match=None if source.version_id else source.etag,
-            max_bytes=settings.max_object_bytes,
-        )
-        result = process_set(data, settings.rendition_set(), max_pixels=settings.max_pixels)
-    except PreconditionFailed:
-        return _skipped(Skip("superseded", source.image_id))
-    except ObjectMissing:
-        return _source_missing(obj, settings, metadata, now)
-    except ImageRejected as rejection:
-        return _rejected(outcomes, rejection, current, settings, objects)
-    except TransientError:
-        raise
-    except Exception as error:
-        outcomes.failed(error)
-        raise
+    with opened:  # the body is read only for a decision to process; closed unread otherwise
+        source = identify(obj, opened.head, settings)
+        if isinstance(source, Skip):
+            return _skipped(source)
+        logger.append_keys(image_id=source.image_id)
+        current = metadata.get(source.image_id)
+        version = pipeline_version(settings)
+        decision = decide(source, current, settings, version)
+        if isinstance(decision, Skip):
+            return _skipped(decision)
+        outcomes = _OutcomeWriter(source, metadata, now, started, version)
+        if isinstance(decision, Reject):
+            return _rejected(outcomes, decision.rejection, current, settings, objects)
+        try:
+            data = opened.read(settings.max_object_bytes)
+            result = process_set(data, settings.rendition_set(), max_pixels=settings.max_pixels)
+        except ImageRejected as rejection:
+            return _rejected(outcomes, rejection, current, settings, objects)
+        except TransientError:
+            raise
+        except Exception as error:
+            outcomes.failed(error)
+            raise
     keys = _store(source, result, settings, objects, metadata, outcomes)
     try:
         outcome = outcomes.processed(result, settings.processed_bucket, keys, bytes_in=len(data))

@@ -1,4 +1,5 @@
-"""The two ports the pipeline and the API use, and the value a HEAD returns.
+"""The two ports the pipeline and the API use, the value a HEAD returns, and an object whose
+GET has answered (:class:`OpenedObject`).
 
 Adapters: :class:`handlers.s3_store.S3ObjectStore` and
 :class:`handlers.dynamo_store.DynamoMetadataStore`; in-memory fakes for tests and
@@ -8,11 +9,13 @@ one suite against both kinds.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from handlers.item import ImageItem
+from imgproc import ImageRejected
+from imgproc.errors import TOO_LARGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +37,65 @@ class ObjectHead:
     metadata: Mapping[str, str] = field(default_factory=dict)
 
 
+def _nothing_to_close() -> None:
+    return None
+
+
+@dataclass(slots=True)
+class OpenedObject:
+    """An object whose GET has answered: what a HEAD would tell (``head``, from the GET's
+    own headers), and its body, not read yet (:meth:`read`). One request gives both, and
+    the body is the version the head describes. Close it (or use ``with``) when the body
+    is not wanted: nothing more is transferred.
+
+    Built by :meth:`ObjectStore.open`; ``read_body(n)`` reads at most ``n`` bytes of the
+    body, ``close_body()`` releases it.
+    """
+
+    head: ObjectHead
+    read_body: Callable[[int], bytes]
+    close_body: Callable[[], None] = _nothing_to_close
+
+    def read(self, max_bytes: int) -> bytes:
+        """The body, never more than ``max_bytes`` + 1 bytes read.
+
+        Raises:
+            ImageRejected: ``too_large`` when the object is bigger than ``max_bytes``: from
+                its ContentLength before any byte is read, or from the body itself.
+            TransientError: the connection dropped mid-body.
+        """
+        if self.head.size_bytes > max_bytes:
+            msg = f"expected at most {max_bytes} bytes, got {self.head.size_bytes}"
+            raise ImageRejected(TOO_LARGE, msg)
+        data = self.read_body(max_bytes + 1)
+        if len(data) > max_bytes:
+            msg = f"expected at most {max_bytes} bytes, the object is bigger"
+            raise ImageRejected(TOO_LARGE, msg)
+        return data
+
+    def close(self) -> None:
+        """Release the body (unread bytes are not transferred)."""
+        self.close_body()
+
+    def __enter__(self) -> OpenedObject:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class ObjectStore(Protocol):
     """Object storage (S3)."""
 
     def head(self, bucket: str, key: str, *, version_id: str | None = None) -> ObjectHead:
         """Raises ObjectMissing, TransientError."""
+        ...
+
+    def open(self, bucket: str, key: str, *, version_id: str | None = None) -> OpenedObject:
+        """GET the object (optionally one version): its head now, its body when read.
+
+        Raises ObjectMissing, TransientError.
+        """
         ...
 
     def get(

@@ -22,7 +22,7 @@ from handlers.errors import (
     is_transient_client_error,
     transient_from,
 )
-from handlers.ports import ObjectHead
+from handlers.ports import ObjectHead, OpenedObject
 from imgproc import ImageRejected
 from imgproc.errors import TOO_LARGE
 
@@ -55,13 +55,30 @@ class S3ObjectStore:
             kwargs["VersionId"] = version_id
         with _translated("s3.head_object", bucket, key):
             resp = self.client.head_object(**kwargs)
-        return ObjectHead(
-            size_bytes=int(resp.get("ContentLength", 0)),
-            etag=str(resp.get("ETag", "")).strip('"'),
-            version_id=_real_version(resp.get("VersionId")),
-            content_type=resp.get("ContentType"),
-            metadata={k.lower(): v for k, v in (resp.get("Metadata") or {}).items()},
-        )
+        return _head_of(resp)
+
+    def open(self, bucket: str, key: str, *, version_id: str | None = None) -> OpenedObject:
+        """GET the object (optionally one version); the head from the response's headers,
+        the body streamed when read (one request where a HEAD and a GET made two).
+
+        Raises:
+            ObjectMissing: no such key or version.
+            TransientError: throttling, timeout, 5xx (also when reading the body: a
+                connection dropped mid-body).
+        """
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if version_id:
+            kwargs["VersionId"] = version_id
+        with _translated("s3.get_object", bucket, key):
+            resp = self.client.get_object(**kwargs)
+        body = resp["Body"]
+
+        def read_body(max_bytes: int) -> bytes:
+            with _translated("s3.get_object", bucket, key):
+                data: bytes = body.read(max_bytes)
+            return data
+
+        return OpenedObject(_head_of(resp), read_body, body.close)
 
     def get(
         self,
@@ -179,6 +196,17 @@ class S3ObjectStore:
             Conditions=list(conditions),
             ExpiresIn=expires_s,
         )
+
+
+def _head_of(resp: Mapping[str, Any]) -> ObjectHead:
+    """The :class:`ObjectHead` of a HeadObject or GetObject response."""
+    return ObjectHead(
+        size_bytes=int(resp.get("ContentLength", 0)),
+        etag=str(resp.get("ETag", "")).strip('"'),
+        version_id=_real_version(resp.get("VersionId")),
+        content_type=resp.get("ContentType"),
+        metadata={k.lower(): v for k, v in (resp.get("Metadata") or {}).items()},
+    )
 
 
 def _real_version(version_id: object) -> str | None:

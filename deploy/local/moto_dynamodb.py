@@ -27,6 +27,16 @@ starts, deploy/local/emulator.py):
   ``copy.deepcopy`` with the same memo, so the copy is the same.
 
 Measured on the resize function's outcome write (moto backend, no HTTP): 15 ms -> 5 ms.
+
+- every ``AttributeValue`` in a response (``GetItem``'s item, ``Query`` and ``Scan`` items,
+  ``ReturnValues``) is written by :func:`_wire_value` instead of moto's model-driven
+  serializer, which looks each of the shape's ten members up under every alias it knows
+  (about 200 lookups per attribute): 80 % of a ``GetItem`` of one image's item. moto hands
+  the serializer its items already in the wire shape (``{"S": "x"}``, ``{"M": {...}}``),
+  so each value is copied as the serializer would write it (strings and numbers through
+  ``str``, ``NULL``/``BOOL`` as they are, ``M``/``L``/``SS``/``NS`` member by member);
+  binary values (``B``, ``BS``: base64) and anything else unexpected still go through
+  moto's serializer. Measured: ``GetItem`` of a processed item 2.6 -> XXX ms.
 """
 
 from __future__ import annotations
@@ -36,8 +46,9 @@ import functools
 import threading
 from typing import Any
 
+from moto.core import serialize
 from moto.dynamodb import models as dynamodb_models  # imports the parser, typed as Any
-from moto.dynamodb.parsing import validators
+from moto.dynamodb.parsing import ast_nodes, validators
 
 PARSED_EXPRESSIONS_KEPT = 512
 
@@ -74,6 +85,53 @@ def _process(self: Any, node: Any) -> Any:
         if isinstance(node, class_key):
             return processor(node)
     return None
+
+
+_NOT_A_NODE = object()
+
+
+def _processor_for(self: Any, node_type: type) -> Any:
+    """The processor ``traverse_node_recursively`` applies to nodes of ``node_type`` (the
+    first matching entry of the table, as ``process`` picks it), ``None`` for a node it
+    leaves alone, :data:`_NOT_A_NODE` for anything else; remembered per traverser, as the
+    answer depends on the class only (moto's ``isinstance`` checks go through ``ABCMeta``)."""
+    known: dict[type, Any] | None = self.__dict__.get("_local_processor_by_type")
+    if known is None:
+        known = self.__dict__["_local_processor_by_type"] = {}
+    try:
+        return known[node_type]
+    except KeyError:
+        pass
+    found: Any = _NOT_A_NODE
+    if issubclass(node_type, ast_nodes.Node):  # type: ignore[attr-defined]
+        found = None
+        for class_key, processor in _processing_table(self).items():
+            if issubclass(node_type, class_key):
+                found = processor
+                break
+    known[node_type] = found
+    return found
+
+
+def _traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+    """``DepthFirstTraverser.traverse_node_recursively`` with its per-node type checks
+    looked up by class (:func:`_processor_for`); the same nodes visited in the same order."""
+    processor = _processor_for(self, type(node))
+    if processor is _NOT_A_NODE:
+        return node
+    parent_node = node.parent
+    children = node.children
+    if children is not None:
+        pre_processing_of_child = self.pre_processing_of_child
+        for i, child_node in enumerate(children):
+            pre_processing_of_child(node, i)
+            _traverse_node_recursively(self, child_node, i)
+    if processor is not None:
+        node = processor(node)
+        node.parent = parent_node
+        if parent_node:
+            parent_node.children[child_id] = node
+    return node
 
 
 def _copy_syntax_tree(obj: Any, memo: dict[int, Any] | None = None, _nil: Any = None) -> Any:
@@ -113,6 +171,70 @@ def _parse_cache(parser: Any) -> Any:
     return classmethod(cached_make)
 
 
+class _NotWireShaped(Exception):
+    """A value :func:`_wire_value` leaves to moto's own serializer."""
+
+
+_STRINGS = frozenset({"S", "N"})
+_STRING_SETS = frozenset({"SS", "NS"})
+_FLAGS = frozenset({"NULL", "BOOL"})
+_EMPTY: tuple[Any, ...] = (None, {}, [])
+
+
+def _string(value: Any) -> Any:
+    """moto's JSON serializer on a string member: ``str`` unless None or an empty dict/list."""
+    return value if value in _EMPTY else str(value)
+
+
+def _wire_value(value: Any) -> dict[str, Any]:
+    """One DynamoDB ``AttributeValue`` as moto's JSON serializer writes it.
+
+    Raises:
+        _NotWireShaped: ``value`` holds binary data or is not a wire-shaped dict.
+    """
+    if type(value) is not dict:
+        raise _NotWireShaped
+    out: dict[str, Any] = {}
+    for kind, member in value.items():
+        if member is None:  # a missing member, as moto's serializer skips it
+            continue
+        if kind in _STRINGS:
+            out[kind] = _string(member)
+        elif kind in _FLAGS:
+            out[kind] = member
+        elif kind == "M" and type(member) is dict:
+            out[kind] = {
+                name: _wire_value(entry) for name, entry in member.items() if entry is not None
+            }
+        elif kind == "L" and type(member) is list:
+            out[kind] = [None if entry is None else _wire_value(entry) for entry in member]
+        elif kind in _STRING_SETS and type(member) is list:
+            out[kind] = [_string(entry) for entry in member]
+        else:  # B, BS (base64), or a shape this does not know
+            raise _NotWireShaped
+    return out
+
+
+def _fast_attribute_values(original: Any) -> Any:
+    """``BaseJSONSerializer._serialize_type_structure`` writing DynamoDB's
+    ``AttributeValue`` members with :func:`_wire_value` (the original otherwise)."""
+
+    def serialize_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if (
+            key
+            and shape.name == "AttributeValue"
+            and self.operation_model.service_model.service_name == "dynamodb"
+        ):
+            try:
+                serialized[self.get_serialized_name(shape, key)] = _wire_value(value)
+                return
+            except _NotWireShaped:
+                pass
+        original(self, serialized, value, shape, key)
+
+    return serialize_structure
+
+
 def install() -> None:
     """Apply the changes above to moto's classes. Idempotent; process-wide."""
     with _install_lock:
@@ -124,11 +246,24 @@ def install() -> None:
             (validators.DepthFirstTraverser, "nodes_to_be_processed", _nodes_to_be_processed),
             (validators.DepthFirstTraverser, "process", _process),
             (
+                validators.DepthFirstTraverser,
+                "traverse_node_recursively",
+                _traverse_node_recursively,
+            ),
+            (
                 dynamodb_models.UpdateExpressionParser,
                 "make",
                 _parse_cache(dynamodb_models.UpdateExpressionParser),
             ),
         ]
+        json_serializer = serialize.BaseJSONSerializer
+        replacements.append(
+            (
+                json_serializer,
+                "_serialize_type_structure",
+                _fast_attribute_values(json_serializer._serialize_type_structure),
+            )
+        )
         for cls, name, replacement in replacements:
             _installed[f"{cls.__name__}.{name}"] = cls.__dict__.get(name)
             setattr(cls, name, replacement)

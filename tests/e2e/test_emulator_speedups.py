@@ -200,3 +200,73 @@ def test_update_item_cost_grows_linearly_with_its_actions(dynamodb: Any) -> None
 
     # 8x the actions: moto's own checks made 17x the calls (quadratic); now 9x
     assert large <= small * 11, (small, large)
+
+
+WIRE_VALUES: list[Any] = [
+    {"S": "text"},
+    {"S": ""},
+    {"N": "12.50"},
+    {"BOOL": False},
+    {"NULL": True},
+    {"SS": ["a", "b"]},
+    {"NS": ["1", "2.5"]},
+    {"L": [{"S": "x"}, {"N": "1"}, {"M": {"k": {"BOOL": True}}}, {"L": []}]},
+    {"M": {"renditions": {"L": [{"M": {"key": {"S": "a/b.jpg"}, "width": {"N": "500"}}}]}}},
+    {"M": {}},
+    {"B": b"\x00\xffbinary"},
+    {"BS": [b"\x01", b"\x02"]},
+    {"M": {"nested": {"B": b"\x00"}}},
+]
+
+
+@pytest.mark.parametrize("value", WIRE_VALUES, ids=lambda v: "-".join(v))
+def test_attribute_values_are_serialized_as_moto_serializes_them(
+    value: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.core.serialize import BaseJSONSerializer, JSONSerializer, XFormedAttributePicker
+    from moto.core.utils import get_service_model
+
+    moto_dynamodb.install()
+    service = get_service_model("dynamodb")
+    serializer = JSONSerializer(
+        operation_model=service.operation_model("GetItem"),
+        pretty_print=False,
+        value_picker=XFormedAttributePicker(),
+    )
+    shape = service.shape_for("AttributeValue")
+    fast: dict[str, Any] = {}
+    serializer._serialize_type_structure(fast, value, shape, "attr")
+    original = moto_dynamodb._installed["BaseJSONSerializer._serialize_type_structure"]
+    monkeypatch.setattr(BaseJSONSerializer, "_serialize_type_structure", original)
+    expected: dict[str, Any] = {}
+    serializer._serialize_type_structure(expected, value, shape, "attr")
+
+    assert fast == expected
+
+
+def test_items_of_every_type_come_back_as_they_were_written(dynamodb: Any) -> None:
+    table = _table(dynamodb)
+    item = {
+        "id": {"S": "every-type"},
+        "s": {"S": "ü text"},
+        "n": {"N": "-1.5"},
+        "b": {"B": b"\x00\xff"},
+        "ss": {"SS": ["a", "b"]},
+        "ns": {"NS": ["1", "2"]},
+        "bs": {"BS": [b"\x01"]},
+        "m": {"M": {"l": {"L": [{"N": "1"}, {"NULL": True}, {"M": {"b": {"B": b"\x02"}}}]}}},
+        "t": {"BOOL": True},
+    }
+    dynamodb.put_item(TableName=table, Item=item)
+
+    got = dynamodb.get_item(TableName=table, Key={"id": {"S": "every-type"}})["Item"]
+    scanned = dynamodb.scan(TableName=table)["Items"]
+
+    def unordered(value: dict[str, Any]) -> dict[str, Any]:  # sets come back in any order
+        return {
+            k: {t: sorted(v) if t in ("SS", "NS", "BS") else v for t, v in typed.items()}
+            for k, typed in value.items()
+        }
+
+    assert unordered(got) == unordered(item)
+    assert [unordered(i) for i in scanned] == [unordered(item)]

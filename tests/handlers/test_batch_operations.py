@@ -18,6 +18,7 @@ from PIL import Image
 
 from handlers import bootstrap, resize
 from handlers.keys import direct_image_id
+from handlers.ports import OpenedObject
 from handlers.versions import pipeline_version
 from tests.handlers.conftest import Aws, LambdaContext, jpeg_bytes, load_event
 
@@ -81,9 +82,9 @@ def test_per_task_results_rejected_missing_throttled_and_broken(
     aws.put("throttled.jpg", jpeg_bytes())
     aws.put("broken.jpg", jpeg_bytes())
     deps = bootstrap.get_deps("resize")
-    real_get = deps.objects.get
+    real_open = deps.objects.open
 
-    def get(bucket: str, key: str, **kwargs: Any) -> bytes:
+    def open_object(bucket: str, key: str, **kwargs: Any) -> OpenedObject:
         if key == "throttled.jpg":
             error = {"Error": {"Code": "SlowDown", "Message": "Reduce your request rate."}}
             meta = {"HTTPStatusCode": 503}
@@ -92,9 +93,9 @@ def test_per_task_results_rejected_missing_throttled_and_broken(
             )
         if key == "broken.jpg":
             raise RuntimeError("a bug")
-        return real_get(bucket, key, **kwargs)
+        return real_open(bucket, key, **kwargs)
 
-    monkeypatch.setattr(deps.objects, "get", get)
+    monkeypatch.setattr(deps.objects, "open", open_object)
     up = aws.uploads_bucket
     event = invocation(
         (up, "ok.jpg", None),

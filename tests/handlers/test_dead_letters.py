@@ -26,6 +26,7 @@ from handlers.item import pending_item
 from handlers.keys import direct_image_id
 from handlers.memory_store import MemoryMetadataStore, MemoryObjectStore
 from handlers.observability import flush_metrics, logger
+from handlers.ports import OpenedObject
 from tests.handlers.conftest import Aws, LambdaContext, jpeg_bytes, s3_event, sqs_event
 
 SETTINGS = ResizeSettings(
@@ -62,10 +63,15 @@ class FlakyMetadata(MemoryMetadataStore):
 
 
 class BrokenObjects(MemoryObjectStore):
-    """An object store whose GETs fail with a bug-like error."""
+    """An object store whose GETs answer, then fail reading the body with a bug-like error."""
 
-    def get(self, *args: Any, **kwargs: Any) -> bytes:
-        raise RuntimeError("engine bug")
+    def open(self, bucket: str, key: str, *, version_id: str | None = None) -> OpenedObject:
+        opened = super().open(bucket, key, version_id=version_id)
+
+        def broken(max_bytes: int) -> bytes:
+            raise RuntimeError("engine bug")
+
+        return OpenedObject(opened.head, broken)
 
 
 def deps(

@@ -6,6 +6,7 @@ import io
 import json
 import unicodedata
 import warnings
+from typing import Any
 from urllib.parse import unquote
 
 import botocore.exceptions
@@ -291,18 +292,94 @@ def test_rejection_records_reason_and_writes_nothing(
     assert "processed_key" not in item
 
 
-def test_oversize_object_rejected_without_download(
+class _WatchedBody:
+    """A GetObject body that counts what is read of it and whether it was closed."""
+
+    def __init__(self, body: Any, *, readable: bool = True) -> None:
+        self.body = body
+        self.readable = readable
+        self.read_bytes = 0
+        self.closed = False
+
+    def read(self, amt: int | None = None) -> bytes:
+        if not self.readable:
+            raise AssertionError("this body must not be read")
+        data: bytes = self.body.read(amt)
+        self.read_bytes += len(data)
+        return data
+
+    def close(self) -> None:
+        self.closed = True
+        self.body.close()
+
+
+def _watch_s3(
+    monkeypatch: pytest.MonkeyPatch, client: Any, *, readable: bool = True
+) -> tuple[list[str], list[_WatchedBody]]:
+    """Record the S3 operations ``client`` makes, and wrap every GetObject body."""
+    operations: list[str] = []
+    bodies: list[_WatchedBody] = []
+
+    def count(event_name: str, **kwargs: Any) -> None:
+        operations.append(event_name.rsplit(".", 1)[-1])
+
+    client.meta.events.register("before-call.s3.*", count)
+    real_get = client.get_object
+
+    def get_object(**kwargs: Any) -> dict[str, Any]:
+        response = dict(real_get(**kwargs))
+        response["Body"] = _WatchedBody(response["Body"], readable=readable)
+        bodies.append(response["Body"])
+        return response
+
+    monkeypatch.setattr(client, "get_object", get_object)
+    return operations, bodies
+
+
+def test_one_s3_read_per_object_no_head(
+    aws: Aws, context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = jpeg_bytes((800, 600))
+    event = aws.put("one-read.jpg", data)
+    client = bootstrap.get_deps("resize").objects.client
+    operations, bodies = _watch_s3(monkeypatch, client)
+
+    result = resize.handler(event, context)
+
+    assert result["outcomes"][0]["status"] == "processed"
+    reads = [op for op in operations if op in ("HeadObject", "GetObject")]
+    assert reads == ["GetObject"]
+    assert [b.read_bytes for b in bodies] == [len(data)] and bodies[0].closed
+    item = _only_item(aws)
+    assert (item["original_size_bytes"], item["source_etag"]) == (
+        len(data),
+        aws.s3.head_object(Bucket=aws.uploads_bucket, Key="one-read.jpg")["ETag"].strip('"'),
+    )
+
+
+def test_a_duplicate_delivery_closes_the_body_unread(
+    aws: Aws, context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event = aws.put("twice.jpg", jpeg_bytes((800, 600)))
+    resize.handler(event, context)
+    client = bootstrap.get_deps("resize").objects.client
+    operations, bodies = _watch_s3(monkeypatch, client, readable=False)
+
+    again = resize.handler(event, context)["outcomes"][0]
+
+    assert (again["status"], again["reason"]) == ("skipped", "duplicate")
+    assert [op for op in operations if op in ("HeadObject", "GetObject")] == ["GetObject"]
+    assert len(bodies) == 1 and bodies[0].closed and bodies[0].read_bytes == 0
+
+
+def test_oversize_object_rejected_without_reading_its_body(
     aws: Aws, context: LambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MAX_OBJECT_BYTES", "1000")
     bootstrap.reset()
     event = aws.put("huge.jpg", jpeg_bytes((400, 400)))
-    deps = bootstrap.get_deps("resize")
-
-    def no_get(**kwargs: object) -> None:
-        raise AssertionError("GetObject must not be called for an oversize object")
-
-    monkeypatch.setattr(deps.objects.client, "get_object", no_get)
+    client = bootstrap.get_deps("resize").objects.client
+    operations, bodies = _watch_s3(monkeypatch, client, readable=False)
 
     resize.handler(event, context)
 
@@ -310,6 +387,9 @@ def test_oversize_object_rejected_without_download(
     assert (item["status"], item["error_reason"]) == ("rejected", "too_large")
     assert "1000" in item["error_message"]
     assert aws.keys() == []
+    # the size comes from the GET's ContentLength: no byte of the body is read
+    assert [op for op in operations if op in ("HeadObject", "GetObject")] == ["GetObject"]
+    assert len(bodies) == 1 and bodies[0].closed and bodies[0].read_bytes == 0
 
 
 def _client_error(code: str, status: int, operation: str) -> botocore.exceptions.ClientError:

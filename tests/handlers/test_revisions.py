@@ -116,7 +116,7 @@ def test_new_revision_rejected_then_fixed_keeps_only_its_own_fields(
 def test_older_revision_never_overwrites_a_newer_item(
     aws: Aws, context: LambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The HEAD check can miss a late event (HEAD ran before the newer PUT): the event
+    """The version check can miss a late event (the GET ran before the newer PUT): the event
     times still keep the newer revision's item, and its rendition is not rewritten."""
     aws.s3.put_bucket_versioning(
         Bucket=aws.uploads_bucket, VersioningConfiguration={"Status": "Enabled"}
@@ -127,12 +127,12 @@ def test_older_revision_never_overwrites_a_newer_item(
     item_before = aws.items()
     monkeypatch.setattr("handlers.decision.is_superseded", lambda obj, head: False)
     deps = bootstrap.get_deps("resize")
-    real_head = deps.objects.head
+    real_open = deps.objects.open
     old_version = old["Records"][0]["s3"]["object"]["versionId"]
-    monkeypatch.setattr(  # as if HEAD had answered before the newer version was written
+    monkeypatch.setattr(  # as if the GET had answered before the newer version was written
         deps.objects,
-        "head",
-        lambda bucket, key, **kw: real_head(bucket, key, version_id=old_version),
+        "open",
+        lambda bucket, key, **kw: real_open(bucket, key, version_id=old_version),
     )
 
     late = resize.handler(old, context)["outcomes"][0]

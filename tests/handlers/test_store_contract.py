@@ -318,6 +318,51 @@ def test_get_refuses_changed_and_oversize_objects(objects: tuple[ObjectStore, st
     assert raised.value.reason == "too_large"
 
 
+def test_open_tells_the_head_and_reads_the_body_once(
+    objects: tuple[ObjectStore, str, str],
+) -> None:
+    store, bucket, versioned = objects
+    data = b"\xff\xd8 still not a jpeg"
+    store.put(bucket, "o.jpg", data, content_type="image/jpeg", metadata={"Image-Id": ID})
+    store.put(versioned, "v.jpg", b"first", content_type="image/jpeg", metadata={})
+    first = store.head(versioned, "v.jpg")
+    store.put(versioned, "v.jpg", b"second!", content_type="image/jpeg", metadata={})
+
+    with store.open(bucket, "o.jpg") as opened:
+        head, body = opened.head, opened.read(len(data))
+    with store.open(versioned, "v.jpg", version_id=first.version_id) as old:
+        old_head, old_body = old.head, old.read(99)
+
+    assert head == store.head(bucket, "o.jpg")
+    assert dict(head.metadata) == {"image-id": ID}
+    assert body == data
+    assert (old_head.version_id, old_head.size_bytes, old_body) == (first.version_id, 5, b"first")
+    with pytest.raises(ObjectMissing):
+        store.open(bucket, "nothing.jpg")
+
+
+def test_open_refuses_an_oversize_body_from_its_length(
+    objects: tuple[ObjectStore, str, str],
+) -> None:
+    store, bucket, _ = objects
+    store.put(bucket, "k.jpg", b"0123456789", content_type="image/jpeg", metadata={})
+    opened = store.open(bucket, "k.jpg")
+    read: list[int] = []
+    real_read = opened.read_body
+
+    def counted(max_bytes: int) -> bytes:
+        read.append(max_bytes)
+        return real_read(max_bytes)
+
+    opened.read_body = counted
+
+    with opened, pytest.raises(ImageRejected) as raised:
+        opened.read(9)
+
+    assert raised.value.reason == "too_large"
+    assert read == []  # refused from ContentLength, before any byte of the body
+
+
 def test_versions(objects: tuple[ObjectStore, str, str]) -> None:
     store, _, versioned = objects
     store.put(versioned, "k.jpg", b"first", content_type="image/jpeg", metadata={})
