@@ -379,3 +379,32 @@ def test_handler_gets_the_shared_lambda_context_of_the_api_function() -> None:
     assert context.aws_request_id == event["requestContext"]["requestId"]
     assert context.invoked_function_arn == "arn:aws:lambda:eu-west-1:123456789012:function:api"
     assert 28_000 < context.get_remaining_time_in_millis() <= 29_000
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("image/jpeg", bytes(range(256)) * 40),  # binary: base64 in the event
+        ("application/json", '{"name": "a \\"quoted\\" \\\\ ü\\n"}'.encode()),  # text
+        ("image/png", b""),
+    ],
+    ids=["base64", "text", "empty"],
+)
+def test_event_size_is_its_json_length(content_type: str, body: bytes) -> None:
+    from deploy.local.apigw_events import build_event
+    from deploy.local.http_front import event_json_bytes
+
+    event = build_event(
+        method="POST",
+        target="/images?x=\u00e9",
+        headers=[("Content-Type", content_type), ("X-Name", 'caf\u00e9 "q"')],
+        body=body,
+        source_ip="127.0.0.1",
+        host="127.0.0.1:8080",
+        port=8080,
+    )
+
+    assert event_json_bytes(event) == len(json.dumps(event))
+    assert event_json_bytes({**event, "body": '"\\' + (event["body"] or "")}) == len(
+        json.dumps({**event, "body": '"\\' + (event["body"] or "")})
+    )
