@@ -228,6 +228,15 @@ def main() -> int:
         help="run the pipeline of this checkout (a before/after); the engine and handler "
         "rows are this one's",
     )
+    parser.add_argument(
+        "--before-root",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also run the pipeline of this checkout (e.g. `git archive` of an older "
+        "commit), its rounds interleaved with this one's, so that both see the same "
+        "machine load",
+    )
     args = parser.parse_args()
     flags = ["--functions", args.functions, "--workers", str(args.workers)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -255,19 +264,24 @@ def main() -> int:
         ):
             print(f"{label:<40} {ms:>12.1f} {ms / engine_ms:>9.2f}  target <= 1.3x", flush=True)
         rates = []
+        checkouts = [("", args.pipeline_root)]
+        if args.before_root:
+            checkouts.insert(0, ("before, ", args.before_root))
         for round_number in range(1, args.rounds + 1):
             profile = args.py_spy if round_number == args.rounds else None
-            rate, tree_ms, runner_ms = pipeline_run(
-                folder, warmup, flags, profile, args.pipeline_root
-            )
-            rates.append(rate)
-            label = f"embedded pipeline, round {round_number}"
-            print(
-                f"{label:<40} {tree_ms:>12.1f} {tree_ms / engine_ms:>9.2f}  "
-                f"target <= 2.0x; {ANCHORS['pipeline']} (runner process alone: "
-                f"{runner_ms:.1f})",
-                flush=True,
-            )
+            for which, root in checkouts:
+                rate, tree_ms, runner_ms = pipeline_run(
+                    folder, warmup, flags, None if which else profile, root
+                )
+                if not which:
+                    rates.append(rate)
+                label = f"{which}embedded pipeline, round {round_number}"
+                print(
+                    f"{label:<40} {tree_ms:>12.1f} {tree_ms / engine_ms:>9.2f}  "
+                    f"target <= 2.0x; {ANCHORS['pipeline']} (runner process alone: "
+                    f"{runner_ms:.1f}; {rate:.1f} images/s)",
+                    flush=True,
+                )
         cli_rate = engine_cli_rate(folder, args.workers, out)
         print(
             f"throughput: pipeline {max(rates):.1f} images/s, engine CLI {cli_rate:.1f} images/s "

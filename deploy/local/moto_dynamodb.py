@@ -43,10 +43,12 @@ from __future__ import annotations
 
 import copy
 import functools
+import pickle
 import threading
 from typing import Any
 
 from moto.core import serialize
+from moto.dynamodb import comparisons
 from moto.dynamodb import models as dynamodb_models  # imports the parser, typed as Any
 from moto.dynamodb.parsing import ast_nodes, validators
 
@@ -155,13 +157,43 @@ def _copy_syntax_tree(obj: Any, memo: dict[int, Any] | None = None, _nil: Any = 
     return clone
 
 
+_pickled_trees: dict[int, tuple[Any, bytes]] = {}  # id(tree) -> (tree, its pickle)
+_pickled_lock = threading.Lock()
+
+
+def _copy_tree(obj: Any, memo: dict[int, Any] | None = None, _nil: Any = None) -> Any:
+    """``validators.deepcopy``: a syntax tree from the parse cache is copied by unpickling
+    the pickle taken when it was parsed (C speed; the same nodes and fields, the parent
+    links included); anything else by :func:`_copy_syntax_tree`."""
+    if memo is None:
+        entry = _pickled_trees.get(id(obj))
+        if entry is not None and entry[0] is obj:
+            return pickle.loads(entry[1])
+    return _copy_syntax_tree(obj, memo)
+
+
+def _remember_pickle(tree: Any) -> None:
+    """Keep ``tree``'s pickle for :func:`_copy_tree` (trees of the parse cache are never
+    changed: moto deep-copies them before validating). Bounded like the cache."""
+    try:
+        blob = pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # not picklable: copied node by node instead
+        return
+    with _pickled_lock:
+        if len(_pickled_trees) >= PARSED_EXPRESSIONS_KEPT:
+            _pickled_trees.clear()  # entries come back as their trees are parsed again
+        _pickled_trees[id(tree)] = (tree, blob)
+
+
 def _parse_cache(parser: Any) -> Any:
     """``parser.make`` (a classmethod) remembering its trees by expression text."""
     make = parser.make
 
     @functools.lru_cache(maxsize=PARSED_EXPRESSIONS_KEPT)
     def parsed(expression: str) -> Any:
-        return make(expression)
+        tree = make(expression)
+        _remember_pickle(tree)
+        return tree
 
     def cached_make(cls: Any, expression: str) -> Any:
         if cls is parser and isinstance(expression, str):
@@ -169,6 +201,43 @@ def _parse_cache(parser: Any) -> Any:
         return make.__func__(cls, expression)
 
     return classmethod(cached_make)
+
+
+_last_condition = threading.local()
+
+
+def _parse_once_per_request(parse: Any) -> Any:
+    """``ConditionExpressionParser.parse`` answering a second parse of the same expression
+    with the same name and value mappings (the same objects, held here so that their ids
+    stay theirs) with the first one's result: ``UpdateItem`` parses its condition twice,
+    once to check the placeholders used and once to evaluate it."""
+
+    def parse_once(self: Any) -> Any:
+        names, values = self.expression_attribute_names, self.expression_attribute_values
+        last = getattr(_last_condition, "entry", None)
+        if (
+            last is not None
+            and names is not None
+            and values is not None
+            and last[0] is names
+            and last[1] is values
+            and last[2] == self.condition_expression
+        ):
+            self.expr_attr_names_found = list(last[4])
+            self.expr_attr_values_found = list(last[5])
+            return last[3]
+        result = parse(self)
+        _last_condition.entry = (
+            names,
+            values,
+            self.condition_expression,
+            result,
+            tuple(self.expr_attr_names_found),
+            tuple(self.expr_attr_values_found),
+        )
+        return result
+
+    return parse_once
 
 
 class _NotWireShaped(Exception):
@@ -256,6 +325,10 @@ def install() -> None:
                 _parse_cache(dynamodb_models.UpdateExpressionParser),
             ),
         ]
+        condition_parser = comparisons.ConditionExpressionParser
+        replacements.append(
+            (condition_parser, "parse", _parse_once_per_request(condition_parser.parse))
+        )
         json_serializer = serialize.BaseJSONSerializer
         replacements.append(
             (
@@ -268,7 +341,7 @@ def install() -> None:
             _installed[f"{cls.__name__}.{name}"] = cls.__dict__.get(name)
             setattr(cls, name, replacement)
         _installed["validators.deepcopy"] = validators.deepcopy
-        validators.deepcopy = _copy_syntax_tree  # type: ignore[assignment]
+        validators.deepcopy = _copy_tree  # type: ignore[assignment]
 
 
 def installed() -> bool:

@@ -270,3 +270,82 @@ def test_items_of_every_type_come_back_as_they_were_written(dynamodb: Any) -> No
 
     assert unordered(got) == unordered(item)
     assert [unordered(i) for i in scanned] == [unordered(item)]
+
+
+def _shape_of(node: Any, parent: Any = None) -> Any:
+    """A syntax tree as nested tuples (type, fields, children); asserts parent links."""
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    if not isinstance(node, Node):
+        return repr(node)
+    assert node.parent is parent
+    fields = sorted((k, repr(v)) for k, v in vars(node).items() if k not in ("children", "parent"))
+    children = [_shape_of(child, node) for child in node.children or []]
+    return (type(node).__name__, fields, children)
+
+
+def test_a_cached_syntax_tree_is_copied_whole() -> None:
+    from moto.dynamodb.models import UpdateExpressionParser
+    from moto.dynamodb.parsing import validators
+
+    moto_dynamodb.install()
+    expression = (
+        "SET #a = :a, #b.c[1] = if_not_exists(#b, :b) + :one, m = list_append(m, :l) "
+        "REMOVE #r0, x.y ADD n :one DELETE s :s"
+    )
+    tree = UpdateExpressionParser.make(expression)
+    assert UpdateExpressionParser.make(expression) is tree  # from the cache
+
+    copied = validators.deepcopy(tree)
+
+    assert copied is not tree
+    assert _shape_of(copied) == _shape_of(tree)
+    assert _shape_of(moto_dynamodb._copy_syntax_tree(tree)) == _shape_of(tree)
+
+
+def test_a_condition_is_parsed_once_per_request_and_still_checked(dynamodb: Any) -> None:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    table = _table(dynamodb)
+    names, values = {"#s": "status"}, {":open": {"S": "pending"}}
+    first = ConditionExpressionParser("#s = :open", names, values)
+    op = first.parse()
+    again = ConditionExpressionParser("#s = :open", names, values)
+    other = ConditionExpressionParser("#s = :open", dict(names), dict(values))
+
+    assert again.parse() is op
+    assert (again.expr_attr_names_found, again.expr_attr_values_found) == (["#s"], [":open"])
+    assert other.parse() is not op
+    # through UpdateItem: the condition still decides
+    kwargs: dict[str, Any] = {
+        "ConditionExpression": "attribute_not_exists(#s) OR #s = :open",
+        "ExpressionAttributeNames": {"#s": "status", "#w": "w"},
+    }
+    made = _update(
+        dynamodb,
+        table,
+        "SET #s = :open, #w = :w",
+        ExpressionAttributeValues={":open": {"S": "pending"}, ":w": {"N": "1"}},
+        **kwargs,
+    )
+    done = _update(
+        dynamodb,
+        table,
+        "SET #s = :done, #w = :w",
+        ExpressionAttributeValues={
+            ":open": {"S": "pending"},
+            ":done": {"S": "x"},
+            ":w": {"N": "2"},
+        },
+        **kwargs,
+    )
+    with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
+        _update(
+            dynamodb,
+            table,
+            "SET #w = :w",
+            ExpressionAttributeValues={":open": {"S": "pending"}, ":w": {"N": "3"}},
+            **kwargs,
+        )
+    assert made["status"] == {"S": "pending"} and done["status"] == {"S": "x"}
+    assert done["w"] == {"N": "2"}
