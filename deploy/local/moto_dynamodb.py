@@ -90,6 +90,7 @@ def _process(self: Any, node: Any) -> Any:
 
 
 _NOT_A_NODE = object()
+_UNKNOWN = object()
 
 
 def _processor_for(self: Any, node_type: type) -> Any:
@@ -117,23 +118,61 @@ def _processor_for(self: Any, node_type: type) -> Any:
 
 def _traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
     """``DepthFirstTraverser.traverse_node_recursively`` with its per-node type checks
-    looked up by class (:func:`_processor_for`); the same nodes visited in the same order."""
-    processor = _processor_for(self, type(node))
-    if processor is _NOT_A_NODE:
+    looked up by class (:func:`_processor_for`); the same nodes visited in the same order,
+    the same processors applied, ``pre_processing_of_child`` called where a traverser has
+    one of its own."""
+    known: dict[type, Any] = self.__dict__.setdefault("_local_processor_by_type", {})
+    pre_processing_of_child = self.pre_processing_of_child
+    own_pre_processing = (
+        type(self).pre_processing_of_child
+        is not ast_nodes.DepthFirstTraverser.pre_processing_of_child  # type: ignore[attr-defined]
+    )
+
+    def visit(node: Any, child_id: int) -> Any:
+        node_type = type(node)
+        processor = known.get(node_type, _UNKNOWN)
+        if processor is _UNKNOWN:
+            processor = _processor_for(self, node_type)
+        if processor is _NOT_A_NODE:
+            return node
+        parent_node = node.parent
+        children = node.children
+        if children is not None:
+            for i, child_node in enumerate(children):
+                if own_pre_processing:
+                    pre_processing_of_child(node, i)
+                visit(child_node, i)
+        if processor is not None:
+            node = processor(node)
+            node.parent = parent_node
+            if parent_node:
+                parent_node.children[child_id] = node
         return node
-    parent_node = node.parent
-    children = node.children
-    if children is not None:
-        pre_processing_of_child = self.pre_processing_of_child
-        for i, child_node in enumerate(children):
-            pre_processing_of_child(node, i)
-            _traverse_node_recursively(self, child_node, i)
-    if processor is not None:
-        node = processor(node)
-        node.parent = parent_node
-        if parent_node:
-            parent_node.children[child_id] = node
-    return node
+
+    return visit(node, child_id)
+
+
+_clauses_of_cached_trees: dict[tuple[int, tuple[type, ...]], list[Any]] = {}
+
+
+def _find_clauses_of_cached_trees(find_clauses: Any) -> Any:
+    """``Node.find_clauses`` answering from memory for the root of a cached syntax tree
+    (never changed: see :func:`_remember_pickle`); ``UpdateItem`` asks it twice per call.
+    Every other node is searched as before."""
+
+    def find(self: Any, clause_types: Any) -> Any:
+        entry = _pickled_trees.get(id(self))
+        if entry is None or entry[0] is not self:
+            return find_clauses(self, clause_types)
+        key = (id(self), tuple(clause_types))
+        found = _clauses_of_cached_trees.get(key)
+        if found is None:
+            found = find_clauses(self, clause_types)
+            with _pickled_lock:
+                _clauses_of_cached_trees[key] = found
+        return list(found)
+
+    return find
 
 
 def _copy_syntax_tree(obj: Any, memo: dict[int, Any] | None = None, _nil: Any = None) -> Any:
@@ -182,6 +221,7 @@ def _remember_pickle(tree: Any) -> None:
     with _pickled_lock:
         if len(_pickled_trees) >= PARSED_EXPRESSIONS_KEPT:
             _pickled_trees.clear()  # entries come back as their trees are parsed again
+            _clauses_of_cached_trees.clear()
         _pickled_trees[id(tree)] = (tree, blob)
 
 
@@ -325,6 +365,10 @@ def install() -> None:
                 _parse_cache(dynamodb_models.UpdateExpressionParser),
             ),
         ]
+        node = ast_nodes.Node  # type: ignore[attr-defined]
+        replacements.append(
+            (node, "find_clauses", _find_clauses_of_cached_trees(node.find_clauses))
+        )
         condition_parser = comparisons.ConditionExpressionParser
         replacements.append(
             (condition_parser, "parse", _parse_once_per_request(condition_parser.parse))
