@@ -50,6 +50,8 @@ from typing import Any
 from moto.core import serialize
 from moto.dynamodb import comparisons
 from moto.dynamodb import models as dynamodb_models  # imports the parser, typed as Any
+from moto.dynamodb.models import dynamo_type as dynamo_type_module
+from moto.dynamodb.models import utilities as dynamo_models_utilities
 from moto.dynamodb.parsing import ast_nodes, validators
 
 PARSED_EXPRESSIONS_KEPT = 512
@@ -243,6 +245,38 @@ def _parse_cache(parser: Any) -> Any:
     return classmethod(cached_make)
 
 
+_SETS = frozenset({"SS", "NS", "BS"})
+
+
+def _size(self: Any) -> int:
+    """``DynamoType.size`` (an attribute's bytes, for the 400 KB item limit) without
+    rebuilding every nested value first: moto's own wraps each map entry in a new
+    ``DynamoType``, which copies the whole subtree, at every level, and ``LimitedSizeDict``
+    sums every attribute's size on each attribute written. Same cases, same order, same
+    result."""
+    kind, value = self.type, self.value
+    if kind == "N":
+        return len(str(value))
+    if kind in _SETS:
+        return sum(_size(_dynamo_type({kind[0]: member})) for member in value)
+    if kind == "L":
+        return sum(member.size() for member in value)
+    if kind == "M":
+        return sum(
+            dynamo_models_utilities.bytesize(name) + _size(_dynamo_type(member))
+            for name, member in value.items()
+        )
+    if isinstance(value, bool):
+        return 1
+    return dynamo_models_utilities.bytesize(value)
+
+
+def _dynamo_type(value: Any) -> Any:
+    """``value`` as a ``DynamoType`` (itself when it is one: read, never changed here)."""
+    dynamo_type = dynamo_type_module.DynamoType
+    return value if type(value) is dynamo_type else dynamo_type(value)
+
+
 _last_condition = threading.local()
 
 
@@ -369,6 +403,7 @@ def install() -> None:
         replacements.append(
             (node, "find_clauses", _find_clauses_of_cached_trees(node.find_clauses))
         )
+        replacements.append((dynamo_type_module.DynamoType, "size", _size))
         condition_parser = comparisons.ConditionExpressionParser
         replacements.append(
             (condition_parser, "parse", _parse_once_per_request(condition_parser.parse))

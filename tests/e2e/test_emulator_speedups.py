@@ -349,3 +349,49 @@ def test_a_condition_is_parsed_once_per_request_and_still_checked(dynamodb: Any)
         )
     assert made["status"] == {"S": "pending"} and done["status"] == {"S": "x"}
     assert done["w"] == {"N": "2"}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"S": "ü text"},
+        {"N": "-12.5"},
+        {"B": "AAEC"},
+        {"B": b"\x00\x01"},
+        {"SS": ["a", "ßb"]},
+        {"NS": ["1", "22"]},
+        {"BS": [b"\x01", "AQ=="]},
+        {"BOOL": True},
+        {"NULL": True},
+        {"L": [{"S": "x"}, {"N": "1"}, {"L": [{"BOOL": False}]}]},
+        {"M": {"rénditions": {"L": [{"M": {"key": {"S": "a/b.jpg"}, "w": {"N": "500"}}}]}}},
+        {"M": {}},
+    ],
+    ids=lambda v: "-".join(v),
+)
+def test_attribute_sizes_are_moto_s(value: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    moto_dynamodb.install()
+    fast = DynamoType(value).size()
+    monkeypatch.setattr(DynamoType, "size", moto_dynamodb._installed["DynamoType.size"])
+
+    assert fast == DynamoType(value).size()
+
+
+def test_the_item_size_limit_still_holds(dynamodb: Any) -> None:
+    table = _table(dynamodb)
+    big = "x" * 200_000
+    dynamodb.put_item(TableName=table, Item={"id": {"S": "k"}, "m": {"M": {"a": {"S": big}}}})
+
+    with pytest.raises(ClientError) as refused:
+        _update(
+            dynamodb,
+            table,
+            "SET #l = :l",
+            ExpressionAttributeNames={"#l": "l"},
+            ExpressionAttributeValues={":l": {"L": [{"S": big}, {"S": "y" * 10_000}]}},
+        )
+
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "size" in refused.value.response["Error"]["Message"].lower()
