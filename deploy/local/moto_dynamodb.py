@@ -1,33 +1,36 @@
-"""moto's DynamoDB ``UpdateItem`` validation without its quadratic passes.
+"""moto's DynamoDB without its quadratic passes and per-node lookups: ``UpdateItem``,
+``GetItem`` and every item in a response cost a fraction of moto's own CPU.
 
 Why: moto 5.2 validates an update expression by walking its syntax tree once per check,
-and two checks (at most one clause of each kind; no two actions on overlapping paths) run
-again on *every* sub-expression, each time collecting the actions below it: the cost grows
+and two checks (at most one clause of each kind; no two actions on overlapping paths) ran
+again on *every* sub-expression, each time collecting the actions below it: the cost grew
 with the square of the number of actions. The resize function records an outcome with one
-``UpdateItem`` of about 30 actions (handlers/dynamo_store.py): 15-20 ms of CPU in moto, more
-than the resize itself (10 ms for a 3 MP JPEG). Every traversal also rebuilt its
-node-type table for each node it visited.
+``UpdateItem`` of about 40 actions (handlers/dynamo_store.py): 15-20 ms of CPU in moto, more
+than the resize itself (10 ms for a 3 MP JPEG). Its responses go through a model-driven
+serializer that looks every member of every attribute value up under each alias it knows.
 
 What :func:`install` changes (once per process; the embedded emulator calls it when it
-starts, deploy/local/emulator.py):
+starts, deploy/local/emulator.py). Every change gives the same answers, the same errors and
+the same stored items (tests/e2e/test_emulator_speedups.py compares them with moto's own):
 
 - ``ActionCountValidator`` and ``OverlappingPathsValidator`` check the whole expression once,
   at its root. Every sub-expression's clauses and actions are among the root's, so an
   expression passes or fails exactly as before; when it breaks a rule twice (two ``SET``
   clauses *and* two ``ADD`` clauses, say) the error may name the other one;
-- ``DepthFirstTraverser`` (every validation pass) builds its node-type table once per pass
-  instead of once per node; the table is fixed per pass;
+- ``DepthFirstTraverser`` (every validation pass) finds the processor of a node by its
+  class, once per pair of classes (:func:`_processor_for`), where moto ran ``isinstance``
+  through ``ABCMeta`` for every table entry at every node, and rebuilt the table per node;
 - ``UpdateExpressionParser.make`` keeps the syntax trees of the last 512 expressions it
   parsed (moto parsed each ``UpdateItem``'s expression twice, and the handlers send the same
   few expressions with different values). Safe to share: moto reads a parsed tree
-  (``find_clauses``) or deep-copies it before validating (``Validator.__init__``);
-- that deep copy (``validators.deepcopy``) copies syntax-tree nodes directly (their
-  ``__dict__``: ``type``, ``children``, ``parent``) instead of through ``copy.deepcopy``'s
-  generic protocol; anything else, and every value inside a node, still goes through
-  ``copy.deepcopy`` with the same memo, so the copy is the same.
-
-Measured on the resize function's outcome write (moto backend, no HTTP): 15 ms -> 5 ms.
-
+  (``find_clauses``) or deep-copies it before validating (``Validator.__init__``). That
+  copy (``validators.deepcopy``) is an unpickling of the pickle taken at parse time (C
+  speed), and ``find_clauses`` on a cached tree is answered from memory;
+  ``find_clauses`` elsewhere checks each child's class once per class;
+- ``ConditionExpressionParser.parse`` answers a second parse of the same condition with the
+  same name and value mappings from the first (``UpdateItem`` parsed it twice per call);
+- ``DynamoType.size`` (summed over every attribute on each attribute an update writes, for
+  the 400 KB limit) no longer rebuilds every nested value to measure it;
 - every ``AttributeValue`` in a response (``GetItem``'s item, ``Query`` and ``Scan`` items,
   ``ReturnValues``) is written by :func:`_wire_value` instead of moto's model-driven
   serializer, which looks each of the shape's ten members up under every alias it knows
@@ -36,7 +39,11 @@ Measured on the resize function's outcome write (moto backend, no HTTP): 15 ms -
   so each value is copied as the serializer would write it (strings and numbers through
   ``str``, ``NULL``/``BOOL`` as they are, ``M``/``L``/``SS``/``NS`` member by member);
   binary values (``B``, ``BS``: base64) and anything else unexpected still go through
-  moto's serializer. Measured: ``GetItem`` of a processed item 2.6 -> XXX ms.
+  moto's serializer.
+
+Measured on the embedded pipeline (benchmarks/call_costs.py, CPU per call inside moto, 3 MP
+uploads through the API): the outcome ``UpdateItem`` 7.8-8.4 ms -> 5.2 ms (15-20 ms before
+the first three changes), ``GetItem`` of an image's item 2.6 -> 0.8 ms.
 """
 
 from __future__ import annotations
@@ -95,25 +102,33 @@ _NOT_A_NODE = object()
 _UNKNOWN = object()
 
 
+_class_keys: dict[tuple[type, type], Any] = {}  # (traverser class, node class) -> table key
+
+
 def _processor_for(self: Any, node_type: type) -> Any:
     """The processor ``traverse_node_recursively`` applies to nodes of ``node_type`` (the
     first matching entry of the table, as ``process`` picks it), ``None`` for a node it
-    leaves alone, :data:`_NOT_A_NODE` for anything else; remembered per traverser, as the
-    answer depends on the class only (moto's ``isinstance`` checks go through ``ABCMeta``)."""
-    known: dict[type, Any] | None = self.__dict__.get("_local_processor_by_type")
-    if known is None:
-        known = self.__dict__["_local_processor_by_type"] = {}
+    leaves alone, :data:`_NOT_A_NODE` for anything else. The matching entry depends on the
+    classes only (every table lists fixed node classes), so it is found once per pair of
+    classes (moto's ``isinstance`` checks go through ``ABCMeta``), then kept per traverser
+    as its bound processor."""
+    known: dict[type, Any] = self.__dict__.setdefault("_local_processor_by_type", {})
     try:
         return known[node_type]
     except KeyError:
         pass
-    found: Any = _NOT_A_NODE
-    if issubclass(node_type, ast_nodes.Node):  # type: ignore[attr-defined]
-        found = None
-        for class_key, processor in _processing_table(self).items():
-            if issubclass(node_type, class_key):
-                found = processor
-                break
+    pair = (type(self), node_type)
+    class_key = _class_keys.get(pair, _UNKNOWN)
+    if class_key is _UNKNOWN:
+        class_key = _NOT_A_NODE
+        if issubclass(node_type, ast_nodes.Node):  # type: ignore[attr-defined]
+            class_key = next(
+                (key for key in _processing_table(self) if issubclass(node_type, key)), None
+            )
+        _class_keys[pair] = class_key
+    found = class_key
+    if class_key is not None and class_key is not _NOT_A_NODE:
+        found = _processing_table(self)[class_key]
     known[node_type] = found
     return found
 
@@ -155,26 +170,43 @@ def _traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
 
 
 _clauses_of_cached_trees: dict[tuple[int, tuple[type, ...]], list[Any]] = {}
+_searched_types: dict[type, bool] = {}  # node class -> find_clauses looks inside it
 
 
-def _find_clauses_of_cached_trees(find_clauses: Any) -> Any:
-    """``Node.find_clauses`` answering from memory for the root of a cached syntax tree
-    (never changed: see :func:`_remember_pickle`); ``UpdateItem`` asks it twice per call.
-    Every other node is searched as before."""
+def _find_clauses(self: Any, clause_types: Any) -> list[Any]:
+    """``Node.find_clauses`` with its two ``isinstance`` checks per child (``Expression``,
+    ``UpdateExpressionFunction``: ``ABCMeta`` classes) answered once per class."""
+    clauses: list[Any] = []
+    for child in self.children or []:
+        child_type = type(child)
+        if child_type in clause_types:
+            clauses.append(child)
+            continue
+        searched = _searched_types.get(child_type)
+        if searched is None:
+            searched = issubclass(
+                child_type,
+                (ast_nodes.Expression, ast_nodes.UpdateExpressionFunction),  # type: ignore[attr-defined]
+            )
+            _searched_types[child_type] = searched
+        if searched:
+            clauses.extend(child.find_clauses(clause_types))
+    return clauses
 
-    def find(self: Any, clause_types: Any) -> Any:
-        entry = _pickled_trees.get(id(self))
-        if entry is None or entry[0] is not self:
-            return find_clauses(self, clause_types)
-        key = (id(self), tuple(clause_types))
-        found = _clauses_of_cached_trees.get(key)
-        if found is None:
-            found = find_clauses(self, clause_types)
-            with _pickled_lock:
-                _clauses_of_cached_trees[key] = found
-        return list(found)
 
-    return find
+def _find_clauses_of_cached_trees(self: Any, clause_types: Any) -> list[Any]:
+    """:func:`_find_clauses`, answering from memory for the root of a cached syntax tree
+    (never changed: see :func:`_remember_pickle`); ``UpdateItem`` asks it twice per call."""
+    entry = _pickled_trees.get(id(self))
+    if entry is None or entry[0] is not self:
+        return _find_clauses(self, clause_types)
+    key = (id(self), tuple(clause_types))
+    found = _clauses_of_cached_trees.get(key)
+    if found is None:
+        found = _find_clauses(self, clause_types)
+        with _pickled_lock:
+            _clauses_of_cached_trees[key] = found
+    return list(found)
 
 
 def _copy_syntax_tree(obj: Any, memo: dict[int, Any] | None = None, _nil: Any = None) -> Any:
@@ -400,9 +432,7 @@ def install() -> None:
             ),
         ]
         node = ast_nodes.Node  # type: ignore[attr-defined]
-        replacements.append(
-            (node, "find_clauses", _find_clauses_of_cached_trees(node.find_clauses))
-        )
+        replacements.append((node, "find_clauses", _find_clauses_of_cached_trees))
         replacements.append((dynamo_type_module.DynamoType, "size", _size))
         condition_parser = comparisons.ConditionExpressionParser
         replacements.append(

@@ -395,3 +395,29 @@ def test_the_item_size_limit_still_holds(dynamodb: Any) -> None:
 
     assert refused.value.response["Error"]["Code"] == "ValidationException"
     assert "size" in refused.value.response["Error"]["Message"].lower()
+
+
+def test_clauses_are_found_as_moto_finds_them() -> None:
+    from moto.dynamodb.models import UpdateExpressionParser
+    from moto.dynamodb.parsing import ast_nodes
+
+    moto_dynamodb.install()
+    original = moto_dynamodb._installed["Node.find_clauses"]
+    expression = (
+        "SET #a = :a, #b.c[1] = if_not_exists(#b, :b) + :one, m = list_append(m, :l) "
+        "REMOVE #r0, x.y ADD n :one DELETE s :s"
+    )
+    tree = UpdateExpressionParser.make(expression)
+    copied = moto_dynamodb._copy_syntax_tree(tree)  # not a cached tree: searched
+    kinds = [
+        [ast_nodes.ExpressionAttributeName],
+        [ast_nodes.ExpressionAttributeValue],
+        [ast_nodes.UpdateExpressionSetAction],
+        [ast_nodes.UpdateExpressionRemoveAction, ast_nodes.UpdateExpressionAddAction],
+    ]
+
+    for clause_types in kinds:
+        expected = [type(c).__name__ for c in original(tree, clause_types)]
+        assert [type(c).__name__ for c in tree.find_clauses(clause_types)] == expected
+        assert [type(c).__name__ for c in copied.find_clauses(clause_types)] == expected
+        assert len(expected) > 0
