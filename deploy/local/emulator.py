@@ -11,8 +11,10 @@ answers HTTP before returning. It also caches moto's per-request backend lookup 
 ``_CachingDispatcher``), indexes moto's SQS standard queues so that no call costs more as the
 queue grows (deploy/local/moto_sqs.py: a burst of 10,000 uploads drained at 2 images/s
 without it), and takes the quadratic passes out of moto's DynamoDB ``UpdateItem``
-validation (deploy/local/moto_dynamodb.py). With ``in_process_sdk=True`` the SDK clients of
-this process reach it without a socket (deploy/local/emulator_transport.py).
+validation and its responses (deploy/local/moto_dynamodb.py), and remembers two pure
+lookups moto makes on every request (deploy/local/moto_core.py). With ``in_process_sdk=True``
+the SDK clients of this process reach it without a socket
+(deploy/local/emulator_transport.py).
 
 Everything the emulator holds lives in this process's memory and is gone when it exits.
 :func:`stored_bytes` tells how much S3 holds; a :class:`StorageBound` refuses new objects in
@@ -42,7 +44,7 @@ from moto.moto_server.werkzeug_app import (
 from moto.s3.models import s3_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from deploy.local import emulator_transport, moto_dynamodb, moto_sqs
+from deploy.local import emulator_transport, moto_core, moto_dynamodb, moto_sqs
 from imgproc.cli_report import human_size
 
 log = logging.getLogger(__name__)
@@ -228,6 +230,7 @@ class Emulator:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         moto_sqs.install()  # before any queue exists: queues are indexed when created
         moto_dynamodb.install()
+        moto_core.install()
         app: Callable[..., Any] = _CachingDispatcher(create_backend_app)
         if self.storage_bound is not None:
             app = _bounded(app, self.storage_bound)

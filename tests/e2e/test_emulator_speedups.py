@@ -421,3 +421,23 @@ def test_clauses_are_found_as_moto_finds_them() -> None:
         assert [type(c).__name__ for c in tree.find_clauses(clause_types)] == expected
         assert [type(c).__name__ for c in copied.find_clauses(clause_types)] == expected
         assert len(expected) > 0
+
+
+def test_moto_dispatch_lookups_are_remembered_with_the_same_answers(routed: Emulator) -> None:
+    from moto.core import responses
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.sqs.responses import SQSResponse
+
+    from deploy.local import moto_core
+
+    assert moto_core.installed()
+    for cls in (DynamoHandler, SQSResponse):
+        assert responses.method_names_from_class(cls) == moto_core._installed[
+            "method_names_from_class"
+        ](cls)
+    assert responses.camelcase_to_underscores("ReceiveMessage") == "receive_message"
+    sqs = _session().client("sqs", endpoint_url=routed.endpoint_url)
+    queue = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody="hello")
+    got = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0)["Messages"]
+    assert [m["Body"] for m in got] == ["hello"]
