@@ -137,13 +137,13 @@ def install() -> None:
     """Apply the changes above to moto's classes. Idempotent; process-wide.
 
     Raises:
-        moto_internals.MotoInternalsMissing: the installed moto lacks a name this patches
-            (it is written for moto 5.2); nothing is changed.
+        moto_internals.MotoInternalsMissing: a validator, the parser or ``deepcopy`` this
+            replaces is not where moto 5.2 has it; nothing is changed.
     """
+    moto_internals.require("deploy/local/moto_dynamodb.py", MOTO_NAMES)
     with _install_lock:
         if _installed:
             return
-        moto_internals.require("deploy/local/moto_dynamodb.py", MOTO_NAMES)
         replacements: list[tuple[type, str, Any]] = [
             (validators.ActionCountValidator, "traverse", _check_root_only),
             (validators.OverlappingPathsValidator, "traverse", _check_root_only),

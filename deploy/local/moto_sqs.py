@@ -405,13 +405,13 @@ def install() -> None:
     backends are). Queues made before it keep moto's own behaviour.
 
     Raises:
-        moto_internals.MotoInternalsMissing: the installed moto lacks a name this patches
-            (it is written for moto 5.2); nothing is changed.
+        moto_internals.MotoInternalsMissing: a backend or queue method this replaces or
+            overrides is not where moto 5.2 has it; nothing is changed.
     """
+    moto_internals.require("deploy/local/moto_sqs.py", [(sqs_models, MOTO_NAMES)])
     with _install_lock:
         if _installed:
             return
-        moto_internals.require("deploy/local/moto_sqs.py", [(sqs_models, MOTO_NAMES)])
         _installed["Queue"] = sqs_models.Queue
         for name, replacement in (
             ("receive_message", _receive_message),
