@@ -22,18 +22,27 @@ from typing import Any
 
 from moto.core import responses
 
+from deploy.local import moto_internals
+
 NAMES_KEPT = 1024
+MOTO_NAMES = ("method_names_from_class", "camelcase_to_underscores")  # in moto.core.responses
 
 _install_lock = threading.Lock()
 _installed: dict[str, Any] = {}  # what was replaced, by name (empty: not yet)
 
 
 def install() -> None:
-    """Put the caches in. Idempotent; process-wide (moto's modules are)."""
+    """Put the caches in. Idempotent; process-wide (moto's modules are).
+
+    Raises:
+        moto_internals.MotoInternalsMissing: ``moto.core.responses`` lacks one of
+            :data:`MOTO_NAMES`; nothing is changed.
+    """
+    moto_internals.require("deploy/local/moto_core.py", [(responses, MOTO_NAMES)])
     with _install_lock:
         if _installed:
             return
-        for name in ("method_names_from_class", "camelcase_to_underscores"):
+        for name in MOTO_NAMES:
             original = getattr(responses, name)
             _installed[name] = original
             setattr(responses, name, functools.lru_cache(maxsize=NAMES_KEPT)(original))

@@ -78,12 +78,22 @@ MOTO_NAMES = (
             "DepthFirstTraverser.nodes_to_be_processed",
             "DepthFirstTraverser.process",
             "DepthFirstTraverser._processing_map",
+            "DepthFirstTraverser.traverse_node_recursively",
+            "DepthFirstTraverser.pre_processing_of_child",
             "UpdateExpression",
             "Node",
             "deepcopy",
         ),
     ),
     (dynamodb_models, ("UpdateExpressionParser.make",)),
+    (
+        ast_nodes,
+        ("Node.find_clauses", "Expression", "UpdateExpressionFunction", "DepthFirstTraverser"),
+    ),
+    (dynamo_type_module, ("DynamoType.size",)),
+    (dynamo_models_utilities, ("bytesize",)),
+    (comparisons, ("ConditionExpressionParser.parse",)),
+    (serialize, ("BaseJSONSerializer._serialize_type_structure",)),
 )
 
 
@@ -434,8 +444,8 @@ def install() -> None:
     """Apply the changes above to moto's classes. Idempotent; process-wide.
 
     Raises:
-        moto_internals.MotoInternalsMissing: a validator, the parser or ``deepcopy`` this
-            replaces is not where moto 5.2 has it; nothing is changed.
+        moto_internals.MotoInternalsMissing: a name this replaces or relies on
+            (:data:`MOTO_NAMES`) is not where moto 5.2 has it; nothing is changed.
     """
     moto_internals.require("deploy/local/moto_dynamodb.py", MOTO_NAMES)
     with _install_lock:

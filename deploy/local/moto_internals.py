@@ -1,5 +1,5 @@
-"""The moto version whose internals deploy/local/moto_sqs.py and moto_dynamodb.py patch, and
-the check they make before patching.
+"""The moto version whose internals deploy/local/moto_sqs.py, moto_dynamodb.py and
+moto_core.py patch, and the check they make before patching.
 
 Those modules replace methods of moto's classes (not its public API), so they are written
 against one minor version: pyproject.toml pins ``moto>=5.2,<5.3`` to match. A moto without

@@ -85,6 +85,7 @@ MOTO_NAMES = (
     "Message.mark_received",
     "Message.change_visibility",
     "_filter_message_attributes",
+    "camelcase_to_underscores",
 )
 
 

@@ -12,7 +12,7 @@ import pytest
 from moto.dynamodb.parsing import validators
 from moto.sqs import models as sqs_models
 
-from deploy.local import moto_dynamodb, moto_internals, moto_sqs
+from deploy.local import moto_core, moto_dynamodb, moto_internals, moto_sqs
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
@@ -32,6 +32,7 @@ def test_the_installed_moto_has_every_name_the_patches_use() -> None:
     assert moto_internals.missing_names(sqs_models, moto_sqs.MOTO_NAMES) == []
     for root, paths in moto_dynamodb.MOTO_NAMES:
         assert moto_internals.missing_names(root, paths) == []
+    assert moto_internals.missing_names(moto_core.responses, moto_core.MOTO_NAMES) == []
 
 
 def test_missing_names_reports_each_absent_dotted_name_under_its_module() -> None:
