@@ -22,8 +22,9 @@ generator of ``benchmarks/engine.py``):
   close to the "Max Memory Used" a Lambda REPORT line shows (it includes the interpreter,
   Pillow, boto3 and Powertools; the stored input stands in for the S3 GET body).
 
-- **Requests per image**, counted on the in-memory stores during the handler run: S3 HEAD,
-  GET and PUT; DynamoDB reads and writes, and the item's size (for write units).
+- **Requests per image**, counted on the in-memory stores during the handler run: S3 GET
+  (``open``: its headers serve as a HEAD), HEAD if any, and PUT; DynamoDB reads and
+  writes, and the item's size (for write units).
 
 - **Log bytes per image**: every byte the handler writes to stdout at Powertools' INFO
   level (JSON log lines and the EMF metrics line), plus the Lambda platform lines of one
@@ -462,6 +463,7 @@ class Bill:
 S3_REQUEST_CLASS = {
     "s3.head": "get",
     "s3.get": "get",
+    "s3.open": "get",  # one GET: its headers serve as a HEAD, its body is read if needed
     "s3.put": "put",
     "s3.delete": "free",
     "s3.keys": "put",  # a LIST
@@ -602,10 +604,12 @@ def report(measured: list[Measured], machine: str) -> str:
     gsi = " plus its copy in the `by_uploaded_at` index (projection ALL)" if m0.in_index else ""
     io_cost = compute_usd_per_million(10, RECOMMENDED_MB, "x86_64") / (FULL_VCPU_MB / 1024)
     twelve = next((m for m in measured if m.input.name == "12 MP JPEG"), None)
+    gets = c.get("s3.get", 0) + c.get("s3.open", 0)
+    heads = f"{c['s3.head']:g} S3 HEAD, " if c.get("s3.head") else ""
     out.append("")
     out.append(
-        f"Per image the handler makes {c.get('s3.head', 0):g} S3 HEAD, {c.get('s3.get', 0):g} "
-        f"GET and {c.get('s3.put', 0):g} PUT (the rendition); {c.get('dynamodb.get', 0):g} "
+        f"Per image the handler makes {heads}{gets:g} S3 GET and {c.get('s3.put', 0):g} PUT "
+        f"(the rendition); {c.get('dynamodb.get', 0):g} "
         f"strongly consistent DynamoDB read and {c.get('dynamodb.record', 0):g} conditional "
         f"write of a {m0.item_bytes} B item ({write_units} write units: the item{gsi}); "
         f"SQS: the S3 notification's SendMessage plus one receive and one delete per batch "

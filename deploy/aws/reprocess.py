@@ -80,7 +80,7 @@ class Prices:
     batch_per_million_objects: float = 1.00
     lambda_per_million_requests: float = 0.20
     lambda_per_gb_second: float = 0.0000166667
-    s3_get_per_thousand: float = 0.0004  # GET and HEAD of the original
+    s3_get_per_thousand: float = 0.0004  # the GET of the original
     s3_put_per_thousand: float = 0.005  # PUT of the rendition
     dynamodb_read_per_million: float = 0.125  # on-demand RRU (two consistent reads)
     dynamodb_write_per_million: float = 0.625  # on-demand WRU (one ~1.5 KB write: 2 WRU)
@@ -119,17 +119,16 @@ def estimate(
 ) -> Estimate:
     """Cost and duration of reprocessing ``count`` objects (one job, one invocation each).
 
-    Per image: one Lambda request of ``seconds_per_image`` at ``memory_mb``, a HEAD and a
-    GET of the original, a PUT of the rendition, two consistent reads and one write of the
-    item; duration ``count * seconds_per_image / concurrency``.
+    Per image: one Lambda request of ``seconds_per_image`` at ``memory_mb``, a GET of the
+    original (its headers serve as the HEAD did), a PUT of the rendition, two consistent
+    reads and one write of the item; duration ``count * seconds_per_image / concurrency``.
     """
     p = prices or Prices()
     gb_seconds = count * seconds_per_image * memory_mb / 1024
     cost = {
         "batch operations": p.batch_job + count / 1e6 * p.batch_per_million_objects,
         "lambda": count / 1e6 * p.lambda_per_million_requests + gb_seconds * p.lambda_per_gb_second,
-        "s3 requests": count * 2 / 1000 * p.s3_get_per_thousand
-        + count / 1000 * p.s3_put_per_thousand,
+        "s3 requests": count / 1000 * p.s3_get_per_thousand + count / 1000 * p.s3_put_per_thousand,
         "dynamodb": count * 2 / 1e6 * p.dynamodb_read_per_million
         + count * 2 / 1e6 * p.dynamodb_write_per_million,
     }
