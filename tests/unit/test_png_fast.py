@@ -442,6 +442,9 @@ def test_random_damage_gives_pillows_outcome(monkeypatch: pytest.MonkeyPatch) ->
             damaged[rng.randrange(len(damaged))] ^= 1 << rng.randrange(8)
         result = both(with_idat(good, bytes(damaged)), monkeypatch)
         outcomes.add(result[1] if result[0] == "rejected" else "decoded")
+    cuts: set[object] = set()
     for _ in range(50):
-        both(good[: rng.randrange(8, len(good))], monkeypatch)
-    assert {"corrupt", "truncated"} <= outcomes  # the damage was seen, both ways
+        result = both(good[: rng.randrange(8, len(good))], monkeypatch)
+        cuts.add(result[1] if result[0] == "rejected" else "decoded")
+    assert "corrupt" in outcomes  # the damage was seen (which reasons depends on the zlib)
+    assert "truncated" in cuts
