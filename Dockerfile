@@ -143,6 +143,11 @@ COPY --from=builder /opt/zlib-ng/lib/libz.so.1* /usr/local/lib/
 RUN ldconfig \
  && /opt/venv/bin/python -c "from PIL import features; v = features.version('zlib'); \
 assert 'zlib-ng' in v, f'Pillow loads zlib {v}, expected zlib-ng'; print('zlib', v)"
+# libspng (pyspng's extension module, used by imgproc/png_fast.py) carries zlib 1.2.11 linked
+# in statically but called through exported symbols: preloading zlib-ng's libz.so.1 makes it
+# inflate with zlib-ng too (6 MP RGBA PNG: 138 -> 111 ms of engine CPU). No other library in
+# the venv exports a zlib of its own (readelf), so nothing else changes.
+ENV LD_PRELOAD=/usr/local/lib/libz.so.1
 
 ENV PATH=/opt/venv/bin:$PATH \
     LAMBDA_TASK_ROOT=/var/task \
