@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Iterator
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from imgproc import ImageRejected, png_fast, process
 from imgproc.engine import decode_upright
@@ -43,7 +43,7 @@ def taken(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     install = png_fast._install
 
-    def spy(image: Image.Image, pixels: Image.Image) -> None:
+    def spy(image: ImageFile.ImageFile, pixels: Image.Image) -> None:
         calls.append(pixels.mode)
         install(image, pixels)
 
@@ -262,7 +262,9 @@ def test_icc_profile_is_converted_as_before(
     assert taken == ["RGB"]
     assert result[5] is True  # icc_converted
     # stored red, tagged with a profile whose red is green: green after conversion
-    assert Image.frombytes("RGB", (64, 48), result[2]).getpixel((5, 5)) == (0, 255, 0)
+    pixels = result[2]
+    assert isinstance(pixels, bytes)
+    assert Image.frombytes("RGB", (64, 48), pixels).getpixel((5, 5)) == (0, 255, 0)
 
 
 # --- what stays with Pillow --------------------------------------------------
