@@ -3,13 +3,13 @@
 ``python benchmarks/cost.py [--rounds N] [--write README.md]`` (``make cost``)
 
 What it measures, on generated photo-like inputs (1, 3, 12 and 24 MP JPEGs at quality 90,
-a 6 MP RGBA PNG, and the 12 MP JPEG with ``RENDITIONS=web``; the generator of
-``benchmarks/engine.py``):
+a 6 MP RGBA PNG, and the 12 MP JPEG with ``RENDITIONS=web`` and ``web-large``; the
+generator of ``benchmarks/engine.py``):
 
 - **CPU ms per image**, single-threaded (``time.process_time``), the median of
   ``--rounds`` rounds after a warm-up:
 
-  - *engine*: ``imgproc.process(data)`` alone (``imgproc.process_set`` for the ``web`` row);
+  - *engine*: ``imgproc.process(data)`` alone (``imgproc.process_set`` for the set rows);
   - *handler*: ``handlers.resize.handler`` on an SQS event of 10 S3 notifications (the
     deployed shape: batch size 10), with the in-memory stores of
     :mod:`handlers.memory_store` installed, divided by 10. This is everything the function
@@ -159,7 +159,9 @@ def make_inputs() -> list[Input]:
     rgba = next(s for s in bench.make_samples({"png_rgba_6mp"}) if s.name == "png_rgba_6mp")
     inputs.append(Input("6 MP PNG", "3000x2000 RGBA", rgba.data))
     twelve = next(i for i in inputs if i.name == "12 MP JPEG")
-    inputs.append(Input("12 MP JPEG, `web` set", twelve.what, twelve.data, renditions="web"))
+    for preset in ("web", "web-large"):
+        name = f"12 MP JPEG, `{preset}` set"
+        inputs.append(Input(name, twelve.what, twelve.data, renditions=preset))
     return inputs
 
 

@@ -63,10 +63,10 @@ engine <= 1.2 x pyvips; memory (24 MP JPEG): engine peak <= pyvips peak; PSNR:
 engine >= pillow - 0.5 dB.
 
 Rendition sets (issue 10; ``benchmarks/rendition_sets.py`` has the method): on the
-12 MP JPEG the default rendition, the ``web`` preset through ``process_set`` (one
-decode), the same set decoded per rendition, pyvips making the set, and cheaper
-sets as levers; on the 24 MP JPEG the peak memory of a fresh process. Targets:
-web <= 2 x default, web < naive, web < pyvips, web peak memory <= 1.5 x default's.
+12 MP JPEG the default rendition, the ``web`` and ``web-large`` presets through
+``process_set`` (one decode), each set decoded per rendition, pyvips making each set,
+and the pixel work alone; on the 24 MP JPEG the peak memory of a fresh process.
+Targets (``web``): <= 2 x default, < naive, < pyvips, peak memory <= 1.5 x default's.
 """
 
 from __future__ import annotations

@@ -30,9 +30,8 @@ import random
 import statistics
 import sys
 import time
-import urllib.parse
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -44,20 +43,23 @@ sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
 
-from deploy.local.apigw_events import build_event  # noqa: E402
-from deploy.local.emulator import Emulator  # noqa: E402
-from deploy.local.lambda_service import FunctionConfig, LambdaFunction  # noqa: E402
 from deploy.local.lambda_service.invocations import Invocation  # noqa: E402
-from deploy.local.resources import ensure_resources  # noqa: E402
 from tests.container import lab  # noqa: E402
+from tests.support.events import s3_event_for, sqs_event  # noqa: E402
+from tests.support.lambda_image import (  # noqa: E402
+    API_COMMAND,
+    REGION,
+    RESIZE_COMMAND,
+    Storage,
+    emulated_storage,
+    external_function,
+    function_container,
+    storage_free_event,
+)
 
-REGION = "us-east-1"
 UPLOADS, PROCESSED, TABLE, QUEUE = "bench-uploads", "bench-processed", "bench-metadata", "bench-q"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-FUNCTIONS = {
-    "resize": ("handlers.resize.handler", 1024),
-    "api": ("handlers.api.handler", 512),
-}
+FUNCTIONS = {"resize": (RESIZE_COMMAND, 1024), "api": (API_COMMAND, 512)}
 SIZE_ANCHORS_MB = {"default": 265, "simd": 251}
 
 
@@ -77,65 +79,6 @@ def photo_jpeg(seed: int, size: tuple[int, int] = (4000, 3000)) -> bytes:
     return out.getvalue()
 
 
-def sqs_s3_event(key: str, head: Mapping[str, Any]) -> dict[str, Any]:
-    """Lambda's SQS event holding S3's notification for ``key`` in the uploads bucket."""
-    notification = {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": REGION,
-                "eventTime": "2026-01-01T00:00:00.000Z",
-                "eventName": "ObjectCreated:Put",
-                "s3": {
-                    "bucket": {"name": UPLOADS, "arn": f"arn:aws:s3:::{UPLOADS}"},
-                    "object": {
-                        "key": urllib.parse.quote_plus(key, safe="/"),
-                        "size": head["ContentLength"],
-                        "eTag": head["ETag"].strip('"'),
-                    },
-                },
-            }
-        ]
-    }
-    return {
-        "Records": [
-            {
-                "messageId": str(uuid.uuid4()),
-                "receiptHandle": "rh",
-                "body": json.dumps(notification),
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:{REGION}:000000000000:{QUEUE}",
-                "awsRegion": REGION,
-            }
-        ]
-    }
-
-
-def light_event(function: str) -> dict[str, Any]:
-    """An event the function settles without storage (init is what is measured)."""
-    if function == "resize":
-        test = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": UPLOADS}
-        record = {
-            "messageId": "m",
-            "body": json.dumps(test),
-            "attributes": {"ApproximateReceiveCount": "1"},
-            "eventSource": "aws:sqs",
-        }
-        return {"Records": [record]}
-    return build_event(
-        method="OPTIONS",
-        target="/images",
-        headers=[("Origin", "https://example.com"), ("Access-Control-Request-Method", "POST")],
-        body=b"",
-        source_ip="127.0.0.1",
-        host="127.0.0.1",
-        port=8080,
-    )
-
-
 def process_start_boottime_s(pid: int) -> float:
     """When ``pid`` started, seconds since boot (``/proc/PID/stat`` field 22)."""
     with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
@@ -149,55 +92,27 @@ def monotonic_to_boottime(moment: float) -> float:
 
 @contextmanager
 def cold_instance(
-    image: str, name: str, endpoint_url: str, *invocations: Any
+    image: str, name: str, storage: Storage, *invocations: Any
 ) -> Iterator[tuple[list[Invocation], int]]:
-    """Queue ``invocations``, then start one container of ``image`` for function ``name``.
+    """Queue ``invocations``, then start one container of ``image`` for function ``name``
+    (no init process, as on Lambda).
 
     Yields the queued invocations and the container process's host PID.
     """
     command, memory_mb = FUNCTIONS[name]
-    function = LambdaFunction(
-        FunctionConfig(
-            name,
-            external=True,
-            timeout_s=60,
-            memory_mb=memory_mb,
-            runtime_api=("127.0.0.1", 0),
-            queue_timeout_s=180,
-        )
-    )
-    function.start()
-    queued = [function.queue.submit(event, timeout_s=60) for event in invocations]
-    environment = {
-        "AWS_LAMBDA_RUNTIME_API": function.runtime_api or "",
-        "AWS_ENDPOINT_URL": endpoint_url,
-        "AWS_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_LAMBDA_FUNCTION_NAME": name,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
-        "UPLOADS_BUCKET": UPLOADS,
-        "PROCESSED_BUCKET": PROCESSED,
-        "METADATA_TABLE": TABLE,
-        "S3_ADDRESSING_STYLE": "path",
-    }
-    container = f"bench-{name}-{uuid.uuid4().hex[:8]}"
-    env_args = [a for k, v in environment.items() for a in ("-e", f"{k}={v}")]
-    lab.cli(
-        "run", "--detach", "--name", container, "--network=host", "--read-only",
-        "--tmpfs", "/tmp", "--memory", f"{memory_mb}m", *env_args, image, command,
-    )  # fmt: skip
-    try:
-        pid = int(lab.cli("inspect", "-f", "{{.State.Pid}}", container).stdout.strip())
-        yield queued, pid
-    finally:
-        lab.cli("rm", "--force", container, check=False)
-        function.stop()
+    with external_function(name, memory_mb=memory_mb, queue_timeout_s=180) as function:
+        queued = [function.queue.submit(event, timeout_s=60) for event in invocations]
+        with function_container(
+            function, command, storage, image=image, init=False, prefix="bench"
+        ) as container:
+            pid = int(lab.cli("inspect", "-f", "{{.State.Pid}}", container).stdout.strip())
+            yield queued, pid
 
 
-def init_duration_s(image: str, name: str, endpoint_url: str) -> float:
+def init_duration_s(image: str, name: str, storage: Storage) -> float:
     """One cold start of function ``name``: process start to its first ``/next``."""
-    with cold_instance(image, name, endpoint_url, light_event(name)) as ((invocation,), pid):
+    event = storage_free_event(FUNCTIONS[name][0])
+    with cold_instance(image, name, storage, event) as ((invocation,), pid):
         if not invocation.dispatched.wait(180) or invocation.started_at is None:
             raise RuntimeError(f"{name}: no /next within 180 s")
         started = process_start_boottime_s(pid)
@@ -206,11 +121,11 @@ def init_duration_s(image: str, name: str, endpoint_url: str) -> float:
     return monotonic_to_boottime(invocation.started_at) - started
 
 
-def first_invocations_ms(image: str, endpoint_url: str) -> tuple[float, float, float]:
+def first_invocations_ms(image: str, storage: Storage) -> tuple[float, float, float]:
     """Init (s) and the cold and warm resize durations (ms) of two 12 MP JPEGs."""
     s3 = boto3.client(
         "s3",
-        endpoint_url=endpoint_url,
+        endpoint_url=storage.endpoint_url,
         region_name=REGION,
         aws_access_key_id="test",
         aws_secret_access_key="test",
@@ -219,8 +134,9 @@ def first_invocations_ms(image: str, endpoint_url: str) -> tuple[float, float, f
     for n in range(2):
         key = f"bench/{uuid.uuid4().hex}/photo{n}.jpg"
         s3.put_object(Bucket=UPLOADS, Key=key, Body=photo_jpeg(n), ContentType="image/jpeg")
-        events.append(sqs_s3_event(key, s3.head_object(Bucket=UPLOADS, Key=key)))
-    with cold_instance(image, "resize", endpoint_url, *events) as (queued, pid):
+        head = s3.head_object(Bucket=UPLOADS, Key=key)
+        events.append(sqs_event(s3_event_for(UPLOADS, key, head, sequencer=None)))
+    with cold_instance(image, "resize", storage, *events) as (queued, pid):
         for invocation in queued:
             invocation.done.wait(180)
         started = process_start_boottime_s(pid)
@@ -267,26 +183,16 @@ def main(argv: list[str] | None = None) -> int:
         )
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ.setdefault(name, "test")  # moto takes any key; boto3 wants one
-    with Emulator(port=0) as emulator:
-        ensure_resources(
-            uploads_bucket=UPLOADS,
-            processed_bucket=PROCESSED,
-            table=TABLE,
-            queue=QUEUE,
-            region=REGION,
-            endpoint_url=emulator.endpoint_url,
-        )
+    with emulated_storage(UPLOADS, PROCESSED, TABLE, QUEUE) as storage:
         for variant, image in variants.items():
             for name in FUNCTIONS:
-                runs = [
-                    init_duration_s(image, name, emulator.endpoint_url) for _ in range(args.runs)
-                ]
+                runs = [init_duration_s(image, name, storage) for _ in range(args.runs)]
                 print(
                     f"| init duration, {name} ({variant}) | {spread(runs)} "
                     "| 0.59-0.94 s | <= 0.5 s |"
                 )
         for variant, image in variants.items():
-            init, cold_ms, warm_ms = first_invocations_ms(image, emulator.endpoint_url)
+            init, cold_ms, warm_ms = first_invocations_ms(image, storage)
             print(
                 f"| 12 MP JPEG, resize ({variant}): first invocation | {cold_ms:.0f} ms "
                 f"(after init {init:.2f} s); warm: {warm_ms:.0f} ms | | |"

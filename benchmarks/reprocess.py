@@ -28,7 +28,6 @@ import logging
 import os
 import sys
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,19 +37,15 @@ os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "x")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "x")
 
-import boto3  # noqa: E402
 from rich.console import Console  # noqa: E402
 
 from deploy.aws.reprocess import current_version, estimate  # noqa: E402
 from deploy.local.demo import NOON, grain, landscape  # noqa: E402
-from deploy.local.dispatcher import SqsDispatcher  # noqa: E402
 from deploy.local.emulator import Emulator  # noqa: E402
 from deploy.local.reprocess import run_reprocess  # noqa: E402
-from deploy.local.resources import ensure_resources  # noqa: E402
 from deploy.reprocess_targets import Selection  # noqa: E402
-from handlers import bootstrap, resize  # noqa: E402
-from handlers.config import ResizeSettings  # noqa: E402
 from imgproc import process  # noqa: E402
+from tests.support.in_process import in_process_pipeline  # noqa: E402
 
 LAMBDA_VCPU_AT_1024_MB = 1024 / 1769
 ROUND_TRIPS_S = 0.1  # HEAD + GET + PUT + 2 GetItem + UpdateItem inside a Region
@@ -81,58 +76,32 @@ def main() -> int:
         process(data, max_dim=300)
     engine_ms = (time.process_time() - started) * 1000 / len(photos)
 
-    with Emulator(port=0) as emulator:
-        endpoint = emulator.endpoint_url
-        suffix = uuid.uuid4().hex[:8]
-        res = ensure_resources(
-            uploads_bucket=f"up-{suffix}",
-            processed_bucket=f"out-{suffix}",
-            table=f"meta-{suffix}",
-            queue=f"events-{suffix}",
-            region="us-east-1",
-            endpoint_url=endpoint,
-        )
-        s3, sqs, dynamodb = (
-            boto3.client(name, endpoint_url=endpoint, region_name="us-east-1")
-            for name in ("s3", "sqs", "dynamodb")
-        )
-
-        def rewire(max_dim: int) -> None:
-            settings = ResizeSettings(
-                metadata_table=res.table,
-                processed_bucket=res.processed_bucket,
-                uploads_bucket=res.uploads_bucket,
-                region="us-east-1",
-                max_dim_px=max_dim,
-            )
-            access = bootstrap.AwsAccess(endpoint, access_key_id="x", secret_access_key="x")
-            bootstrap.install("resize", bootstrap.build(settings, access))
-
-        rewire(500)
-        dispatcher = SqsDispatcher(res.queue_url, resize.handler, sqs=sqs, wait_time_s=1)
-        dispatcher.start(args.workers)
+    with (
+        Emulator(port=0) as emulator,
+        in_process_pipeline(emulator.endpoint_url, workers=args.workers) as pipeline,
+    ):
+        res = pipeline.resources
         for n, data in enumerate(photos):
-            s3.put_object(Bucket=res.uploads_bucket, Key=f"photos/{n:04d}.jpg", Body=data)
+            pipeline.s3.put_object(Bucket=res.uploads_bucket, Key=f"photos/{n:04d}.jpg", Body=data)
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
-            count = dynamodb.scan(TableName=res.table, Select="COUNT")["Count"]
+            count = pipeline.dynamodb.scan(TableName=res.table, Select="COUNT")["Count"]
             if count >= len(photos):
                 break
             time.sleep(0.5)
         time.sleep(2)
-        rewire(300)
+        pipeline.rewire(max_dim=300)
         summary = run_reprocess(
             Selection("older", version=current_version(300)),
-            sqs=sqs,
-            s3=s3,
-            dynamodb=dynamodb,
+            sqs=pipeline.sqs,
+            s3=pipeline.s3,
+            dynamodb=pipeline.dynamodb,
             queue_url=res.queue_url,
             uploads_bucket=res.uploads_bucket,
             table=res.table,
             rate_per_s=10_000,
             console=Console(file=io.StringIO()),
         )
-        dispatcher.stop()
 
     wall_ms = summary.elapsed_s * 1000 / max(1, summary.sent)
     per_image_s = engine_ms / 1000 / LAMBDA_VCPU_AT_1024_MB + ROUND_TRIPS_S

@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/resize_function.py [--rounds N] [--only NAME] [--renditions SPEC]``
 (``--renditions`` repeatable: presets or specs as ``RENDITIONS`` takes them; default
-``default`` and ``web``). Not a test.
+``default``, ``web`` and ``web-large``). Not a test.
 
 What runs is the function's own shell, :func:`handlers.pipeline.resize_object` (HEAD,
 item read, GET, engine, every rendition PUT, item write), over the in-memory stores of
@@ -44,7 +44,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engine import photo_like  # the engine benchmark's generator
 
-SETS = ("default", "web")
+SETS = ("default", "web", "web-large")
 LAMBDA_MB_PER_VCPU = 1769
 
 CHILD = """
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         "--renditions",
         action="append",
         metavar="SPEC|PRESET",
-        help="a rendition set to measure, repeatable (default: default and web)",
+        help="a rendition set to measure, repeatable (default: default, web and web-large)",
     )
     args = parser.parse_args(argv)
     sets = args.renditions or list(SETS)

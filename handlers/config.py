@@ -148,7 +148,9 @@ def non_negative_int(raw: str) -> int:
 
 
 def rendition_spec(raw: str) -> str:
-    """A preset name (``default``, ``web``) or a rendition spec (:mod:`imgproc.renditions`).
+    """A preset name (``default``, ``web``, ``web-large``) or a rendition spec.
+
+    The spec syntax is :mod:`imgproc.renditions`'s.
 
     Only the syntax is checked here; :func:`resolve_renditions` checks the set against
     ``MAX_DIMENSION`` and the encoders once every variable is read.
@@ -414,7 +416,7 @@ class ResizeSettings(Settings):
         "RENDITIONS",
         rendition_spec,
         DEFAULT_RENDITIONS,
-        doc="rendition set: a preset (default, web) or a spec such as 'thumb:200:webp, "
+        doc="rendition set: a preset (default, web, web-large) or a spec such as 'thumb:200:webp, "
         "1600:avif'; the default rendition is MAX_DIMENSION px",
     )
 

@@ -6,7 +6,7 @@ upload token), with ``status_url``, once processed a time-limited ``download_url
 default rendition, and for a ``failed`` item a message meant for the caller instead of the
 internal one. One image's view also gives each entry of ``renditions`` its own
 time-limited ``url``; a listing page leaves those out (a presigned URL costs about 0.4 ms
-of CPU, and a page of 100 images of the ``web`` preset would sign 1,000 of them). Pending
+of CPU, and a page of 100 images of the ``web-large`` preset would sign 1,000 of them). Pending
 uploads past their ``expires_at`` (TTL deletes them within days) are treated as gone: 404
 for one image, left out of a listing page.
 

@@ -28,6 +28,21 @@ EXTENSIONS: dict[str, str] = {
 """Accepted image MIME types and their usual file extensions."""
 CONTENT_TYPES = frozenset(EXTENSIONS)
 
+SUFFIX_CONTENT_TYPES: dict[str, str] = {
+    **{f".{ext}": MEDIA_TYPES[fmt] for fmt, exts in FILE_EXTENSIONS.items() for ext in exts},
+    ".heif": "image/heif",
+}
+"""Accepted image MIME type of each image file suffix (``".jpg"``, lower case): what a
+client labels an upload with. The table does not depend on the system's ``mimetypes``
+files (some lack ``.webp`` or ``.avif``); the format is sniffed from the bytes anyway."""
+
+
+def content_type_for_name(filename: str) -> str | None:
+    """The accepted image MIME type for ``filename``'s suffix, any case (``"A.JPG"`` ->
+    ``"image/jpeg"``), or ``None`` when the suffix is not an image one."""
+    _, dot, suffix = filename.rpartition(".")
+    return SUFFIX_CONTENT_TYPES.get(f".{suffix.lower()}") if dot else None
+
 
 def sniff_image(data: bytes) -> Sniffed | None:
     """The accepted image format ``data`` starts with, or ``None`` when it is not one."""

@@ -3,7 +3,7 @@
 ::
 
     python -m imgproc resize INPUT... --out OUTDIR [--max-dim 500] [--json]
-                                      [--preset default|web | --renditions SPEC]
+                                      [--preset default|web|web-large | --renditions SPEC]
                                       [--max-pixels N] [--max-input-bytes N] [--jobs N]
 
 Also installed as the ``imgproc`` console script (``imgproc.cli:main``).
@@ -22,10 +22,11 @@ the code that applies them:
 
 Renditions
     ``--preset NAME`` (``default``: one ``--max-dim`` rendition, JPEG or PNG, what the
-    command always made; ``web``: that plus 320/640/1280 px as AVIF, WebP and JPEG or
-    PNG) or ``--renditions SPEC`` (the spec syntax of :mod:`imgproc.renditions`, for
-    example ``default:500, thumb:200:webp``). ``--max-dim`` sets the preset's primary
-    size and cannot be combined with ``--renditions``. All renditions of an input are
+    command always made; ``web``: that plus 320 px and ``--max-dim`` px as AVIF, WebP
+    and JPEG or PNG; ``web-large``: the default plus 320/640/1280 px in those formats)
+    or ``--renditions SPEC`` (the spec syntax of :mod:`imgproc.renditions`, for example
+    ``default:500, thumb:200:webp``). ``--max-dim`` sets the preset's primary size and
+    cannot be combined with ``--renditions``. All renditions of an input are
     made from one decode (:func:`imgproc.process_set`).
 
 Reading and writing

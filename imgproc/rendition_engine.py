@@ -159,7 +159,7 @@ def derive_sizes(
     """The pixels of every size, each derived from the next larger one.
 
     ``large`` must be the largest size. Resampling from the next larger size
-    rather than from ``large`` each time costs a third less on the web preset
+    rather than from ``large`` each time costs a third less on the web-large preset
     (640 from 1280, 500 from 640, 320 from 500: 20 ms instead of 30 ms on a 12 MP
     photo) and stays far above a single rendition's quality: measured against a
     full-resolution LANCZOS reference on three photos, 48.6-54.3 dB PSNR, where

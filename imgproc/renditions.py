@@ -37,8 +37,17 @@ Presets (:data:`PRESETS`; ``max_dim_px`` is the primary's size, 500 by default)
         :func:`imgproc.process` (same bytes).
     ``web``
         the ``default`` rendition first (so the single-output fields and keys stay
-        what they were), then ``w320``, ``w640`` and ``w1280``, each as AVIF, WebP
-        and auto (JPEG or PNG): what ``<picture>`` with ``srcset`` serves.
+        what they were), then ``w320`` and ``w<max_dim_px>`` (``w500``), each as AVIF,
+        WebP and auto (JPEG or PNG); ``w500``'s auto is the default rendition itself
+        (collapsed, not written twice). What ``<picture>`` with ``srcset`` serves for
+        pictures shown at up to 500 CSS px, and cheap: every size comes from the same
+        small decode (JPEG DCT scaling) as the default, so it costs about 1.9x the
+        default rendition on a 12 MP photo (``benchmarks/rendition_sets.py``).
+    ``web-large``
+        the ``default`` rendition, then ``w320``, ``w640`` and ``w1280``, each as AVIF,
+        WebP and auto: for full-width and high-density screens. The 1280 px decode and
+        the large AVIF and WebP encodes make it about 9x the default rendition's CPU and
+        about twice its peak memory (README, "Renditions").
 
 Sizes above the original are made once: the engine drops a rendition whose pixel
 size, format and encoder settings equal an earlier one's (see
@@ -63,7 +72,8 @@ MAX_RENDITIONS = 32
 """Most renditions in one set: each costs a resize and an encode per upload."""
 
 PRIMARY_NAME = "default"
-WEB_SIZES_PX = (320, 640, 1280)
+WEB_SMALL_PX = 320
+WEB_LARGE_SIZES_PX = (320, 640, 1280)
 WEB_FORMATS = (AVIF, WEBP, AUTO)
 
 _DIGITS_RE = re.compile(r"[0-9]{1,9}")
@@ -225,12 +235,24 @@ def _default(max_dim_px: int) -> list[Rendition]:
     return [Rendition(PRIMARY_NAME, max_dim_px, AUTO)]
 
 
+def _widths(sizes: list[int]) -> list[Rendition]:
+    return [Rendition(f"w{size}", size, fmt) for size in sizes for fmt in WEB_FORMATS]
+
+
 def _web(max_dim_px: int) -> list[Rendition]:
-    extra = [Rendition(f"w{size}", size, fmt) for size in WEB_SIZES_PX for fmt in WEB_FORMATS]
-    return _default(max_dim_px) + extra
+    sizes = sorted({min(WEB_SMALL_PX, max_dim_px), max_dim_px})
+    return _default(max_dim_px) + _widths(sizes)
 
 
-PRESETS: dict[str, Callable[[int], list[Rendition]]] = {"default": _default, "web": _web}
+def _web_large(max_dim_px: int) -> list[Rendition]:
+    return _default(max_dim_px) + _widths(list(WEB_LARGE_SIZES_PX))
+
+
+PRESETS: dict[str, Callable[[int], list[Rendition]]] = {
+    "default": _default,
+    "web": _web,
+    "web-large": _web_large,
+}
 """Preset name -> the renditions it makes for a primary size (see the module docstring)."""
 
 DEFAULT_PRESET = "default"

@@ -306,7 +306,7 @@ def _add_stack_parameters(parser: argparse.ArgumentParser) -> None:
         "--renditions",
         default=None,
         metavar="SPEC|PRESET",
-        help="rendition set of the resize function: a preset (default, web) or a spec "
+        help="rendition set of the resize function: a preset (default, web, web-large) or a spec "
         "such as 'thumb:200:webp, 1600:avif' (default: the stack's current value, "
         "default for a new stack)",
     )

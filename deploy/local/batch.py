@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import mimetypes
 import os
 import re
 import stat
@@ -59,6 +58,7 @@ from rich.table import Table
 from rich.text import Text
 
 from handlers.config import Settings
+from handlers.sniff import content_type_for_name
 from imgproc.cli_plan import (
     Task,
     check_out_dir,
@@ -145,9 +145,10 @@ def plan_batch(paths: Iterable[str | Path], out_dir: Path | None) -> list[Source
 
 
 def content_type_of(path: Path) -> str:
-    """A real media type for ``path`` (never form-urlencoded; see the emulator's traps)."""
-    guessed, _ = mimetypes.guess_type(path.name)
-    return guessed or "application/octet-stream"
+    """A real media type for ``path`` (never form-urlencoded; see the emulator's traps): the
+    accepted image type of its suffix (:func:`handlers.sniff.content_type_for_name`, any
+    case), else ``application/octet-stream``."""
+    return content_type_for_name(path.name) or "application/octet-stream"
 
 
 def upload(

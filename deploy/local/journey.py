@@ -4,12 +4,22 @@
     12:00:01.135 journey  queued     3f2a... s3://image-uploads/uploads/3f2a.../photo.jpg
     12:00:01.480 journey  processed  3f2a... 4000x3000 2.10 MB -> 500x375 48.2 kB (345 ms)
     12:00:01.700 journey  seen       3f2a... processed via GET /images/3f2a...
+    12:00:09.010 journey  deleting   3f2a... via DELETE /images/3f2a...
+    12:00:09.030 journey  queued     3f2a... removal of s3://image-uploads/uploads/3f2a.../photo.jpg
+    12:00:09.060 journey  deleted    3f2a... s3://image-uploads/... and its renditions (21 ms)
 
 Sizes are decimal (1 MB = 1,000,000 bytes, like the API's 4.5 MB body limit); an original's
 size is upright (``WxH`` once EXIF orientation is applied, as its rendition), so a sideways
 phone photo reads ``3024x4032 -> 375x500``, not as an upscale. Keys, file names and messages
 come from outside: every one is printed through :func:`imgproc.cli_report.printable`
 (``\\n``, ``\\t``, ``\\u202e``...), so a key cannot forge a line or reorder one.
+
+A removal (``DELETE /images/{id}``, or any object removed from the uploads bucket, or expired
+by a lifecycle rule) reaches the resize function as an ``ObjectRemoved`` or
+``LifecycleExpiration`` event (handlers/deletion.py): its ``queued`` line says ``removal of``
+(``expiry of``), and its outcome line is ``deleted`` (the item is now deleted), ``removed``
+(no item: its renditions, if any, were deleted), ``kept`` (the item stays: a newer upload, or
+the retention rule keeps an expired original's renditions) or ``duplicate``.
 
 Hooks: :meth:`Journey.on_request_started` and :meth:`Journey.on_request` for the HTTP front,
 :meth:`Journey.wrap_resize` and :meth:`Journey.on_batch` for the dispatcher. Reading only:
@@ -36,10 +46,11 @@ from deploy.local.http_front import CLIENT_CLOSED_STATUS, RequestRecord
 from deploy.local.lambda_context import Handler
 from handlers.config import normalise_prefix
 from handlers.events import (
-    ObjectCreated,
+    Change,
+    ObjectRemoved,
+    changes_from_message,
     format_utc,
     iso_utc,
-    objects_from_message,
 )
 from handlers.keys import direct_image_id, image_id_from_upload_key
 from imgproc.cli_report import human_size, printable
@@ -110,7 +121,7 @@ class Journey:
         self._uploads_in_flight = 0  # POST /images requests between started and answered
         self._uploaded: set[str] = set()  # image ids whose "uploaded" line is out
 
-    def image_id(self, obj: ObjectCreated) -> str:
+    def image_id(self, obj: Change) -> str:
         """The image id the resize handler gives ``obj`` (handlers/keys.py rules)."""
         return image_id_from_upload_key(obj.key, self.uploads_prefix) or direct_image_id(
             obj.bucket, obj.key
@@ -187,6 +198,10 @@ class Journey:
                 self._uploaded.add(image_id)
         elif record.method == "POST" and record.path == "/uploads":
             log.info("granted    %s presigned S3 upload via %s", printable(str(image_id)), where)
+        elif record.method == "DELETE" and image_id:
+            # 202 "deleting": the removal event follows; "deleted": nothing left to remove
+            status = printable(str(body.get("status", "deleting")))
+            log.info("%-10s %s via %s", status, printable(str(image_id)), where)
         elif record.method == "GET" and image_id and body.get("status"):
             with self._lock:
                 changed = self._seen_status.get(image_id) != body["status"]
@@ -204,12 +219,16 @@ class Journey:
                 return handler(event, context)
             for record in event.get("Records", []):
                 receives = record.get("attributes", {}).get("ApproximateReceiveCount", "1")
-                for obj in self._objects(record):
+                for obj in self._changes(record):
                     retry = f" (receive #{receives})" if receives != "1" else ""
                     image_id = self.image_id(obj)
-                    self._wait_for_upload_line(image_id)
+                    if isinstance(obj, ObjectRemoved):
+                        what = "expiry of " if obj.lifecycle else "removal of "
+                    else:
+                        self._wait_for_upload_line(image_id)
+                        what = ""
                     where = printable(f"s3://{obj.bucket}/{obj.key}")
-                    log.info("queued     %s %s%s", image_id, where, retry)
+                    log.info("queued     %s %s%s%s", image_id, what, where, retry)
             return handler(event, context)
 
         return resize_with_journey
@@ -235,12 +254,13 @@ class Journey:
         batch_started = datetime.now(UTC) - timedelta(seconds=outcome.duration_s + 0.05)
         per_record_ms = outcome.duration_s * 1000 / max(1, len(outcome.records))
         for record in outcome.records:
-            objects = self._objects(record)
-            if not objects and "s3:TestEvent" in record.get("body", ""):
+            changes = self._changes(record)
+            if not changes and "s3:TestEvent" in record.get("body", ""):
                 log.info("notified   s3:TestEvent (the bucket notification is wired)")
-            for obj in objects:
+            for obj in changes:
                 image_id = self.image_id(obj)
                 where = printable(f"s3://{obj.bucket}/{obj.key}")
+                removal = isinstance(obj, ObjectRemoved)
                 if record["messageId"] in outcome.failed and self._last_receive(record):
                     log.warning(
                         "dead-letter %s %s: failed on receive #%s, the last; the "
@@ -253,12 +273,16 @@ class Journey:
                     continue
                 if record["messageId"] in outcome.failed:
                     log.info(
-                        "retrying   %s %s: resize failed, back on the queue in "
+                        "retrying   %s %s: %s failed, back on the queue in "
                         "%d s (dead-letter queue after the last receive)",
                         image_id,
                         where,
+                        "removal" if removal else "resize",
                         self.visibility_timeout_s,
                     )
+                    continue
+                if isinstance(obj, ObjectRemoved):
+                    self._log_removal(obj, image_id, where, batch_started, per_record_ms)
                     continue
                 item = self.item(image_id)
                 status = printable(str(item.get("status", "?"))) if item else "done"
@@ -274,17 +298,57 @@ class Journey:
                 detail = describe_item(item) if item else where
                 log.info("%-10s %s %s (%.0f ms)", status, image_id, detail, per_record_ms)
 
+    def _log_removal(
+        self,
+        removed: ObjectRemoved,
+        image_id: str,
+        where: str,
+        batch_started: datetime,
+        per_record_ms: float,
+    ) -> None:
+        """The outcome line of a handled removal, told from the item as it is now."""
+        item = self.item(image_id)
+        status = printable(str(item.get("status", "?"))) if item else None
+        if item is None:
+            log.info(
+                "removed    %s %s: no item; its renditions, if any, deleted (%.0f ms)",
+                image_id,
+                where,
+                per_record_ms,
+            )
+        elif status != "deleted":
+            why = (
+                "the retention rule keeps an expired original's renditions, or a newer upload"
+                if removed.lifecycle
+                else "a newer upload or version of the key"
+            )
+            log.info(
+                "kept       %s %s removed; the item stays %s (%s)", image_id, where, status, why
+            )
+        elif _before(item.get("deleted_at"), batch_started):
+            log.info(
+                "duplicate  %s %s already deleted at %s; skipped",
+                image_id,
+                where,
+                printable(str(item.get("deleted_at"))),
+            )
+        else:
+            log.info(
+                "deleted    %s %s and its renditions (%.0f ms)", image_id, where, per_record_ms
+            )
+
     def _last_receive(self, record: dict[str, Any]) -> bool:
         """The record's receive is its last before SQS moves it to the DLQ."""
         limit = self.max_receive_count
         return limit is not None and _receive_count(record) >= limit
 
     @staticmethod
-    def _objects(record: dict[str, Any]) -> list[ObjectCreated]:
-        """The objects a message names; none for a body that cannot be parsed (any error:
-        deeply nested JSON raises ``RecursionError``), which is that message's alone."""
+    def _changes(record: dict[str, Any]) -> list[Change]:
+        """The objects a message names as created or removed; none for a body that cannot be
+        parsed (any error: deeply nested JSON raises ``RecursionError``), which is that
+        message's alone."""
         try:
-            return objects_from_message(record.get("body", ""))
+            return changes_from_message(record.get("body", ""))
         except Exception:
             return []
 

@@ -39,10 +39,30 @@ from typing import Any
 from moto.dynamodb import models as dynamodb_models  # imports the parser, typed as Any
 from moto.dynamodb.parsing import validators
 
+from deploy.local import moto_internals
+
 PARSED_EXPRESSIONS_KEPT = 512
 
 _install_lock = threading.Lock()
 _installed: dict[str, Any] = {}  # what was replaced, by "Class.method" (empty: not yet)
+
+# What install() replaces or relies on, by moto module.
+MOTO_NAMES = (
+    (
+        validators,
+        (
+            "ActionCountValidator.traverse",
+            "OverlappingPathsValidator.traverse",
+            "DepthFirstTraverser.nodes_to_be_processed",
+            "DepthFirstTraverser.process",
+            "DepthFirstTraverser._processing_map",
+            "UpdateExpression",
+            "Node",
+            "deepcopy",
+        ),
+    ),
+    (dynamodb_models, ("UpdateExpressionParser.make",)),
+)
 
 
 def _check_root_only(self: Any, node: Any) -> Any:
@@ -114,7 +134,13 @@ def _parse_cache(parser: Any) -> Any:
 
 
 def install() -> None:
-    """Apply the changes above to moto's classes. Idempotent; process-wide."""
+    """Apply the changes above to moto's classes. Idempotent; process-wide.
+
+    Raises:
+        moto_internals.MotoInternalsMissing: a validator, the parser or ``deepcopy`` this
+            replaces is not where moto 5.2 has it; nothing is changed.
+    """
+    moto_internals.require("deploy/local/moto_dynamodb.py", MOTO_NAMES)
     with _install_lock:
         if _installed:
             return

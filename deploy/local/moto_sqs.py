@@ -56,6 +56,8 @@ from moto.sqs import models as sqs_models
 from moto.sqs.exceptions import InvalidParameterValue, ReceiptHandleIsInvalid, SQSException
 from moto.sqs.models import Message, SQSBackend
 
+from deploy.local import moto_internals
+
 MotoQueue = sqs_models.Queue  # moto's own class: FIFO queues, and the parent of ours
 MAX_VISIBILITY_TOTAL_MS = 43_200 * 1000  # SQS: 12 hours from the message's send
 LONG_POLL_RECHECK_S = 1.0  # a long poll re-checks at least this often (as moto's does)
@@ -65,6 +67,21 @@ READY, IN_FLIGHT, DELAYED = "ready", "in_flight", "delayed"
 _tokens = itertools.count(1)  # one per placement: a heap entry is current iff it matches
 _install_lock = threading.Lock()
 _installed: dict[str, Any] = {}  # the methods replaced, by name (empty: not installed)
+
+# What install() replaces, and the moto methods IndexedQueue overrides or calls.
+MOTO_NAMES = (
+    "SQSBackend.receive_message",
+    "SQSBackend.change_message_visibility",
+    "SQSBackend.is_message_valid_based_on_retention_period",
+    "SQSBackend.get_queue",
+    "Queue._set_attributes",
+    "Queue.add_message",
+    "Queue.delete_message",
+    "Queue.wait_for_messages",
+    "Message.mark_received",
+    "Message.change_visibility",
+    "_filter_message_attributes",
+)
 
 
 @dataclass(eq=False, slots=True)
@@ -385,7 +402,13 @@ def _is_message_valid_based_on_retention_period(
 def install() -> None:
     """Make moto's SQS create :class:`IndexedQueue` for standard queues and route the
     backend's receive and visibility changes through it. Idempotent; process-wide (moto's
-    backends are). Queues made before it keep moto's own behaviour."""
+    backends are). Queues made before it keep moto's own behaviour.
+
+    Raises:
+        moto_internals.MotoInternalsMissing: a backend or queue method this replaces or
+            overrides is not where moto 5.2 has it; nothing is changed.
+    """
+    moto_internals.require("deploy/local/moto_sqs.py", [(sqs_models, MOTO_NAMES)])
     with _install_lock:
         if _installed:
             return

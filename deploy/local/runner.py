@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--renditions",
         default=None,
         metavar="SPEC|PRESET",
-        help="rendition set: a preset (default, web) or a spec such as "
+        help="rendition set: a preset (default, web, web-large) or a spec such as "
         "'thumb:200:webp, 1600:avif' (default: $RENDITIONS, else default: one rendition)",
     )
     parser.add_argument(

@@ -12,14 +12,13 @@ Skipped, with the reason, where the container lab cannot run or the image is not
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import socket
 import time
-import urllib.parse
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -27,184 +26,51 @@ import pytest
 from PIL import Image
 
 from deploy.local.apigw_events import build_event
-from deploy.local.emulator import Emulator
-from deploy.local.lambda_service import FunctionConfig, LambdaFunction
-from deploy.local.resources import ensure_resources
 from tests.container import lab
+from tests.support.events import s3_event_for, sqs_event
+from tests.support.images import pixel, red_blue_jpeg
+from tests.support.lambda_image import (
+    API_COMMAND,
+    REGION,
+    RESIZE_COMMAND,
+    Storage,
+    emulated_storage,
+    function_from_image,
+    storage_free_event,
+)
 
 pytestmark = [pytest.mark.container, pytest.mark.timeout(300)]
 
-REGION = "us-east-1"
 UPLOADS, PROCESSED, TABLE, QUEUE = "img-uploads", "img-processed", "img-metadata", "img-resize"
 
 
 @pytest.fixture(scope="module")
-def storage() -> Iterator[str]:
-    """moto's server on a free loopback port with the pipeline's resources; its URL."""
+def storage() -> Iterator[Storage]:
+    """moto's server on a free loopback port with the pipeline's resources."""
     reason = lab.why_unavailable()
     if reason:
         pytest.skip(f"container tests: {reason}")
-    with Emulator(port=0) as emulator:
-        ensure_resources(
-            uploads_bucket=UPLOADS,
-            processed_bucket=PROCESSED,
-            table=TABLE,
-            queue=QUEUE,
-            region=REGION,
-            endpoint_url=emulator.endpoint_url,
-        )
-        yield emulator.endpoint_url
+    with emulated_storage(UPLOADS, PROCESSED, TABLE, QUEUE) as storage:
+        yield storage
 
 
-def client(service: Any, endpoint_url: str) -> Any:
+def client(service: Any, storage: Storage) -> Any:
     return boto3.client(
         service,
-        endpoint_url=endpoint_url,
+        endpoint_url=storage.endpoint_url,
         region_name=REGION,
         aws_access_key_id="test",
         aws_secret_access_key="test",
     )
 
 
-def function_environment(name: str, endpoint_url: str, memory_mb: int) -> dict[str, str]:
-    """What Lambda and the template give the function (deploy/aws/template.yaml)."""
-    return {
-        "AWS_ENDPOINT_URL": endpoint_url,
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_LAMBDA_FUNCTION_NAME": name,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "UPLOADS_BUCKET": UPLOADS,
-        "PROCESSED_BUCKET": PROCESSED,
-        "METADATA_TABLE": TABLE,
-        "S3_ADDRESSING_STYLE": "path",
-        "AWS_MAX_ATTEMPTS": "1",
-    }
-
-
-@contextmanager
-def container(
-    name: str,
-    command: str,
-    environment: Mapping[str, str],
-    *,
-    memory_mb: int,
-    detach: bool = True,
-) -> Iterator[str]:
-    """``podman run`` of the image with ``command`` (the handler) as Lambda would; its name."""
-    container_name = f"test-{name}-{uuid.uuid4().hex[:8]}"
-    env_args = [arg for key, value in environment.items() for arg in ("-e", f"{key}={value}")]
-    lab.cli(
-        "run", "--detach", "--name", container_name, "--network=host", "--read-only",
-        "--tmpfs", "/tmp", "--memory", f"{memory_mb}m", "--init", *env_args,
-        lab.IMAGE, command,
-    )  # fmt: skip
-    try:
-        yield container_name
-    finally:
-        lab.cli("rm", "--force", container_name, check=False)
-
-
-@contextmanager
-def function_from_image(
-    name: str,
-    command: str,
-    endpoint_url: str,
-    *,
-    timeout_s: float = 60,
-    memory_mb: int = 1024,
-) -> Iterator[tuple[LambdaFunction, str]]:
-    """The Lambda service serving ``name``, one container of the image as its instance."""
-    function = LambdaFunction(
-        FunctionConfig(
-            name,
-            external=True,
-            timeout_s=timeout_s,
-            memory_mb=memory_mb,
-            runtime_api=("127.0.0.1", 0),
-            queue_timeout_s=120,  # the first start copies the image (vfs): seconds
-        )
-    )
-    function.start()
-    environment = function_environment(name, endpoint_url, memory_mb)
-    assert function.runtime_api is not None
-    environment["AWS_LAMBDA_RUNTIME_API"] = function.runtime_api
-    try:
-        with container(name, command, environment, memory_mb=memory_mb) as container_name:
-            yield function, container_name
-    finally:
-        function.stop()
-
-
-def pixel(image: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
-    """The RGB value at ``xy``."""
-    value = image.getpixel(xy)
-    assert isinstance(value, tuple), value
-    return value
-
-
-def jpeg(size: tuple[int, int]) -> bytes:
-    """A JPEG whose left half is red and right half blue, ``size`` = (width, height)."""
-    image = Image.new("RGB", size, (255, 0, 0))
-    image.paste((0, 0, 255), (size[0] // 2, 0, size[0], size[1]))
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=90)
-    return out.getvalue()
-
-
-def s3_event(bucket: str, key: str, head: Mapping[str, Any]) -> dict[str, Any]:
-    """S3's ObjectCreated:Put notification for ``bucket``/``key`` (key URL-encoded, as S3)."""
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": REGION,
-                "eventTime": "2026-01-01T00:00:00.000Z",
-                "eventName": "ObjectCreated:Put",
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-                    "object": {
-                        "key": urllib.parse.quote_plus(key, safe="/"),
-                        "size": head["ContentLength"],
-                        "eTag": head["ETag"].strip('"'),
-                        "sequencer": "0A1B2C3D4E5F678901",
-                    },
-                },
-            }
-        ]
-    }
-
-
-def sqs_event(*bodies: str) -> dict[str, Any]:
-    """Lambda's SQS event with one record per body."""
-    return {
-        "Records": [
-            {
-                "messageId": f"m-{n}",
-                "receiptHandle": f"rh-{n}",
-                "body": body,
-                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1767225600000"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:{QUEUE}",
-                "awsRegion": REGION,
-            }
-            for n, body in enumerate(bodies)
-        ]
-    }
-
-
-def test_resize_function_turns_an_s3_event_into_a_rendition_and_an_item(storage: str) -> None:
+def test_resize_function_turns_an_s3_event_into_a_rendition_and_an_item(storage: Storage) -> None:
     s3 = client("s3", storage)
     key = "photos/cat one.jpg"
-    s3.put_object(Bucket=UPLOADS, Key=key, Body=jpeg((1600, 1200)), ContentType="image/jpeg")
-    event = sqs_event(json.dumps(s3_event(UPLOADS, key, s3.head_object(Bucket=UPLOADS, Key=key))))
+    s3.put_object(
+        Bucket=UPLOADS, Key=key, Body=red_blue_jpeg((1600, 1200)), ContentType="image/jpeg"
+    )
+    event = sqs_event(s3_event_for(UPLOADS, key, s3.head_object(Bucket=UPLOADS, Key=key)))
 
     with function_from_image("resize", "handlers.resize.handler", storage) as (function, _):
         result = function.invoke(event)
@@ -223,8 +89,8 @@ def test_resize_function_turns_an_s3_event_into_a_rendition_and_an_item(storage:
     assert (item["processed_width"]["N"], item["processed_height"]["N"]) == ("500", "375")
 
 
-def test_api_function_answers_202_and_stores_the_upload(storage: str) -> None:
-    body = jpeg((640, 480))
+def test_api_function_answers_202_and_stores_the_upload(storage: Storage) -> None:
+    body = red_blue_jpeg((640, 480))
     event = build_event(
         method="POST",
         target="/images?filename=dog.jpg",
@@ -251,7 +117,7 @@ def test_api_function_answers_202_and_stores_the_upload(storage: str) -> None:
     assert stored["Body"].read() == body
 
 
-def test_a_handler_error_arrives_in_lambdas_error_shape(storage: str) -> None:
+def test_a_handler_error_arrives_in_lambdas_error_shape(storage: Storage) -> None:
     with function_from_image("resize", "handlers.resize.handler", storage) as (function, _):
         result = function.invoke({"not": "an event the function knows"})
 
@@ -263,7 +129,7 @@ def test_a_handler_error_arrives_in_lambdas_error_shape(storage: str) -> None:
     assert cause["exceptions"][0]["type"] == "EventShapeError"
 
 
-def test_a_handler_that_cannot_be_imported_is_an_init_error(storage: str) -> None:
+def test_a_handler_that_cannot_be_imported_is_an_init_error(storage: Storage) -> None:
     with function_from_image("resize", "handlers.no_such_module.handler", storage) as (
         function,
         container_name,
@@ -285,14 +151,15 @@ def black_hole() -> Iterator[str]:
 
 
 def test_an_invocation_past_the_timeout_fails_with_lambdas_timeout_error(
-    storage: str, black_hole: str
+    storage: Storage, black_hole: str
 ) -> None:
     s3 = client("s3", storage)
     key = "slow/photo.jpg"
-    s3.put_object(Bucket=UPLOADS, Key=key, Body=jpeg((64, 48)))
-    event = s3_event(UPLOADS, key, s3.head_object(Bucket=UPLOADS, Key=key))
+    s3.put_object(Bucket=UPLOADS, Key=key, Body=red_blue_jpeg((64, 48)))
+    event = s3_event_for(UPLOADS, key, s3.head_object(Bucket=UPLOADS, Key=key))
+    hanging = dataclasses.replace(storage, endpoint_url=black_hole)
 
-    with function_from_image("resize", "handlers.resize.handler", black_hole, timeout_s=3) as (
+    with function_from_image("resize", "handlers.resize.handler", hanging, timeout_s=3) as (
         function,
         _,
     ):
@@ -306,33 +173,12 @@ def test_an_invocation_past_the_timeout_fails_with_lambdas_timeout_error(
     assert waited_s < 30  # the SDK's own read timeout (30 s) did not end it
 
 
-S3_TEST_EVENT = json.dumps(
-    {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": UPLOADS, "RequestId": "r"}
-)
-"""What S3 sends when a notification is configured: settled without any AWS call."""
-
-
-def warm_event(command: str) -> dict[str, Any]:
-    """An event ``command`` answers at once, without storage."""
-    if command == "handlers.resize.handler":
-        return sqs_event(S3_TEST_EVENT)
-    return build_event(
-        method="OPTIONS",
-        target="/images",
-        headers=[("Origin", "https://app.example.com"), ("Access-Control-Request-Method", "POST")],
-        body=b"",
-        source_ip="127.0.0.1",
-        host="127.0.0.1",
-        port=8080,
-    )
-
-
-@pytest.mark.parametrize("command", ["handlers.resize.handler", "handlers.api.handler"])
-def test_a_function_container_stops_on_sigterm(storage: str, command: str) -> None:
+@pytest.mark.parametrize("command", [RESIZE_COMMAND, API_COMMAND])
+def test_a_function_container_stops_on_sigterm(storage: Storage, command: str) -> None:
     """With compose's ``init: true`` the runtime gets SIGTERM and ends at once (exit 143),
     not SIGKILL at the end of the grace period (137)."""
     with function_from_image("fn", command, storage) as (function, container_name):
-        result = function.invoke(warm_event(command))  # then it waits in /next again
+        result = function.invoke(storage_free_event(command))  # then it waits in /next again
         assert result.ok, result.payload
         started = time.monotonic()
         lab.cli("stop", "--time", "10", container_name, timeout_s=60)

@@ -1,4 +1,5 @@
-"""The batch form plans files as ``imgproc resize`` does (one set of rules, imgproc.cli_plan).
+"""The batch form plans files as ``imgproc resize`` does (one set of rules, imgproc.cli_plan),
+and labels each upload from the API's own table of image types (handlers.sniff).
 
 Same inputs and the same output names from the same folder; the batch form's own
 additions: a missing path is kept (its outcome is an ``io_error``) and ``results.jsonl``
@@ -7,12 +8,15 @@ under ``--out`` must not land on an input either.
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 
 import pytest
 
-from deploy.local.batch import Source, plan_batch
+from deploy.local.batch import Source, content_type_of, plan_batch
+from handlers.sniff import CONTENT_TYPES
 from imgproc.cli_plan import UsageError, collect_inputs, plan_outputs
+from imgproc.sniff import IMAGE_SUFFIXES
 
 
 def touch(path: Path, data: bytes = b"x") -> Path:
@@ -83,3 +87,36 @@ def test_out_inside_a_folder_walked_is_refused_like_the_engine_cli(tmp_path: Pat
 
     with pytest.raises(UsageError, match=f"--out {root / 'out'} is inside the input folder"):
         plan_batch([root], root / "out")
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [
+        ("cat.webp", "image/webp"),
+        ("cat.avif", "image/avif"),
+        ("cat.heic", "image/heic"),
+        ("cat.heif", "image/heif"),
+        ("CAT.WEBP", "image/webp"),
+        ("Cat.Avif", "image/avif"),
+        ("IMG_0001.HEIC", "image/heic"),
+        ("DSC.JPG", "image/jpeg"),
+        ("a.jpeg", "image/jpeg"),
+        ("scan.TIF", "image/tiff"),
+        ("archive.tar.png", "image/png"),
+        ("notes.txt", "application/octet-stream"),
+        ("README", "application/octet-stream"),
+        ("photo.jpg.zip", "application/octet-stream"),
+    ],
+)
+def test_uploads_are_labelled_from_one_table_whatever_the_system_knows(
+    name: str, content_type: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A system whose mimetypes files know no image type at all (some lack .webp, .avif).
+    monkeypatch.setattr(mimetypes, "guess_type", lambda *_a, **_k: (None, None))
+    assert content_type_of(Path("in") / name) == content_type
+
+
+def test_every_suffix_a_folder_walk_picks_gets_a_type_the_api_accepts() -> None:
+    for suffix in IMAGE_SUFFIXES:
+        assert content_type_of(Path(f"x{suffix}")) in CONTENT_TYPES, suffix
+        assert content_type_of(Path(f"x{suffix.upper()}")) in CONTENT_TYPES, suffix

@@ -162,7 +162,7 @@ def test_image_requirements_are_pinned_hashed_and_lean() -> None:
         "awslambdaric",
     } <= set(packages)
     assert all(hashes for hashes in packages.values())
-    assert not {"moto", "rich", "pytest", "cfn-lint", "pyvips"} & set(packages)
+    assert not {"moto", "rich", "pytest", "cfn-lint", "pyvips", "blurhash"} & set(packages)
     simd = requirement_lines("requirements-simd.txt")
     assert list(simd) == ["pillow-simd"] and simd["pillow-simd"]
     assert all(requirement_lines("requirements-build.txt").values())

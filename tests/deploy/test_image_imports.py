@@ -12,7 +12,16 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-NOT_IN_IMAGE = ("moto", "rich", "requests", "pytest", "pyvips", "playwright", "testcontainers")
+NOT_IN_IMAGE = (
+    "moto",
+    "rich",
+    "requests",
+    "pytest",
+    "pyvips",
+    "playwright",
+    "testcontainers",
+    "blurhash",  # a test tool only: imgproc.placeholders encodes BlurHash itself
+)
 IMAGE_ENTRY_MODULES = (
     "handlers.resize",
     "handlers.api",

@@ -128,7 +128,7 @@ def test_a_failure_on_the_last_receive_is_logged_as_dead_lettered(
 
 
 def test_journey_ignores_a_body_that_cannot_be_parsed() -> None:
-    assert Journey._objects({"body": NESTED_JSON}) == []
+    assert Journey._changes({"body": NESTED_JSON}) == []
 
 
 def test_a_poison_message_in_the_live_pipeline_is_acknowledged(

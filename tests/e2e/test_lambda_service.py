@@ -26,7 +26,7 @@ from deploy.local.lambda_service import FunctionConfig, LambdaFunction
 from deploy.local.lambda_service.sqs_mapping import SqsEventSourceMapping
 from deploy.local.resources import ensure_resources
 from tests.e2e.conftest import ROOT, quadrant_jpeg, wait_until
-from tests.handlers.conftest import s3_event
+from tests.support.events import s3_event
 
 pytest.importorskip("awslambdaric")
 

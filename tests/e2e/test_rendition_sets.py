@@ -26,8 +26,8 @@ from tests.e2e.test_batch_form import run_local, usage_error
 from tests.e2e.test_pipeline import wait_final
 from tests.e2e.test_upload_page import browser  # noqa: F401  (the fixture)
 
-WEB_FILES = [f"w{size}.{ext}" for size in (320, 640, 1280) for ext in ("avif", "webp", "jpg")]
-SIZES = {"default": (500, 375), "w320": (320, 240), "w640": (640, 480), "w1280": (1280, 960)}
+WEB_FILES = ["w320.avif", "w320.webp", "w320.jpg", "w500.avif", "w500.webp"]
+SIZES = {"default": (500, 375), "w320": (320, 240), "w500": (500, 375)}
 SERVE_FLAGS = ("--api-port", "0", "--emulator-port", "0", "--renditions", "web")
 QUADRANTS = ((255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255))  # conftest.quadrant_jpeg
 
@@ -88,7 +88,8 @@ def test_every_rendition_is_listed_and_downloadable(web_pipeline: dict[str, Any]
     key = item["renditions"][0]["key"]
     assert key == f"uploads/{item['image_id']}/cat.jpg"
     assert [e["key"] for e in item["renditions"]] == [key] + [f"{key}/{f}" for f in WEB_FILES]
-    assert item["collapsed"] == []
+    # w500's JPEG is the default rendition: named, not stored twice
+    assert item["collapsed"] == [{"name": "w500", "format": "JPEG", "same_as": key}]
     types = {"JPEG": "image/jpeg", "WEBP": "image/webp", "AVIF": "image/avif"}
     for entry in item["renditions"]:
         download = requests.get(entry["url"], timeout=10)
@@ -117,7 +118,7 @@ def test_batch_form_saves_every_rendition(tmp_path: Path) -> None:
         assert_rendition((out / "cat" / name).read_bytes(), stem, formats[ext])
     (record,) = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert record["outputs"] == [str(out / "cat.jpg")] + [str(out / "cat" / f) for f in WEB_FILES]
-    assert len(record["item"]["renditions"]) == 10
+    assert len(record["item"]["renditions"]) == 6
 
 
 def test_a_malformed_set_is_a_start_error(tmp_path: Path) -> None:
@@ -145,16 +146,18 @@ def test_upload_page_shows_the_set_and_a_picture_snippet(
         row.locator("details.set summary").click()
 
         links = row.locator("details.set li a")
-        assert links.count() == 10
-        assert "w1280 AVIF 1280×960" in links.nth(7).inner_text()
-        assert "X-Amz-Signature" in (links.nth(7).get_attribute("href") or "")
+        assert links.count() == 6
+        assert "w500 AVIF 500×375" in links.nth(4).inner_text()
+        assert "X-Amz-Signature" in (links.nth(4).get_attribute("href") or "")
         snippet = row.locator("details.set pre code").inner_text()
         key = "uploads/" + row.locator(".id code").inner_text() + "/set_photo.jpg"
         base = "https://cdn.example.com/" + key
         assert snippet.startswith('<picture>\n  <source type="image/avif"')
-        assert f"{base}/w320.avif 320w, {base}/w640.avif 640w, {base}/w1280.avif 1280w" in snippet
-        assert f'<img src="{base}/w1280.jpg"' in snippet
-        assert 'width="1280" height="960"' in snippet and snippet.endswith("</picture>")
+        assert f"{base}/w320.avif 320w, {base}/w500.avif 500w" in snippet
+        # the JPEG steps: w320 and the default rendition, which is w500's JPEG
+        assert f'<img src="{base}" sizes="100vw"' in snippet
+        assert f'srcset="{base}/w320.jpg 320w, {base} 500w"' in snippet
+        assert 'width="500" height="375"' in snippet and snippet.endswith("</picture>")
 
         # after a reload the row comes from the listing (no signed URLs): opening the set
         # fetches the image's own view
@@ -162,7 +165,7 @@ def test_upload_page_shows_the_set_and_a_picture_snippet(
         row = page.locator("#rows tr", has_text="set photo.jpg").first
         row.locator("details.set summary").click()
         row.locator("details.set li a").first.wait_for(timeout=10_000)
-        assert row.locator("details.set li a").count() == 10
+        assert row.locator("details.set li a").count() == 6
     finally:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "upload-page-renditions.png"), full_page=True)

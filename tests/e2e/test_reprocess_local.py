@@ -10,24 +10,19 @@ a second reprocess does no work.
 from __future__ import annotations
 
 import io
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from PIL import Image
 from rich.console import Console
 
 from deploy.aws.reprocess import current_version
-from deploy.local.dispatcher import SqsDispatcher
 from deploy.local.reprocess import run_reprocess
-from deploy.local.resources import PipelineResources, ensure_resources
 from deploy.reprocess_targets import Selection
-from handlers import bootstrap, resize
-from handlers.config import ResizeSettings
 from handlers.dynamo_store import from_dynamo
 from tests.e2e.conftest import wait_until
+from tests.support.in_process import InProcessPipeline, in_process_pipeline
 
 COUNT = 200
 
@@ -40,81 +35,44 @@ def jpeg(n: int) -> bytes:
 
 
 @pytest.fixture
-def local(emulator: str) -> Iterator[dict[str, Any]]:
-    suffix = uuid.uuid4().hex[:8]
-    resources = ensure_resources(
-        uploads_bucket=f"up-{suffix}",
-        processed_bucket=f"out-{suffix}",
-        table=f"meta-{suffix}",
-        queue=f"events-{suffix}",
-        region="us-east-1",
-        endpoint_url=emulator,
-        visibility_timeout_s=30,
-    )
-    clients = {
-        name: boto3.client(name, endpoint_url=emulator, region_name="us-east-1")
-        for name in ("s3", "sqs", "dynamodb")
-    }
-    dispatcher = SqsDispatcher(
-        resources.queue_url, resize.handler, sqs=clients["sqs"], wait_time_s=1
-    )
-    rewire(emulator, resources, max_dim=500)
-    dispatcher.start(2)  # two pollers (log keys may mix between them; outcomes do not)
-    try:
-        yield {"endpoint": emulator, "resources": resources, **clients}
-    finally:
-        dispatcher.stop()
-        bootstrap.reset()
+def local(emulator: str) -> Iterator[InProcessPipeline]:
+    # two pollers (log keys may mix between them; outcomes do not)
+    with in_process_pipeline(emulator, workers=2, max_dim=500) as pipeline:
+        yield pipeline
 
 
-def rewire(endpoint: str, resources: PipelineResources, *, max_dim: int) -> ResizeSettings:
-    """Install the resize function's dependencies with ``max_dim`` (a redeploy)."""
-    settings = ResizeSettings(
-        metadata_table=resources.table,
-        processed_bucket=resources.processed_bucket,
-        uploads_bucket=resources.uploads_bucket,
-        region="us-east-1",
-        max_dim_px=max_dim,
-    )
-    access = bootstrap.AwsAccess(endpoint, access_key_id="x", secret_access_key="x")
-    bootstrap.install("resize", bootstrap.build(settings, access))
-    return settings
-
-
-def items(local: dict[str, Any]) -> list[dict[str, Any]]:
-    pages = local["dynamodb"].get_paginator("scan").paginate(TableName=local["resources"].table)
+def items(local: InProcessPipeline) -> list[dict[str, Any]]:
+    pages = local.dynamodb.get_paginator("scan").paginate(TableName=local.resources.table)
     return [from_dynamo(i) for page in pages for i in page["Items"]]
 
 
-def rendition_sizes(local: dict[str, Any]) -> set[tuple[int, int]]:
+def rendition_sizes(local: InProcessPipeline) -> set[tuple[int, int]]:
     out = set()
-    bucket = local["resources"].processed_bucket
-    for page in local["s3"].get_paginator("list_objects_v2").paginate(Bucket=bucket):
+    bucket = local.resources.processed_bucket
+    for page in local.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for obj in page.get("Contents", []):
-            body = local["s3"].get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            body = local.s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
             out.add(Image.open(io.BytesIO(body)).size)
     return out
 
 
 def test_reprocess_200_images_after_the_max_dimension_changes_then_nothing_twice(
-    local: dict[str, Any],
+    local: InProcessPipeline,
 ) -> None:
-    resources = local["resources"]
+    resources = local.resources
     for n in range(COUNT):
-        local["s3"].put_object(
-            Bucket=resources.uploads_bucket, Key=f"set/{n:03d}.jpg", Body=jpeg(n)
-        )
+        local.s3.put_object(Bucket=resources.uploads_bucket, Key=f"set/{n:03d}.jpg", Body=jpeg(n))
     wait_until(lambda: sum(i.get("status") == "processed" for i in items(local)) == COUNT, 120, 0.5)
     assert rendition_sizes(local) == {(500, 375)}
     old_version = {i["pipeline_version"] for i in items(local)}
 
-    rewire(local["endpoint"], resources, max_dim=300)
+    local.rewire(max_dim=300)
     selection = Selection("older", version=current_version(300))
     quiet = Console(file=io.StringIO())
     common = {
-        "sqs": local["sqs"],
-        "s3": local["s3"],
-        "dynamodb": local["dynamodb"],
+        "sqs": local.sqs,
+        "s3": local.s3,
+        "dynamodb": local.dynamodb,
         "queue_url": resources.queue_url,
         "uploads_bucket": resources.uploads_bucket,
         "table": resources.table,

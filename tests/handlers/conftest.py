@@ -1,19 +1,17 @@
 """Fixtures for the handler tests: moto-backed AWS, raw events, a Lambda context, images.
 
 Events come from ``tests/events/*.json`` (raw, as AWS documents them); the builders
-below only substitute bucket, key, ETag, size, version and bodies.
+(:mod:`tests.support.events`, and the two below) only substitute bucket, key, ETag, size,
+version and bodies.
 """
 
 from __future__ import annotations
 
 import base64
-import copy
 import io
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -26,16 +24,16 @@ from deploy.local.lambda_context import LambdaContext
 from handlers import bootstrap
 from handlers.dynamo_store import TABLE_DEFINITION
 
-EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
+# The raw-event builders live in tests/support/events.py (the container tests and the
+# benchmarks use them too); the handler tests import them from here as before.
+from tests.support.events import load_event as load_event
+from tests.support.events import s3_event as s3_event
+from tests.support.events import sqs_event as sqs_event
+
 REGION = "us-east-1"
 UPLOADS_BUCKET = "test-uploads"
 PROCESSED_BUCKET = "test-processed"
 TABLE = "test-images"
-
-
-def load_event(name: str) -> dict[str, Any]:
-    """A fresh copy of ``tests/events/<name>.json``."""
-    return json.loads((EVENTS_DIR / f"{name}.json").read_text(encoding="utf-8"))
 
 
 # ---------------------------------------------------------------- images
@@ -60,43 +58,6 @@ def png_bytes(size: tuple[int, int] = (640, 480), alpha: bool = True) -> bytes:
 
 
 # ---------------------------------------------------------------- events
-
-
-def s3_event(
-    bucket: str,
-    key: str,
-    *,
-    etag: str | None = None,
-    size_bytes: int | None = None,
-    version_id: str | None = None,
-    encode_slash: bool = False,
-) -> dict[str, Any]:
-    """The documented S3 Put notification for ``bucket``/``key`` (key form-encoded as S3 does)."""
-    event = load_event("s3_object_created_put")
-    record = event["Records"][0]
-    record["s3"]["bucket"]["name"] = bucket
-    record["s3"]["bucket"]["arn"] = f"arn:aws:s3:::{bucket}"
-    obj = record["s3"]["object"]
-    obj["key"] = quote_plus(key, safe="" if encode_slash else "/")
-    if etag is not None:
-        obj["eTag"] = etag
-    if size_bytes is not None:
-        obj["size"] = size_bytes
-    if version_id is not None:
-        obj["versionId"] = version_id
-    return event
-
-
-def sqs_event(*bodies: dict[str, Any] | str) -> dict[str, Any]:
-    """The documented SQS batch event, one message per body (dict bodies are JSON-encoded)."""
-    template = load_event("sqs_s3_object_created")["Records"][0]
-    records = []
-    for i, body in enumerate(bodies):
-        record = copy.deepcopy(template)
-        record["messageId"] = f"00000000-0000-4000-8000-{i:012d}"
-        record["body"] = body if isinstance(body, str) else json.dumps(body)
-        records.append(record)
-    return {"Records": records}
 
 
 def eventbridge_event(

@@ -98,7 +98,11 @@ def _set(env: dict[str, str]) -> str:
 def test_renditions_default_is_the_single_rendition_sized_by_max_dimension() -> None:
     assert _set({}) == "default:500:auto"
     assert _set({"MAX_DIMENSION": "800"}) == "default:800:auto"
-    assert _set({"RENDITIONS": "web", "MAX_DIMENSION": "400"}).startswith(
+    assert _set({"RENDITIONS": "web", "MAX_DIMENSION": "400"}) == (
+        "default:400:auto, w320:320:avif, w320:320:webp, w320:320:auto, "
+        "w400:400:avif, w400:400:webp, w400:400:auto"
+    )
+    assert _set({"RENDITIONS": "web-large", "MAX_DIMENSION": "400"}).startswith(
         "default:400:auto, w320:320:avif, w320:320:webp, w320:320:auto, w640:640:avif"
     )
 

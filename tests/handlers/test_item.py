@@ -110,7 +110,7 @@ def test_processed_set_fields_list_every_rendition_with_its_key() -> None:
 
 
 def test_collapsed_renditions_name_the_key_holding_their_bytes() -> None:
-    result = process_set(jpeg_bytes((600, 400)), parse_renditions("web"))
+    result = process_set(jpeg_bytes((600, 400)), parse_renditions("web-large"))
     keys = ["a.jpg"] + [f"a.jpg/{r.file_name}" for r in result.renditions[1:]]
 
     fields = item.processed_set_fields(result, bucket="out", keys=keys, now=NOW)

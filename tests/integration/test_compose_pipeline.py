@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import time
-import urllib.parse
 from typing import Any
 
 import pytest
@@ -22,6 +21,8 @@ import requests
 from PIL import Image
 
 from tests.integration.conftest import Stack
+from tests.support.events import s3_event_for
+from tests.support.images import pixel, red_blue_jpeg
 
 PROCESSED_BUCKET = "image-pipeline-processed"
 UPLOADS_BUCKET = "image-pipeline-uploads"
@@ -39,22 +40,6 @@ def api(
         method, f"{stack.api_url}{path}", data=body, headers=headers, timeout=60
     )
     return response.status_code, response.json() if response.content else {}
-
-
-def pixel(image: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
-    """The RGB value at ``xy``."""
-    value = image.getpixel(xy)
-    assert isinstance(value, tuple), value
-    return value
-
-
-def jpeg(size: tuple[int, int]) -> bytes:
-    """A JPEG whose left half is red and right half blue, ``size`` = (width, height)."""
-    image = Image.new("RGB", size, (255, 0, 0))
-    image.paste((0, 0, 255), (size[0] // 2, 0, size[0], size[1]))
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=90)
-    return out.getvalue()
 
 
 def wait_until_settled(stack: Stack, image_id: str, timeout_s: float = 120) -> dict[str, Any]:
@@ -105,7 +90,7 @@ def assert_red_left_blue_right(rendition: bytes, size: tuple[int, int]) -> None:
 
 def test_api_upload_is_resized_and_recorded(net: Stack) -> None:
     status, created = api(
-        net, "POST", "/images?filename=photo.jpg", jpeg((1600, 1200)), "image/jpeg"
+        net, "POST", "/images?filename=photo.jpg", red_blue_jpeg((1600, 1200)), "image/jpeg"
     )
     assert status == 202, created
 
@@ -138,7 +123,7 @@ def test_presigned_post_upload_is_resized(net: Stack) -> None:
     sent = requests.post(
         upload["url"],
         data=upload["fields"],
-        files={"file": ("big photo.jpg", jpeg((2000, 1000)), "image/jpeg")},
+        files={"file": ("big photo.jpg", red_blue_jpeg((2000, 1000)), "image/jpeg")},
         timeout=60,
     )
 
@@ -176,7 +161,7 @@ encoding and stay inside the processed bucket under the same (cleaned) key."""
 
 def test_direct_put_with_a_hostile_key_is_resized_under_its_own_key(net: Stack) -> None:
     s3 = net.session().client("s3")
-    s3.put_object(Bucket=UPLOADS_BUCKET, Key=HOSTILE_KEY, Body=jpeg((800, 400)))
+    s3.put_object(Bucket=UPLOADS_BUCKET, Key=HOSTILE_KEY, Body=red_blue_jpeg((800, 400)))
 
     item = wait_for_direct_item(net, HOSTILE_KEY)
 
@@ -189,7 +174,7 @@ def test_direct_put_with_a_hostile_key_is_resized_under_its_own_key(net: Stack) 
 
 
 def test_a_broken_upload_is_rejected_with_its_reason(net: Stack) -> None:
-    whole = jpeg((1200, 900))
+    whole = red_blue_jpeg((1200, 900))
     status, created = api(
         net, "POST", "/images?filename=cut.jpg", whole[: len(whole) // 3], "image/jpeg"
     )
@@ -228,31 +213,14 @@ def queue_is_drained(stack: Stack, queue_url: str) -> bool:
 def test_a_duplicate_event_leaves_one_item_and_one_rendition(net: Stack) -> None:
     key = "direct/twice.jpg"
     s3 = net.session().client("s3")
-    s3.put_object(Bucket=UPLOADS_BUCKET, Key=key, Body=jpeg((900, 600)))
+    s3.put_object(Bucket=UPLOADS_BUCKET, Key=key, Body=red_blue_jpeg((900, 600)))
     first = wait_for_direct_item(net, key)
     assert first["status"]["S"] == "processed"
     head = s3.head_object(Bucket=UPLOADS_BUCKET, Key=key)
     rendition_before = s3.head_object(Bucket=PROCESSED_BUCKET, Key=key)
-    duplicate = {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": "us-east-1",
-                "eventTime": first["source_event_time"]["S"],
-                "eventName": "ObjectCreated:Put",
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "bucket": {"name": UPLOADS_BUCKET, "arn": f"arn:aws:s3:::{UPLOADS_BUCKET}"},
-                    "object": {
-                        "key": urllib.parse.quote_plus(key, safe="/"),
-                        "size": head["ContentLength"],
-                        "eTag": head["ETag"].strip('"'),
-                    },
-                },
-            }
-        ]
-    }
+    duplicate = s3_event_for(
+        UPLOADS_BUCKET, key, head, event_time=first["source_event_time"]["S"], sequencer=None
+    )
     sqs = net.session().client("sqs")
     queue_url = sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
 

@@ -41,10 +41,17 @@ def test_web_preset_writes_the_primary_as_before_and_the_rest_in_a_folder(tmp_pa
     assert {r["name"]: r["width"] for r in renditions} == {
         "default": 500,
         "w320": 320,
-        "w640": 640,
-        "w1280": 1280,
+        "w500": 500,
     }
-    assert record["collapsed"] == []
+    # w500's JPEG is the default rendition: listed, not written twice
+    assert record["collapsed"] == [
+        {
+            "name": "w500",
+            "format": "auto",
+            "same_as": "default.jpg",
+            "same_as_output": str(out_dir / "beach.jpg"),
+        }
+    ]
     assert record["upright_width"] == 2000 and record["animated"] is False
     assert record["dominant_color"].startswith("#") and len(record["dominant_color"]) == 7
     assert len(record["sha256"]) == 64 and record["blurhash"]
@@ -75,7 +82,7 @@ def test_collapsed_renditions_point_at_the_file_that_has_them(tmp_path, capsys):
     src = write(tmp_path / "small.jpg", photo_jpeg((400, 300)))
     out_dir = tmp_path / "out"
 
-    code, [record] = run_json(capsys, src, "--out", out_dir, "--preset", "web")
+    code, [record] = run_json(capsys, src, "--out", out_dir, "--preset", "web-large")
 
     assert code == 0
     assert files_under(out_dir) == [
@@ -172,7 +179,7 @@ def test_a_rendition_folder_meeting_another_inputs_output_is_refused(tmp_path, c
 def test_a_rendition_path_that_is_an_input_is_refused(tmp_path, capsys):
     out_dir = tmp_path / "out"
     src = write(tmp_path / "a.jpg", photo_jpeg((900, 600)))
-    victim = write(out_dir / "a" / "w640.webp", b"the user's own file")
+    victim = write(out_dir / "a" / "w500.webp", b"the user's own file")
 
     with pytest.raises(SystemExit) as exited:
         main(["resize", str(src), str(victim), "--out", str(out_dir), "--preset", "web"])
@@ -189,6 +196,6 @@ def test_summary_counts_every_rendition(tmp_path, capsys):
 
     assert code == 0
     out = capsys.readouterr().out
-    assert "(+9 renditions)" in out
+    assert "(+5 renditions)" in out
     total_kb = sum(p.stat().st_size for p in (tmp_path / "out").rglob("*") if p.is_file()) / 1e3
     assert f"-> {total_kb:,.1f} kB out" in out

@@ -50,7 +50,8 @@ CONTENT_TYPES = {
     "WEBP": "image/webp",
     "AVIF": "image/avif",
 }
-WEB_FILES = [
+WEB_FILES = ["default.jpg", "w320.avif", "w320.webp", "w320.jpg", "w500.avif", "w500.webp"]
+LARGE_FILES = [
     "default.jpg",
     "w320.avif",
     "w320.webp",
@@ -82,8 +83,33 @@ def test_default_preset_is_one_auto_rendition_at_max_dim() -> None:
     assert preset("default", max_dim_px=800).primary == Rendition("default", 800, "auto")
 
 
-def test_web_preset_is_the_default_then_three_sizes_in_three_formats() -> None:
+def test_web_preset_is_the_default_then_320_and_its_size_in_three_formats() -> None:
     web = preset("web")
+    assert [r.spec() for r in web] == [
+        "default:500:auto",
+        "w320:320:avif",
+        "w320:320:webp",
+        "w320:320:auto",
+        "w500:500:avif",
+        "w500:500:webp",
+        "w500:500:auto",
+    ]
+    assert web.largest_dim_px == 500  # nothing above the default: one small decode
+    assert [r.spec() for r in preset("web", max_dim_px=800)][4:] == [
+        "w800:800:avif",
+        "w800:800:webp",
+        "w800:800:auto",
+    ]
+    assert [r.spec() for r in preset("web", max_dim_px=200)] == [
+        "default:200:auto",
+        "w200:200:avif",
+        "w200:200:webp",
+        "w200:200:auto",
+    ]
+
+
+def test_web_large_preset_is_the_default_then_three_sizes_in_three_formats() -> None:
+    web = preset("web-large")
     assert [r.spec() for r in web] == [
         "default:500:auto",
         "w320:320:avif",
@@ -110,7 +136,7 @@ def test_spec_items_with_names_formats_and_options() -> None:
     assert parsed.primary.name == "thumb"
 
 
-@pytest.mark.parametrize("name", ["default", "web"])
+@pytest.mark.parametrize("name", ["default", "web", "web-large"])
 def test_a_set_spec_reads_back_to_the_same_set(name: str) -> None:
     rendition_set = preset(name)
     assert parse_renditions(rendition_set.spec()) == rendition_set
@@ -184,16 +210,28 @@ def test_default_preset_gives_process_bytes_and_facts(
 # --- the web preset ----------------------------------------------------------------------------
 
 
-def test_web_preset_sizes_formats_content_types_and_colours() -> None:
-    result = process_set(encode(quadrants((2000, 1500)), "JPEG", quality=95), preset("web"))
+EXPECTED_SIZES = {
+    "default": (500, 375),
+    "w320": (320, 240),
+    "w500": (500, 375),
+    "w640": (640, 480),
+    "w1280": (1280, 960),
+}
+# (preset, files made, renditions collapsed: (name, requested format, same as))
+PRESET_LAYOUTS = [
+    ("web", WEB_FILES, [("w500", "auto", "default.jpg")]),
+    ("web-large", LARGE_FILES, []),
+]
 
-    assert [r.file_name for r in result.renditions] == WEB_FILES
-    expected_sizes = {
-        "default": (500, 375),
-        "w320": (320, 240),
-        "w640": (640, 480),
-        "w1280": (1280, 960),
-    }
+
+@pytest.mark.parametrize(("name", "files", "collapsed"), PRESET_LAYOUTS)
+def test_web_presets_sizes_formats_content_types_and_colours(
+    name: str, files: list[str], collapsed: list[tuple[str, str, str]]
+) -> None:
+    result = process_set(encode(quadrants((2000, 1500)), "JPEG", quality=95), preset(name))
+
+    assert [r.file_name for r in result.renditions] == files
+    expected_sizes = EXPECTED_SIZES
     default_corners = corners(decode(result.primary.data))
     for expected, colour in QUADRANTS.items():
         assert close(default_corners[expected], colour, LOSSY_TOLERANCE)
@@ -208,15 +246,19 @@ def test_web_preset_sizes_formats_content_types_and_colours() -> None:
         got = corners(image, inset=8)
         for quadrant, colour in default_corners.items():
             assert close(got[quadrant], colour, LOSSY_TOLERANCE), (rendition.file_name, quadrant)
-    assert result.collapsed == ()
+    assert [(c.name, c.requested_format, c.same_as) for c in result.collapsed] == collapsed
     assert not result.animated
 
 
-def test_web_preset_keeps_alpha_in_avif_webp_and_png() -> None:
-    result = process_set(encode(rgba_disc(), "PNG"), preset("web"))
+@pytest.mark.parametrize(("name", "files", "collapsed"), PRESET_LAYOUTS)
+def test_web_presets_keep_alpha_in_avif_webp_and_png(
+    name: str, files: list[str], collapsed: list[tuple[str, str, str]]
+) -> None:
+    result = process_set(encode(rgba_disc(), "PNG"), preset(name))
 
-    assert [r.file_name for r in result.renditions] == [
-        name.replace(".jpg", ".png") for name in WEB_FILES
+    assert [r.file_name for r in result.renditions] == [f.replace(".jpg", ".png") for f in files]
+    assert [c.same_as for c in result.collapsed] == [
+        same_as.replace(".jpg", ".png") for _, _, same_as in collapsed
     ]
     for rendition in result.renditions:
         image = decode(rendition.data)
@@ -257,13 +299,30 @@ def test_orientation_is_applied_to_every_rendition() -> None:
             assert close(got[quadrant], colour, LOSSY_TOLERANCE), (rendition.file_name, quadrant)
 
 
-def test_sizes_above_the_original_are_made_once() -> None:
-    # 600x450: w640 and w1280 are both the original size; default (500) is smaller.
-    result = process_set(encode(quadrants((600, 450)), "PNG"), preset("web"))
+def test_web_sizes_above_the_original_are_made_once() -> None:
+    # 400x300: w500 is the original size, as is the default; w500's auto is the default.
+    result = process_set(encode(quadrants((400, 300)), "PNG"), preset("web"))
 
     made = [(r.width, r.height, r.format) for r in result.renditions]
     assert len(made) == len(set(made))
-    assert [r.file_name for r in result.renditions] == WEB_FILES[:7]
+    assert [r.file_name for r in result.renditions] == WEB_FILES
+    assert {r.name: (r.width, r.height) for r in result.renditions} == {
+        "default": (400, 300),
+        "w320": (320, 240),
+        "w500": (400, 300),
+    }
+    assert [(c.name, c.requested_format, c.same_as) for c in result.collapsed] == [
+        ("w500", "auto", "default.jpg")
+    ]
+
+
+def test_web_large_sizes_above_the_original_are_made_once() -> None:
+    # 600x450: w640 and w1280 are both the original size; default (500) is smaller.
+    result = process_set(encode(quadrants((600, 450)), "PNG"), preset("web-large"))
+
+    made = [(r.width, r.height, r.format) for r in result.renditions]
+    assert len(made) == len(set(made))
+    assert [r.file_name for r in result.renditions] == LARGE_FILES[:7]
     assert {r.name: (r.width, r.height) for r in result.renditions} == {
         "default": (500, 375),
         "w320": (320, 240),
@@ -277,7 +336,7 @@ def test_sizes_above_the_original_are_made_once() -> None:
 
 
 def test_an_original_smaller_than_default_collapses_into_the_default() -> None:
-    result = process_set(encode(quadrants((400, 300)), "PNG"), preset("web"))
+    result = process_set(encode(quadrants((400, 300)), "PNG"), preset("web-large"))
 
     assert [r.file_name for r in result.renditions] == [
         "default.jpg",

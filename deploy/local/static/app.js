@@ -183,10 +183,18 @@ function renderSet(tr, item) {
 }
 
 // <picture> with a srcset per type, when the set has several widths of a JPEG/PNG
-// fallback (the web preset); the default rendition stays out (its size is not a width step).
+// fallback (the web presets). The width steps are the renditions after the default, and
+// the default itself where a step collapsed into it (web: w500's JPEG is the default).
 function pictureSnippet(item) {
+  const listed = item.renditions || [];
+  const byKey = new Map(listed.map((entry) => [entry.key, entry]));
+  const steps = listed.slice(1);
+  for (const collapsed of item.collapsed || []) {
+    const same = byKey.get(collapsed.same_as);
+    if (same && !steps.includes(same)) steps.push(same);
+  }
   const byType = new Map();
-  for (const entry of (item.renditions || []).slice(1)) {
+  for (const entry of steps) {
     if (!byType.has(entry.content_type)) byType.set(entry.content_type, []);
     byType.get(entry.content_type).push(entry);
   }
