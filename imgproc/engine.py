@@ -252,7 +252,7 @@ def _render(
         if drafted is not None:
             box = drafted[1]
     decode.check_decode_cost(image, fmt, stored_size, max_decode_bytes)
-    decode.load_image(image, data, fmt)
+    decode.load_image(image, data, fmt, max_decode_bytes=max_decode_bytes)
     icc = image.info.get("icc_profile")
     orientation = read_orientation(image)
     try:
