@@ -45,8 +45,8 @@ def _nothing_to_close() -> None:
 class OpenedObject:
     """An object whose GET has answered: what a HEAD would tell (``head``, from the GET's
     own headers), and its body, not read yet (:meth:`read`). One request gives both, and
-    the body is the version the head describes. Close it (or use ``with``) when the body
-    is not wanted: nothing more is transferred.
+    the body is the version the head describes. Close it (or use ``with``) in every case:
+    an unread body is dropped with its connection (a skip costs one request, as a HEAD did).
 
     Built by :meth:`ObjectStore.open`; ``read_body(n)`` reads at most ``n`` bytes of the
     body, ``close_body()`` releases it.
@@ -74,7 +74,7 @@ class OpenedObject:
         return data
 
     def close(self) -> None:
-        """Release the body (unread bytes are not transferred)."""
+        """Release the body (an unread rest is dropped, with its connection)."""
         self.close_body()
 
     def __enter__(self) -> OpenedObject:
