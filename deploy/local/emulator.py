@@ -45,6 +45,7 @@ from moto.s3.models import s3_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from deploy.local import emulator_transport, moto_core, moto_dynamodb, moto_sqs
+from deploy.local.moto_internals import MotoInternalsMissing
 from imgproc.cli_report import human_size
 
 log = logging.getLogger(__name__)
@@ -223,14 +224,18 @@ class Emulator:
 
         Raises:
             EmulatorPortInUse: the port is taken.
-            EmulatorError: cannot listen otherwise, or the server did not answer within
-                ``ready_timeout_s`` seconds.
+            EmulatorError: cannot listen otherwise, the server did not answer within
+                ``ready_timeout_s`` seconds, or the installed moto is not the version the
+                patches are written for (:mod:`deploy.local.moto_internals`).
         """
         # werkzeug logs every request at INFO; the runner logs its own journey instead.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        moto_sqs.install()  # before any queue exists: queues are indexed when created
-        moto_dynamodb.install()
-        moto_core.install()
+        try:
+            moto_sqs.install()  # before any queue exists: queues are indexed when created
+            moto_dynamodb.install()
+            moto_core.install()
+        except MotoInternalsMissing as e:  # another moto than the patches are written for
+            raise EmulatorError(str(e)) from e
         app: Callable[..., Any] = _CachingDispatcher(create_backend_app)
         if self.storage_bound is not None:
             app = _bounded(app, self.storage_bound)

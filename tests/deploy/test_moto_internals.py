@@ -78,3 +78,17 @@ def test_dynamodb_patch_refuses_a_moto_without_the_class_it_patches(
     )
     assert moto_dynamodb._installed == {}
     assert validators.ActionCountValidator.__dict__.get("traverse") is traverse
+
+
+def test_the_emulator_refuses_to_start_on_another_moto_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from deploy.local.emulator import Emulator, EmulatorError
+
+    def missing() -> None:
+        raise moto_internals.MotoInternalsMissing("installed moto 9.9 lacks moto.sqs.models.X")
+
+    monkeypatch.setattr(moto_sqs, "install", missing)
+
+    with pytest.raises(EmulatorError, match=r"installed moto 9\.9 lacks moto\.sqs\.models\.X"):
+        Emulator(port=0).start()
