@@ -157,12 +157,16 @@ class Aws:
         return sorted(o["Key"] for o in resp.get("Contents", []))
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def _reuse_boto3_clients() -> Iterator[None]:
-    """Speed: build each distinct boto3 client once per test session, not once per test.
+    """Speed: build each distinct boto3 client once per run of this package, not per test.
 
     Clients are stateless towards moto (it intercepts at send time), so sharing them
-    between tests changes nothing but the ~50 ms each creation costs.
+    between these tests changes nothing but the ~50 ms each creation costs. The patch is
+    package-scoped so it ends (and the cache goes) when the last handler test has run: a
+    shared client also shares its event handlers and ignores the session it is asked from
+    (the key holds neither), which other suites rely on (tests/deploy records calls per
+    client and per session), so it must never outlive tests/handlers.
     """
     original = boto3.session.Session.client
     cache: dict[tuple[Any, ...], Any] = {}
