@@ -336,8 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_PRESET,
         help=(
             "renditions to make: 'default' one JPEG or PNG (what this command always "
-            "made); 'web' that plus 320/640/1280 px as AVIF, WebP and JPEG or PNG, in "
-            "OUTDIR/<name>/ (default %(default)s)"
+            "made); 'web' that plus 320 px and --max-dim px as AVIF, WebP and JPEG or PNG, "
+            "in OUTDIR/<name>/; 'web-large' the default plus 320/640/1280 px in those "
+            "formats (default %(default)s)"
         ),
     )
     which.add_argument(
@@ -346,7 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=(
             "renditions by hand: comma-separated [NAME:]SIZE[:FORMAT][:OPTION=N], e.g. "
             "'default:500, thumb:200:webp:q=70, 1200:avif'; FORMAT auto|jpeg|png|webp|avif; "
-            "OPTION q, speed (AVIF), method (WebP), compress_level (PNG)"
+            "OPTION q, speed (AVIF), method (WebP), compress_level (PNG). The first item is "
+            "the primary output, OUTDIR/<name>.<ext> (the pipeline's RENDITIONS puts a "
+            "'default' rendition first when the spec names none); the others go in "
+            "OUTDIR/<name>/"
         ),
     )
     resize.add_argument(

@@ -284,6 +284,12 @@ def parse_renditions(text: str, *, max_dim_px: int = 500) -> RenditionSet:
     text = text.strip()
     if text in PRESETS:
         return preset(text, max_dim_px=max_dim_px)
+    if text[:1].isalpha() and not any(c in text for c in ":,0123456789"):  # a word: a preset
+        msg = (
+            f"unknown preset {text!r}: expected one of {', '.join(PRESETS)}, or rendition "
+            "items [NAME:]SIZE[:FORMAT][:OPTION=N], e.g. 'thumb:200:webp'"
+        )
+        raise SpecError(msg)
     items = [item.strip() for item in text.split(",")]
     if not any(items):
         raise SpecError(

@@ -757,11 +757,13 @@ def summary_lines(
     if out_dir is None:
         return lines
     saved = sum(o.output is not None for o in outcomes)
+    files = sum(len(o.outputs) if o.outputs else int(o.output is not None) for o in outcomes)
     results = out_dir / RESULTS_FILE
     if saved:
+        of_images = f" of {saved} image{'s' if saved != 1 else ''}" if files != saved else ""
         lines.append(
-            f"this run's {saved} rendition{'s' if saved != 1 else ''} saved under {out_dir}/, "
-            f"every outcome in {results}"
+            f"this run's {files} rendition{'s' if files != 1 else ''}{of_images} saved under "
+            f"{out_dir}/, every outcome in {results}"
         )
         lines.append(
             f"note: the download_url values in {RESULTS_FILE} stop working when this "

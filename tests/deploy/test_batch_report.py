@@ -156,6 +156,19 @@ def test_nothing_processed_says_no_rate_and_no_renditions(tmp_path: Path) -> Non
     assert summary_lines(failed, 0.4, None) == ["0 of 1 processed in 0.4 s"]
 
 
+def test_a_rendition_set_counts_every_file_saved(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    files = [out / "a.jpg", *(out / "a" / f"w320.{ext}" for ext in ("avif", "webp", "jpg"))]
+    done = [
+        ImageOutcome(Path(f"{name}.jpg"), "processed", output=files[0], outputs=files)
+        for name in ("a", "b")
+    ]
+    assert summary_lines(done, 1.0, out)[1] == (
+        f"this run's 8 renditions of 2 images saved under {out}/, every outcome in "
+        f"{out / RESULTS_FILE}"
+    )
+
+
 def write(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)

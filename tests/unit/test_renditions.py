@@ -147,7 +147,9 @@ def test_a_set_spec_reads_back_to_the_same_set(name: str) -> None:
     ("spec", "message"),
     [
         ("", "expected a preset"),
-        ("photo", "expected [NAME:]SIZE"),
+        ("photo:big", "expected [NAME:]SIZE"),
+        ("webb", "unknown preset 'webb': expected one of default, web, web-large, or"),
+        ("Web-Large", "unknown preset 'Web-Large'"),
         ("320:gif", "expected a format in auto, jpeg, png, webp, avif, got 'gif'"),
         ("0", "expected a size of 1..16383 px, got 0"),
         ("20000:webp", "expected a size of 1..16383 px, got 20000"),
