@@ -310,6 +310,14 @@ def _parse_cache(parser: Any) -> Any:
 _SETS = frozenset({"SS", "NS", "BS"})
 
 
+def _number_bytes(text: str) -> int:
+    """A number's bytes as the installed moto counts them: moto 5.2.6 added AWS's rule
+    (``number_size``: one byte per two significant digits, plus one); 5.2.5 counted the
+    characters."""
+    number_size = getattr(dynamo_models_utilities, "number_size", None)
+    return int(number_size(text)) if number_size is not None else len(text)
+
+
 def _size(self: Any) -> int:
     """``DynamoType.size`` (an attribute's bytes, for the 400 KB item limit) without
     rebuilding every nested value first: moto's own wraps each map entry in a new
@@ -318,7 +326,7 @@ def _size(self: Any) -> int:
     result."""
     kind, value = self.type, self.value
     if kind == "N":
-        return len(str(value))
+        return _number_bytes(str(value))
     if kind in _SETS:
         return sum(_size(_dynamo_type({kind[0]: member})) for member in value)
     if kind == "L":
