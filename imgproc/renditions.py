@@ -42,7 +42,8 @@ Presets (:data:`PRESETS`; ``max_dim_px`` is the primary's size, 500 by default)
         (collapsed, not written twice). What ``<picture>`` with ``srcset`` serves for
         pictures shown at up to 500 CSS px, and cheap: every size comes from the same
         small decode (JPEG DCT scaling) as the default, so it costs about 1.9x the
-        default rendition on a 12 MP photo (``benchmarks/rendition_sets.py``).
+        default rendition on the benchmark's 12 MP JPEG (``benchmarks/rendition_sets.py``;
+        2.3-2.7x on real 8 MP phone photos, whose decode is cheaper).
     ``web-large``
         the ``default`` rendition, then ``w320``, ``w640`` and ``w1280``, each as AVIF,
         WebP and auto: for full-width and high-density screens. The 1280 px decode and
