@@ -43,7 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.pipeline_tools import photo_jpeg  # noqa: E402
+from benchmarks.pipeline_tools import photo_folders  # noqa: E402
 
 ID = re.compile(r"/[0-9a-f]{32}|/[0-9a-f-]{36}")
 
@@ -171,13 +171,7 @@ def main() -> int:
     pipeline = LocalPipeline(build_parser().parse_args(flags))
     stdout, sys.stdout = sys.stdout, sys.stderr
     with tempfile.TemporaryDirectory() as tmp:
-        folder, warmup = Path(tmp, "images"), Path(tmp, "warmup")
-        folder.mkdir()
-        warmup.mkdir()
-        for n in range(args.images):
-            (folder / f"photo{n:03d}.jpg").write_bytes(photo_jpeg(n))
-        for n in range(2):
-            (warmup / f"warm{n}.jpg").write_bytes(photo_jpeg(10_000 + n))
+        folder, warmup, _ = photo_folders(Path(tmp), args.images)
         try:
             ready = pipeline.start()
             upload(ready.api_url, warmup, 2)

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.overhead import engine_cpu_ms, pipeline_run  # noqa: E402
-from benchmarks.pipeline_tools import photo_jpeg  # noqa: E402
+from benchmarks.pipeline_tools import photo_folders  # noqa: E402
 
 
 def run_mode(mode: str, folder: Path, warmup: Path, workers: int) -> tuple[float, float, float]:
@@ -45,13 +45,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 1))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        folder, warmup = Path(tmp, "images"), Path(tmp, "warmup")
-        folder.mkdir()
-        warmup.mkdir()
-        for n in range(args.images):
-            (folder / f"photo{n:03d}.jpg").write_bytes(photo_jpeg(n))
-        for n in range(2):
-            (warmup / f"warm{n}.jpg").write_bytes(photo_jpeg(10_000 + n))
+        folder, warmup, _ = photo_folders(Path(tmp), args.images)
         print(
             f"{args.images} images 2048x1536 JPEG q90, {os.cpu_count()} cores, "
             f"--workers {args.workers}"

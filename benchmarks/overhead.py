@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.pipeline_tools import (  # noqa: E402
-    photo_jpeg,
+    photo_folders,
     py_spy_prefix,
     running_pipeline,
     tree_cpu_s,
@@ -262,14 +262,8 @@ def main() -> int:
     args = parser.parse_args()
     flags = ["--functions", args.functions, "--workers", str(args.workers)]
     with tempfile.TemporaryDirectory() as tmp:
-        folder, warmup, out = Path(tmp, "images"), Path(tmp, "warmup"), Path(tmp, "out")
-        folder.mkdir()
-        warmup.mkdir()
-        datas = [photo_jpeg(n) for n in range(args.images)]
-        for n, data in enumerate(datas):
-            (folder / f"photo{n:03d}.jpg").write_bytes(data)
-        for n in range(2):
-            (warmup / f"warm{n}.jpg").write_bytes(photo_jpeg(10_000 + n))
+        folder, warmup, datas = photo_folders(Path(tmp), args.images)
+        out = Path(tmp, "out")
         print(
             f"{args.images} images 2048x1536 JPEG q90, {os.cpu_count()} cores, "
             f"--functions {args.functions} --workers {args.workers}",

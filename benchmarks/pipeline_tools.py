@@ -40,6 +40,21 @@ def photo_jpeg(seed: int, size: tuple[int, int] = (2048, 1536), quality: int = 9
     return out.getvalue()
 
 
+def photo_folders(root: Path, images: int) -> tuple[Path, Path, list[bytes]]:
+    """Write ``images`` photo-like JPEGs (:func:`photo_jpeg`, seeds 0..) to ``root/images``
+    and two others to ``root/warmup`` (a pipeline's first uploads, left out of the figures);
+    return both folders and the measured images' bytes."""
+    folder, warmup = root / "images", root / "warmup"
+    folder.mkdir()
+    warmup.mkdir()
+    datas = [photo_jpeg(n) for n in range(images)]
+    for n, data in enumerate(datas):
+        (folder / f"photo{n:03d}.jpg").write_bytes(data)
+    for n in range(2):
+        (warmup / f"warm{n}.jpg").write_bytes(photo_jpeg(10_000 + n))
+    return folder, warmup, datas
+
+
 def _processes() -> dict[int, tuple[int, list[str]]]:
     """pid -> (parent pid, fields of /proc/pid/stat after the command name)."""
     found: dict[int, tuple[int, list[str]]] = {}

@@ -29,6 +29,8 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 READY_TIMEOUT_S = 60
+LOCAL_PIPELINE = (sys.executable, "-m", "deploy.local", "--api-port", "0", "--emulator-port", "0")
+"""``python -m deploy.local`` on free ports: the command line every test extends."""
 VISIBILITY_TIMEOUT_S = 5
 
 
@@ -70,13 +72,7 @@ def local_pipeline(
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "deploy.local",
-                "--api-port",
-                "0",
-                "--emulator-port",
-                "0",
+                *LOCAL_PIPELINE,
                 "--visibility-timeout",
                 str(VISIBILITY_TIMEOUT_S),
                 *extra_args,

@@ -20,19 +20,13 @@ import pytest
 from PIL import Image
 
 from imgproc.cli_report import human_size
-from tests.e2e.conftest import ROOT, quadrant_jpeg
+from tests.e2e.conftest import LOCAL_PIPELINE, ROOT, quadrant_jpeg
 
 
 def run_local(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "deploy.local",
-            "--api-port",
-            "0",
-            "--emulator-port",
-            "0",
+            *LOCAL_PIPELINE,
             "--timeout",
             "30",
             *args,
@@ -248,13 +242,7 @@ def test_bad_handler_settings_are_a_start_error_before_the_ready_line(tmp_path: 
     (tmp_path / "never.jpg").write_bytes(quadrant_jpeg((64, 64)))  # never uploaded
     done = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "deploy.local",
-            "--api-port",
-            "0",
-            "--emulator-port",
-            "0",
+            *LOCAL_PIPELINE,
             str(tmp_path / "never.jpg"),
         ],
         cwd=ROOT,

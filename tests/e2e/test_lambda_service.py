@@ -25,7 +25,7 @@ from deploy.local.http_front import ApiFront
 from deploy.local.lambda_service import FunctionConfig, LambdaFunction
 from deploy.local.lambda_service.sqs_mapping import SqsEventSourceMapping
 from deploy.local.resources import ensure_resources
-from tests.e2e.conftest import ROOT, quadrant_jpeg, wait_until
+from tests.e2e.conftest import LOCAL_PIPELINE, ROOT, quadrant_jpeg, wait_until
 from tests.support.events import s3_event
 
 pytest.importorskip("awslambdaric")
@@ -270,7 +270,7 @@ def test_command_line_usage_errors_exit_2() -> None:
 def test_local_pipeline_runs_the_functions_as_processes(tmp_path: Any) -> None:
     image = tmp_path / "quadrants.jpg"
     image.write_bytes(quadrant_jpeg((1600, 1200)))
-    command = [sys.executable, "-m", "deploy.local", "--api-port", "0", "--emulator-port", "0"]
+    command = [*LOCAL_PIPELINE]
     command += ["--functions", "process", "--workers", "1", "--out", str(tmp_path / "out")]
     done = subprocess.run(
         [*command, str(image)],

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from deploy.local.emulator import Emulator, StorageBound, stored_bytes
-from tests.e2e.conftest import ROOT, quadrant_jpeg, read_ready_line
+from tests.e2e.conftest import LOCAL_PIPELINE, ROOT, quadrant_jpeg, read_ready_line
 
 
 @pytest.fixture
@@ -68,13 +67,7 @@ def test_the_runner_refuses_uploads_past_max_stored_mb(tmp_path: Path) -> None:
     """``--max-stored-mb 1``: a 1.2 MB upload is taken, the next one is 507."""
     process = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "deploy.local",
-            "--api-port",
-            "0",
-            "--emulator-port",
-            "0",
+            *LOCAL_PIPELINE,
             "--max-stored-mb",
             "1",
         ],
